@@ -1,0 +1,95 @@
+//! Hooks that count what the core reports and log faults through `tracing`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tempora_core::hooks::{Fault, FaultHook, Metric, MetricsHook};
+
+/// Counters for everything the HLC reports; faults are also logged as warnings.
+#[derive(Debug, Default)]
+pub struct CountingHooks {
+    /// Timestamps issued by `now`.
+    pub timestamps: AtomicU64,
+    /// Remote timestamps merged by `update`.
+    pub merges: AtomicU64,
+    /// Logical-counter carries into the physical part.
+    pub logical_carries: AtomicU64,
+    /// Backward steps of the physical clock.
+    pub steps_back: AtomicU64,
+    /// Forward jumps of the physical clock.
+    pub jumps_forward: AtomicU64,
+    /// Remote timestamps refused for exceeding the max offset.
+    pub remote_refusals: AtomicU64,
+    /// Attempts to advance past the end of time.
+    pub exhausted: AtomicU64,
+}
+
+impl CountingHooks {
+    /// All counters at zero.
+    pub const fn new() -> Self {
+        Self {
+            timestamps: AtomicU64::new(0),
+            merges: AtomicU64::new(0),
+            logical_carries: AtomicU64::new(0),
+            steps_back: AtomicU64::new(0),
+            jumps_forward: AtomicU64::new(0),
+            remote_refusals: AtomicU64::new(0),
+            exhausted: AtomicU64::new(0),
+        }
+    }
+
+    /// Total faults of every kind.
+    pub fn faults(&self) -> u64 {
+        [
+            &self.steps_back,
+            &self.jumps_forward,
+            &self.remote_refusals,
+            &self.exhausted,
+        ]
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .sum()
+    }
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+impl FaultHook for CountingHooks {
+    fn fault(&self, fault: Fault) {
+        match fault {
+            Fault::ClockSteppedBack { by } => {
+                bump(&self.steps_back);
+                tracing::warn!(
+                    ?by,
+                    "physical clock stepped back; HLC continues on its counter"
+                );
+            }
+            Fault::ClockJumpedForward { by } => {
+                bump(&self.jumps_forward);
+                tracing::warn!(?by, "physical clock jumped forward");
+            }
+            Fault::RemoteTooFarAhead { ahead, max_offset } => {
+                bump(&self.remote_refusals);
+                tracing::warn!(?ahead, ?max_offset, "refused a remote timestamp");
+            }
+            Fault::HlcExhausted => {
+                bump(&self.exhausted);
+                tracing::error!("HLC exhausted: physical time at the end of its range");
+            }
+            other => tracing::warn!(?other, "fault"),
+        }
+    }
+}
+
+impl MetricsHook for CountingHooks {
+    #[inline]
+    fn record(&self, metric: Metric) {
+        match metric {
+            Metric::HlcTimestamp => bump(&self.timestamps),
+            Metric::HlcMerge { .. } => bump(&self.merges),
+            Metric::HlcLogicalCarry => bump(&self.logical_carries),
+            _ => {}
+        }
+    }
+}

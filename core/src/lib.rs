@@ -1,0 +1,31 @@
+//! # tempora-core
+//!
+//! The allocation-free `#![no_std]` core of tempora: the same code orders events on a
+//! Linux server, in firmware on a timestamping NIC, and in a QEMU test.
+//!
+//! - [`time`]: instants on an explicit timescale ([`time::Tai`] or [`time::Utc`]) and
+//!   TrueTime-style intervals.
+//! - [`clock`]: the [`ClockSource`](clock::ClockSource) abstraction; a reading is a time,
+//!   an error bound and a status.
+//! - [`hooks`]: fault and metrics hooks, free when unused.
+//! - [`timestamp`]: HLC timestamps with wire and text forms.
+//! - [`hlc`]: the lock-free hybrid logical clock with max-offset protection.
+//!
+//! Nothing here allocates or panics on any input: fallible operations return typed
+//! errors, full structures refuse and hand the item back.
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+pub mod clock;
+pub mod hlc;
+pub mod hooks;
+mod sync;
+pub mod time;
+pub mod timestamp;
+
+pub use clock::{ClockReading, ClockSource, ClockStatus};
+pub use hlc::{Hlc, HlcConfig, UpdateError};
+pub use time::{Instant, Tai, TimeInterval, Timescale, Utc};
+pub use timestamp::{NodeId, Timestamp};
