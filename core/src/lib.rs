@@ -5,7 +5,7 @@
 //!
 //! - [`time`]: instants on an explicit timescale ([`time::Tai`] or [`time::Utc`]) and
 //!   TrueTime-style intervals.
-//! - [`clock`]: the [`ClockSource`](clock::ClockSource) abstraction; a reading is a time,
+//! - [`clock`]: the [`ClockSource`] abstraction; a reading is a time,
 //!   an error bound and a status.
 //! - [`hooks`]: fault and metrics hooks, free when unused.
 //! - [`timestamp`]: HLC timestamps with wire and text forms.
@@ -29,3 +29,8 @@ pub use clock::{ClockReading, ClockSource, ClockStatus};
 pub use hlc::{Hlc, HlcConfig, UpdateError};
 pub use time::{Instant, Tai, TimeInterval, Timescale, Utc};
 pub use timestamp::{NodeId, Timestamp};
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -1,14 +1,34 @@
-//! Shared helpers for tempora's end-to-end tests.
+//! Helpers shared by tempora's cross-crate tests.
 
-use std::path::PathBuf;
+use tempora_core::clock::{ClockReading, ClockSource};
+use tempora_core::time::Instant;
 
-/// Path of the `tempora` binary built for this test run.
-pub fn tempora_bin() -> PathBuf {
-    // tests/ is a workspace member; the binary lives in the shared target directory.
-    let mut dir = std::env::current_exe().expect("test executable path");
-    dir.pop(); // deps/
-    if dir.ends_with("deps") {
-        dir.pop();
+/// Another clock source shifted by a fixed signed offset: a node whose clock is wrong by
+/// a known amount, on top of a real clock.
+pub struct SkewedClock<C> {
+    /// The underlying source.
+    pub inner: C,
+    /// Added to every reading, in nanoseconds.
+    pub skew_ns: i64,
+}
+
+impl<C: ClockSource> ClockSource for SkewedClock<C> {
+    type Scale = C::Scale;
+    fn read(&self) -> ClockReading<C::Scale> {
+        let mut r = self.inner.read();
+        r.time = self.shift(r.time);
+        r
     }
-    dir.join("tempora")
+    fn time(&self) -> Instant<C::Scale> {
+        self.shift(self.inner.time())
+    }
+    fn elapsed_reference(&self) -> Option<u64> {
+        self.inner.elapsed_reference()
+    }
+}
+
+impl<C: ClockSource> SkewedClock<C> {
+    fn shift(&self, t: Instant<C::Scale>) -> Instant<C::Scale> {
+        Instant::from_nanos(t.as_nanos().saturating_add_signed(self.skew_ns))
+    }
 }

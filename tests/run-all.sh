@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole tempora test suite, runnable on a fresh machine with a Rust toolchain.
+# Unit, property, integration and end-to-end tests (nextest when available), the doc
+# tests, and the loom model of the lock-free HLC.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The toolchain file names the embedded targets; make sure they are there (no-op if so).
+rustup target add thumbv7m-none-eabi thumbv6m-none-eabi >/dev/null
+
+echo "== doc tests"
+cargo test --workspace --doc
+
+echo "== loom model of the HLC"
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+    cargo test -p tempora-core --test hlc_loom --release
+
+echo "== unit, property, integration and end-to-end tests"
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --no-fail-fast
+else
+    cargo test --workspace --no-fail-fast
+fi
