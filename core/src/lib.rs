@@ -10,6 +10,9 @@
 //! - [`hooks`]: fault and metrics hooks, free when unused.
 //! - [`timestamp`]: HLC timestamps with wire and text forms.
 //! - [`hlc`]: the lock-free hybrid logical clock with max-offset protection.
+//! - [`causal`]: fixed-capacity vector clocks and the causal-delivery queue.
+//! - [`queue`]: the temporal message queue, ordered by priority and HLC timestamp, with
+//!   watermark release, and its `critical-section` shared variant.
 //!
 //! Nothing here allocates or panics on any input: fallible operations return typed
 //! errors, full structures refuse and hand the item back.
@@ -18,9 +21,11 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+pub mod causal;
 pub mod clock;
 pub mod hlc;
 pub mod hooks;
+pub mod queue;
 mod sync;
 pub mod time;
 pub mod timestamp;

@@ -1,0 +1,304 @@
+//! The temporal message queue: fixed capacity, ordered by priority then HLC timestamp,
+//! with watermark release.
+//!
+//! [`TemporalQueue`] is a binary min-heap over a packed 128-bit key (inverted priority,
+//! packed HLC time, node) plus an insertion sequence number, so messages with equal
+//! priority and timestamp come out in the order they went in. A full queue refuses a push
+//! and hands the message back. [`SharedTemporalQueue`] wraps it in a `critical-section`
+//! mutex for use from tasks, interrupts and threads.
+
+use core::cell::RefCell;
+use core::fmt;
+use core::time::Duration;
+
+use crate::time::{Instant, Timescale, Utc};
+use crate::timestamp::{NodeId, Timestamp};
+
+/// Message priority: higher values leave the queue first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Priority(pub u8);
+
+/// The queue is full; the message is handed back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Full<M>(pub M);
+
+impl<M> fmt::Debug for Full<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Full(..)")
+    }
+}
+
+impl<M> fmt::Display for Full<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("temporal queue is full")
+    }
+}
+
+impl<M> core::error::Error for Full<M> {}
+
+/// A message with its ordering key, as it leaves the queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Queued<M, S: Timescale = Utc> {
+    /// Its priority.
+    pub priority: Priority,
+    /// Its HLC timestamp.
+    pub timestamp: Timestamp<S>,
+    /// The message.
+    pub message: M,
+}
+
+struct Entry<M> {
+    key: u128,
+    seq: u64,
+    message: M,
+}
+
+impl<M> Entry<M> {
+    #[inline(always)]
+    fn before(&self, other: &Self) -> bool {
+        (self.key, self.seq) < (other.key, other.seq)
+    }
+}
+
+#[inline(always)]
+fn pack<S: Timescale>(priority: Priority, t: Timestamp<S>) -> u128 {
+    (u128::from(u8::MAX - priority.0) << 96) | (u128::from(t.raw()) << 32) | u128::from(t.node().0)
+}
+
+#[inline(always)]
+fn unpack<S: Timescale>(key: u128) -> (Priority, Timestamp<S>) {
+    let priority = Priority(u8::MAX - (key >> 96) as u8);
+    let t = Timestamp::from_raw((key >> 32) as u64, NodeId(key as u32));
+    (priority, t)
+}
+
+/// A fixed-capacity priority queue of messages ordered by `(priority, HLC timestamp)`,
+/// stable for equal keys. No allocation.
+///
+/// ```
+/// use tempora_core::queue::{Priority, TemporalQueue};
+/// use tempora_core::{Instant, NodeId, Timestamp, Utc};
+/// use core::time::Duration;
+///
+/// let ts = |ns| Timestamp::<Utc>::from_raw(ns, NodeId(1));
+/// let mut q = TemporalQueue::<&str, Utc, 4>::new();
+/// q.push(Priority(0), ts(3_000), "late").unwrap();
+/// q.push(Priority(0), ts(1_000), "early").unwrap();
+/// q.push(Priority(9), ts(5_000), "urgent").unwrap();
+/// assert_eq!(q.pop().unwrap().message, "urgent");
+/// // At 3.5 µs with 1 µs of skew, only messages up to 2.5 µs are safe to release.
+/// let now = Instant::from_nanos(3_500);
+/// assert_eq!(q.pop_ready(now, Duration::from_nanos(1_000)).unwrap().message, "early");
+/// assert!(q.pop_ready(now, Duration::from_nanos(1_000)).is_none());
+/// ```
+pub struct TemporalQueue<M, S: Timescale = Utc, const CAP: usize = 64> {
+    heap: heapless::Vec<Entry<M>, CAP>,
+    seq: u64,
+    scale: core::marker::PhantomData<S>,
+}
+
+impl<M, S: Timescale, const CAP: usize> Default for TemporalQueue<M, S, CAP> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M, S: Timescale, const CAP: usize> TemporalQueue<M, S, CAP> {
+    /// An empty queue.
+    pub const fn new() -> Self {
+        Self {
+            heap: heapless::Vec::new(),
+            seq: 0,
+            scale: core::marker::PhantomData,
+        }
+    }
+
+    /// Messages queued.
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// Whether no message is queued.
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
+    /// Whether a push would be refused.
+    pub fn is_full(&self) -> bool {
+        self.heap.is_full()
+    }
+
+    /// The capacity `CAP`.
+    pub const fn capacity(&self) -> usize {
+        CAP
+    }
+
+    /// Queues `message`, or hands it back if the queue is full.
+    pub fn push(
+        &mut self,
+        priority: Priority,
+        timestamp: Timestamp<S>,
+        message: M,
+    ) -> Result<(), Full<M>> {
+        let entry = Entry {
+            key: pack(priority, timestamp),
+            seq: self.seq,
+            message,
+        };
+        if let Err(e) = self.heap.push(entry) {
+            return Err(Full(e.message));
+        }
+        // 2^64 pushes never happen; wrapping keeps this panic-free regardless.
+        self.seq = self.seq.wrapping_add(1);
+        self.sift_up(self.heap.len() - 1);
+        Ok(())
+    }
+
+    /// The first message in `(priority, timestamp)` order, without removing it.
+    pub fn peek(&self) -> Option<Queued<&M, S>> {
+        self.heap.first().map(|e| {
+            let (priority, timestamp) = unpack(e.key);
+            Queued {
+                priority,
+                timestamp,
+                message: &e.message,
+            }
+        })
+    }
+
+    /// Removes and returns the first message in `(priority, timestamp)` order.
+    pub fn pop(&mut self) -> Option<Queued<M, S>> {
+        if self.heap.is_empty() {
+            return None;
+        }
+        let e = self.heap.swap_remove(0);
+        if self.heap.len() > 1 {
+            self.sift_down(0);
+        }
+        let (priority, timestamp) = unpack(e.key);
+        Some(Queued {
+            priority,
+            timestamp,
+            message: e.message,
+        })
+    }
+
+    /// The watermark `now - max_skew`: no message stamped at or below it can still
+    /// arrive from a peer whose clock is within `max_skew` of ours.
+    pub fn watermark(now: Instant<S>, max_skew: Duration) -> Instant<S> {
+        now.saturating_sub(max_skew)
+    }
+
+    /// Pops the first message if its timestamp is at or below the watermark
+    /// `now - max_skew`. Release order is always the queue's order: a first message not
+    /// yet ready holds back the rest, including lower priorities.
+    pub fn pop_ready(&mut self, now: Instant<S>, max_skew: Duration) -> Option<Queued<M, S>> {
+        let watermark = Self::watermark(now, max_skew).as_nanos();
+        let first = self.heap.first()?;
+        if unpack::<S>(first.key).1.raw() <= watermark {
+            self.pop()
+        } else {
+            None
+        }
+    }
+
+    fn sift_up(&mut self, mut i: usize) {
+        let heap = &mut self.heap[..];
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            if !heap[i].before(&heap[parent]) {
+                break;
+            }
+            heap.swap(i, parent);
+            i = parent;
+        }
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        let heap = &mut self.heap[..];
+        let n = heap.len();
+        loop {
+            let left = 2 * i + 1;
+            if left >= n {
+                break;
+            }
+            let right = left + 1;
+            let child = if right < n && heap[right].before(&heap[left]) {
+                right
+            } else {
+                left
+            };
+            if !heap[child].before(&heap[i]) {
+                break;
+            }
+            heap.swap(i, child);
+            i = child;
+        }
+    }
+}
+
+impl<M, S: Timescale, const CAP: usize> fmt::Debug for TemporalQueue<M, S, CAP> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TemporalQueue")
+            .field("len", &self.len())
+            .field("capacity", &CAP)
+            .finish()
+    }
+}
+
+/// A [`TemporalQueue`] shared by threads, tasks and interrupt handlers through a
+/// `critical-section` mutex: each operation is one short critical section. On a single
+/// core MCU that means interrupts are masked for a heap operation (O(log CAP)).
+pub struct SharedTemporalQueue<M, S: Timescale = Utc, const CAP: usize = 64> {
+    inner: critical_section::Mutex<RefCell<TemporalQueue<M, S, CAP>>>,
+}
+
+impl<M, S: Timescale, const CAP: usize> Default for SharedTemporalQueue<M, S, CAP> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M, S: Timescale, const CAP: usize> SharedTemporalQueue<M, S, CAP> {
+    /// An empty queue, usable in a `static`.
+    pub const fn new() -> Self {
+        Self {
+            inner: critical_section::Mutex::new(RefCell::new(TemporalQueue::new())),
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut TemporalQueue<M, S, CAP>) -> R) -> R {
+        critical_section::with(|cs| f(&mut self.inner.borrow_ref_mut(cs)))
+    }
+
+    /// See [`TemporalQueue::push`].
+    pub fn push(
+        &self,
+        priority: Priority,
+        timestamp: Timestamp<S>,
+        message: M,
+    ) -> Result<(), Full<M>> {
+        self.with(|q| q.push(priority, timestamp, message))
+    }
+
+    /// See [`TemporalQueue::pop`].
+    pub fn pop(&self) -> Option<Queued<M, S>> {
+        self.with(|q| q.pop())
+    }
+
+    /// See [`TemporalQueue::pop_ready`].
+    pub fn pop_ready(&self, now: Instant<S>, max_skew: Duration) -> Option<Queued<M, S>> {
+        self.with(|q| q.pop_ready(now, max_skew))
+    }
+
+    /// Messages queued.
+    pub fn len(&self) -> usize {
+        self.with(|q| q.len())
+    }
+
+    /// Whether no message is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
