@@ -2,11 +2,14 @@
 //!
 //! Linux adapter for [`tempora_core`]: the system clock as a bounded
 //! [`ClockSource`](tempora_core::ClockSource) with the kernel's own error estimate, hooks
-//! that count and log what the core reports, and the `tempora` daemon's building blocks.
+//! that count and log what the core reports, a concurrent temporal queue, and the
+//! `tempora` daemon's building blocks.
 #![deny(missing_docs)]
 
+pub mod concurrent_queue;
 pub mod hooks;
 pub mod system_clock;
 
+pub use concurrent_queue::ConcurrentTemporalQueue;
 pub use hooks::CountingHooks;
 pub use system_clock::{KernelEstimate, SystemClock};
