@@ -173,6 +173,20 @@ fn temporal_group(c: &mut Criterion) {
             black_box(q.pop())
         })
     });
+    // The floor: std's heap on bare u64 keys, no priority, node or stability.
+    g.bench_function("push_pop_depth_1024/std_binary_heap_u64_key", |b| {
+        let mut q: BinaryHeap<Reverse<u64>> = BinaryHeap::with_capacity(DEPTH + 1);
+        for &(_, t) in &keys[..DEPTH] {
+            q.push(Reverse(t));
+        }
+        let mut i = 0usize;
+        b.iter(|| {
+            let (_, t) = keys[i % keys.len()];
+            i += 1;
+            q.push(Reverse(t));
+            black_box(q.pop())
+        })
+    });
     g.bench_function("push_pop_depth_1024/heapless_binary_heap", |b| {
         let mut q = Box::new(heapless::BinaryHeap::<
             Key,
@@ -194,11 +208,8 @@ fn temporal_group(c: &mut Criterion) {
 }
 
 /// One producer and one consumer move `n` messages; returns the wall time.
-fn spsc(
-    n: u64,
-    push: &(dyn Fn(u64) -> bool + Sync),
-    pop: &(dyn Fn(&mut u64) -> u64 + Sync),
-) -> Duration {
+/// Generic, so each queue's calls are inlined as they would be in an application.
+fn spsc(n: u64, push: impl Fn(u64) -> bool + Sync, pop: impl Fn(&mut u64) -> u64) -> Duration {
     let start = Instant::now();
     std::thread::scope(|s| {
         s.spawn(|| {
@@ -224,7 +235,8 @@ fn spsc(
 
 fn shared_group(c: &mut Criterion) {
     let mut g = c.benchmark_group("shared_queue_1p1c");
-    const N: u64 = 200_000;
+    g.sample_size(10);
+    const N: u64 = 1_000_000;
     g.throughput(Throughput::Elements(N));
     let ts = |k: u64| Timestamp::<Utc>::from_raw(k, NodeId(1));
 
@@ -233,9 +245,11 @@ fn shared_group(c: &mut Criterion) {
             (0..iters)
                 .map(|_| {
                     let q = ConcurrentTemporalQueue::<u64, Utc, 1024>::new();
-                    spsc(N, &|k| q.push(Priority(0), ts(k), k).is_ok(), &|sum| {
-                        q.pop_batch(256, |e| *sum += e.message) as u64
-                    })
+                    spsc(
+                        N,
+                        |k| q.push(Priority(0), ts(k), k).is_ok(),
+                        |sum: &mut u64| q.pop_batch(256, |e| *sum += e.message) as u64,
+                    )
                 })
                 .sum()
         })
@@ -247,8 +261,8 @@ fn shared_group(c: &mut Criterion) {
                     let q = ConcurrentTemporalQueue::<u64, Utc, 1024>::new();
                     spsc(
                         N,
-                        &|k| q.push(Priority(0), ts(k), k).is_ok(),
-                        &|sum| match q.pop() {
+                        |k| q.push(Priority(0), ts(k), k).is_ok(),
+                        |sum: &mut u64| match q.pop() {
                             Some(e) => {
                                 *sum += e.message;
                                 1
@@ -267,8 +281,8 @@ fn shared_group(c: &mut Criterion) {
                     let q = Box::new(SharedTemporalQueue::<u64, Utc, 1024>::new());
                     spsc(
                         N,
-                        &|k| !matches!(q.push(Priority(0), ts(k), k), Err(Full(_))),
-                        &|sum| match q.pop() {
+                        |k| !matches!(q.push(Priority(0), ts(k), k), Err(Full(_))),
+                        |sum: &mut u64| match q.pop() {
                             Some(e) => {
                                 *sum += e.message;
                                 1
@@ -285,13 +299,17 @@ fn shared_group(c: &mut Criterion) {
             (0..iters)
                 .map(|_| {
                     let q = crossbeam_queue::ArrayQueue::<u64>::new(1024);
-                    spsc(N, &|k| q.push(k).is_ok(), &|sum| match q.pop() {
-                        Some(m) => {
-                            *sum += m;
-                            1
-                        }
-                        None => 0,
-                    })
+                    spsc(
+                        N,
+                        |k| q.push(k).is_ok(),
+                        |sum: &mut u64| match q.pop() {
+                            Some(m) => {
+                                *sum += m;
+                                1
+                            }
+                            None => 0,
+                        },
+                    )
                 })
                 .sum()
         })

@@ -1,9 +1,10 @@
 //! The temporal message queue: fixed capacity, ordered by priority then HLC timestamp,
 //! with watermark release.
 //!
-//! [`TemporalQueue`] is a binary min-heap over a packed 128-bit key (inverted priority,
-//! packed HLC time, node) plus an insertion sequence number, so messages with equal
-//! priority and timestamp come out in the order they went in. A full queue refuses a push
+//! [`TemporalQueue`] is a binary min-heap of small `Copy` slots (a packed 128-bit key of
+//! inverted priority, HLC time and node, an insertion sequence number, and the index of
+//! the message in a fixed array), so messages with equal priority and timestamp come out
+//! in the order they went in, and sifting moves 32-byte slots, never messages. A full queue refuses a push
 //! and hands the message back. [`SharedTemporalQueue`] wraps it in a `critical-section`
 //! mutex for use from tasks, interrupts and threads.
 
@@ -48,13 +49,16 @@ pub struct Queued<M, S: Timescale = Utc> {
     pub message: M,
 }
 
-struct Entry<M> {
+/// A heap slot: the ordering key and where the message lives. `Copy` and small, so the
+/// heap moves slots through a "hole" (one write per level) instead of swapping messages.
+#[derive(Clone, Copy)]
+struct Slot {
     key: u128,
     seq: u64,
-    message: M,
+    index: u32,
 }
 
-impl<M> Entry<M> {
+impl Slot {
     #[inline(always)]
     fn before(&self, other: &Self) -> bool {
         (self.key, self.seq) < (other.key, other.seq)
@@ -93,7 +97,13 @@ fn unpack<S: Timescale>(key: u128) -> (Priority, Timestamp<S>) {
 /// assert!(q.pop_ready(now, Duration::from_nanos(1_000)).is_none());
 /// ```
 pub struct TemporalQueue<M, S: Timescale = Utc, const CAP: usize = 64> {
-    heap: heapless::Vec<Entry<M>, CAP>,
+    heap: heapless::Vec<Slot, CAP>,
+    /// Messages by slot index; the heap orders indices.
+    messages: [Option<M>; CAP],
+    /// Indices freed by pops, reused first.
+    free: heapless::Vec<u32, CAP>,
+    /// Indices below this have been used at least once.
+    fresh: u32,
     seq: u64,
     scale: core::marker::PhantomData<S>,
 }
@@ -107,8 +117,12 @@ impl<M, S: Timescale, const CAP: usize> Default for TemporalQueue<M, S, CAP> {
 impl<M, S: Timescale, const CAP: usize> TemporalQueue<M, S, CAP> {
     /// An empty queue.
     pub const fn new() -> Self {
+        const { assert!(CAP <= u32::MAX as usize, "capacity must fit in u32") };
         Self {
             heap: heapless::Vec::new(),
+            messages: [const { None }; CAP],
+            free: heapless::Vec::new(),
+            fresh: 0,
             seq: 0,
             scale: core::marker::PhantomData,
         }
@@ -141,46 +155,56 @@ impl<M, S: Timescale, const CAP: usize> TemporalQueue<M, S, CAP> {
         timestamp: Timestamp<S>,
         message: M,
     ) -> Result<(), Full<M>> {
-        let entry = Entry {
+        if self.heap.is_full() {
+            return Err(Full(message));
+        }
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.fresh += 1;
+                self.fresh - 1
+            }
+        };
+        let slot = Slot {
             key: pack(priority, timestamp),
             seq: self.seq,
-            message,
+            index,
         };
-        if let Err(e) = self.heap.push(entry) {
-            return Err(Full(e.message));
-        }
         // 2^64 pushes never happen; wrapping keeps this panic-free regardless.
         self.seq = self.seq.wrapping_add(1);
-        self.sift_up(self.heap.len() - 1);
+        match (self.messages.get_mut(index as usize), self.heap.push(slot)) {
+            (Some(place), Ok(())) => *place = Some(message),
+            // Unreachable: fewer than CAP slots are queued, so an index below CAP is free
+            // and the heap has room. Refuse rather than lose the message.
+            _ => return Err(Full(message)),
+        }
+        self.sift_up(slot);
         Ok(())
     }
 
     /// The first message in `(priority, timestamp)` order, without removing it.
     pub fn peek(&self) -> Option<Queued<&M, S>> {
-        self.heap.first().map(|e| {
-            let (priority, timestamp) = unpack(e.key);
-            Queued {
-                priority,
-                timestamp,
-                message: &e.message,
-            }
+        let slot = self.heap.first()?;
+        let message = self.messages.get(slot.index as usize)?.as_ref()?;
+        let (priority, timestamp) = unpack(slot.key);
+        Some(Queued {
+            priority,
+            timestamp,
+            message,
         })
     }
 
     /// Removes and returns the first message in `(priority, timestamp)` order.
     pub fn pop(&mut self) -> Option<Queued<M, S>> {
-        if self.heap.is_empty() {
-            return None;
-        }
-        let e = self.heap.swap_remove(0);
-        if self.heap.len() > 1 {
-            self.sift_down(0);
-        }
-        let (priority, timestamp) = unpack(e.key);
+        let slot = self.pop_slot()?;
+        let message = self.messages.get_mut(slot.index as usize)?.take()?;
+        // Cannot fail: at most CAP indices are ever freed.
+        let _ = self.free.push(slot.index);
+        let (priority, timestamp) = unpack(slot.key);
         Some(Queued {
             priority,
             timestamp,
-            message: e.message,
+            message,
         })
     }
 
@@ -203,21 +227,32 @@ impl<M, S: Timescale, const CAP: usize> TemporalQueue<M, S, CAP> {
         }
     }
 
-    fn sift_up(&mut self, mut i: usize) {
+    /// Moves the just-pushed last slot up to its place.
+    fn sift_up(&mut self, slot: Slot) {
         let heap = &mut self.heap[..];
+        let mut i = heap.len() - 1;
         while i > 0 {
             let parent = (i - 1) / 2;
-            if !heap[i].before(&heap[parent]) {
+            if !slot.before(&heap[parent]) {
                 break;
             }
-            heap.swap(i, parent);
+            heap[i] = heap[parent];
             i = parent;
         }
+        heap[i] = slot;
     }
 
-    fn sift_down(&mut self, mut i: usize) {
+    /// Removes the root. Floyd's variant: walk the hole down to a leaf along the smaller
+    /// children (one comparison per level), drop the last slot into it and sift that up,
+    /// which is usually short.
+    fn pop_slot(&mut self) -> Option<Slot> {
+        let last = self.heap.pop()?;
         let heap = &mut self.heap[..];
+        let Some(&top) = heap.first() else {
+            return Some(last);
+        };
         let n = heap.len();
+        let mut i = 0;
         loop {
             let left = 2 * i + 1;
             if left >= n {
@@ -229,12 +264,19 @@ impl<M, S: Timescale, const CAP: usize> TemporalQueue<M, S, CAP> {
             } else {
                 left
             };
-            if !heap[child].before(&heap[i]) {
-                break;
-            }
-            heap.swap(i, child);
+            heap[i] = heap[child];
             i = child;
         }
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            if !last.before(&heap[parent]) {
+                break;
+            }
+            heap[i] = heap[parent];
+            i = parent;
+        }
+        heap[i] = last;
+        Some(top)
     }
 }
 

@@ -5,8 +5,11 @@
 //! (crossbeam's `ArrayQueue`). Consumers take a mutex, move everything from the intake
 //! into the ordered [`TemporalQueue`] and pop from it, so producers and consumers do not
 //! contend on one lock, and the consumer side amortises the lock over the batch it drains.
-//! A shared count bounds the messages in intake and heap together to `CAP`, so a drain
-//! always fits and a pop sees every message pushed before it.
+//! Two counters bound the messages in intake and heap together to `CAP`, so a drain
+//! always fits and a pop sees every message pushed before it. They sit on separate cache
+//! lines and each side writes only its own (`pushed` by producers, `popped` by
+//! consumers): a producer reads the consumers' line, which changes once per batch, instead
+//! of fighting over one counter for every message.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -36,8 +39,15 @@ use tempora_core::timestamp::Timestamp;
 pub struct ConcurrentTemporalQueue<M, S: Timescale = Utc, const CAP: usize = 1024> {
     intake: ArrayQueue<(Priority, Timestamp<S>, M)>,
     ordered: Mutex<Box<TemporalQueue<M, S, CAP>>>,
-    count: AtomicUsize,
+    /// Places reserved by producers, ever (minus refused reservations).
+    pushed: CachePadded<AtomicUsize>,
+    /// Messages taken by consumers, ever.
+    popped: CachePadded<AtomicUsize>,
 }
+
+/// Keeps a counter alone on its cache line (x86 prefetches lines in pairs).
+#[repr(align(128))]
+struct CachePadded<T>(T);
 
 impl<M, S: Timescale, const CAP: usize> Default for ConcurrentTemporalQueue<M, S, CAP> {
     fn default() -> Self {
@@ -51,7 +61,8 @@ impl<M, S: Timescale, const CAP: usize> ConcurrentTemporalQueue<M, S, CAP> {
         Self {
             intake: ArrayQueue::new(CAP.max(1)),
             ordered: Mutex::new(Box::new(TemporalQueue::new())),
-            count: AtomicUsize::new(0),
+            pushed: CachePadded(AtomicUsize::new(0)),
+            popped: CachePadded(AtomicUsize::new(0)),
         }
     }
 
@@ -62,16 +73,17 @@ impl<M, S: Timescale, const CAP: usize> ConcurrentTemporalQueue<M, S, CAP> {
         timestamp: Timestamp<S>,
         message: M,
     ) -> Result<(), Full<M>> {
-        if self.count.fetch_add(1, Ordering::AcqRel) >= CAP {
-            self.count.fetch_sub(1, Ordering::AcqRel);
+        let reserved = self.pushed.0.fetch_add(1, Ordering::AcqRel);
+        if reserved.wrapping_sub(self.popped.0.load(Ordering::Acquire)) >= CAP {
+            self.pushed.0.fetch_sub(1, Ordering::AcqRel);
             return Err(Full(message));
         }
-        // The count reserved a place, and the intake holds CAP: this cannot fail, but
+        // The counters reserved a place, and the intake holds CAP: this cannot fail, but
         // if it ever did, the message still goes back to the caller.
         self.intake
             .push((priority, timestamp, message))
             .map_err(|(_, _, m)| {
-                self.count.fetch_sub(1, Ordering::AcqRel);
+                self.pushed.0.fetch_sub(1, Ordering::AcqRel);
                 Full(m)
             })
     }
@@ -82,7 +94,7 @@ impl<M, S: Timescale, const CAP: usize> ConcurrentTemporalQueue<M, S, CAP> {
         let mut q = self.ordered.lock().unwrap_or_else(|p| p.into_inner());
         while let Some((p, t, m)) = self.intake.pop() {
             if let Err(Full(m)) = q.push(p, t, m) {
-                // Impossible while the count bounds intake + heap to CAP; put it back
+                // Impossible while the counters bound intake + heap to CAP; put it back
                 // rather than drop it.
                 let _ = self.intake.push((p, t, m));
                 break;
@@ -93,19 +105,25 @@ impl<M, S: Timescale, const CAP: usize> ConcurrentTemporalQueue<M, S, CAP> {
 
     fn taken(&self, e: Option<Queued<M, S>>) -> Option<Queued<M, S>> {
         if e.is_some() {
-            self.count.fetch_sub(1, Ordering::AcqRel);
+            self.popped.0.fetch_add(1, Ordering::AcqRel);
         }
         e
     }
 
     /// Removes the first message in `(priority, timestamp)` order among all pushed.
     pub fn pop(&self) -> Option<Queued<M, S>> {
+        if self.is_empty() {
+            return None; // no lock, no drain: an idle consumer costs two loads
+        }
         let e = self.with_ordered(|q| q.pop());
         self.taken(e)
     }
 
     /// Removes the first message if it is at or below the watermark `now - max_skew`.
     pub fn pop_ready(&self, now: Instant<S>, max_skew: Duration) -> Option<Queued<M, S>> {
+        if self.is_empty() {
+            return None;
+        }
         let e = self.with_ordered(|q| q.pop_ready(now, max_skew));
         self.taken(e)
     }
@@ -113,6 +131,9 @@ impl<M, S: Timescale, const CAP: usize> ConcurrentTemporalQueue<M, S, CAP> {
     /// Moves up to `max` messages, in order, to `out`, under one lock: the fast path for a
     /// consumer that handles messages in batches. Returns how many.
     pub fn pop_batch(&self, max: usize, mut out: impl FnMut(Queued<M, S>)) -> usize {
+        if self.is_empty() {
+            return 0;
+        }
         let n = self.with_ordered(|q| {
             let mut n = 0;
             while n < max {
@@ -127,14 +148,18 @@ impl<M, S: Timescale, const CAP: usize> ConcurrentTemporalQueue<M, S, CAP> {
             n
         });
         if n > 0 {
-            self.count.fetch_sub(n, Ordering::AcqRel);
+            self.popped.0.fetch_add(n, Ordering::AcqRel);
         }
         n
     }
 
-    /// Messages queued (a snapshot).
+    /// Messages queued or being pushed (a snapshot).
     pub fn len(&self) -> usize {
-        self.count.load(Ordering::Acquire).min(CAP)
+        // Read `popped` first: it only grows, so the difference never underflows by more
+        // than the pushes that raced in between, and those only make it larger.
+        let popped = self.popped.0.load(Ordering::Acquire);
+        let pushed = self.pushed.0.load(Ordering::Acquire);
+        pushed.wrapping_sub(popped).min(CAP)
     }
 
     /// Whether no message is queued (a snapshot).
