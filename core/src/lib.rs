@@ -11,6 +11,7 @@
 //! - [`timestamp`]: HLC timestamps with wire and text forms.
 //! - [`hlc`]: the lock-free hybrid logical clock with max-offset protection.
 //! - [`causal`]: fixed-capacity vector clocks and the causal-delivery queue.
+//! - [`interval`]: a fixed-capacity interval tree (stabbing, overlap, count).
 //! - [`queue`]: the temporal message queue, ordered by priority and HLC timestamp, with
 //!   watermark release, and its `critical-section` shared variant.
 //!
@@ -25,6 +26,7 @@ pub mod causal;
 pub mod clock;
 pub mod hlc;
 pub mod hooks;
+pub mod interval;
 pub mod queue;
 mod sync;
 pub mod time;
