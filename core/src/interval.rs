@@ -8,7 +8,8 @@
 //! The layout is an implicit augmented tree over a flat array sorted by start (the layout
 //! of Heng Li's cgranges): the tree is the in-order array itself, node `x` at level `k`
 //! has children `x ∓ 2^(k-1)`, and each entry keeps the largest `end` in its subtree.
-//! Queries are O(log n + k) with no pointers to chase. Inserts land in a small unsorted
+//! Queries are O(log n + k) with no pointers to chase; when the intervals near the query
+//! are short, a binary search and a short scan answer it faster still. Inserts land in a small unsorted
 //! staging area (scanned by queries) that is merged into the array when full, so an insert
 //! costs O(n / 32) amortised; removals are tombstones, compacted when they reach half.
 
@@ -104,8 +105,6 @@ impl<V: fmt::Debug> core::error::Error for TreeFull<V> {}
 struct Entry<V> {
     start: u64,
     end: u64,
-    /// Largest `end` in this entry's implicit subtree (tombstones included).
-    max: u64,
     live: bool,
     value: V,
 }
@@ -128,8 +127,14 @@ struct Entry<V> {
 /// ```
 pub struct IntervalTree<V: Copy, const CAP: usize> {
     sorted: heapless::Vec<Entry<V>, CAP>,
+    /// Largest `end` in each entry's implicit subtree (tombstones included). Kept apart
+    /// from the entries so the binary search reads smaller lines.
+    max: heapless::Vec<u64, CAP>,
     staged: heapless::Vec<Entry<V>, STAGING>,
     dead: usize,
+    /// Longest interval in `sorted` (tombstones included): bounds how far before a query
+    /// an overlapping interval can start.
+    max_len: u64,
 }
 
 impl<V: Copy, const CAP: usize> Default for IntervalTree<V, CAP> {
@@ -143,8 +148,10 @@ impl<V: Copy, const CAP: usize> IntervalTree<V, CAP> {
     pub const fn new() -> Self {
         Self {
             sorted: heapless::Vec::new(),
+            max: heapless::Vec::new(),
             staged: heapless::Vec::new(),
             dead: 0,
+            max_len: 0,
         }
     }
 
@@ -171,7 +178,6 @@ impl<V: Copy, const CAP: usize> IntervalTree<V, CAP> {
         let entry = Entry {
             start: interval.start,
             end: interval.end,
-            max: interval.end,
             live: true,
             value,
         };
@@ -205,7 +211,6 @@ impl<V: Copy, const CAP: usize> IntervalTree<V, CAP> {
             let entry = Entry {
                 start: interval.start,
                 end: interval.end,
-                max: interval.end,
                 live: true,
                 value,
             };
@@ -259,8 +264,10 @@ impl<V: Copy, const CAP: usize> IntervalTree<V, CAP> {
     /// Removes everything.
     pub fn clear(&mut self) {
         self.sorted.clear();
+        self.max.clear();
         self.staged.clear();
         self.dead = 0;
+        self.max_len = 0;
     }
 
     /// Merges staged entries into the sorted array and drops tombstones: O(n).
@@ -297,25 +304,31 @@ impl<V: Copy, const CAP: usize> IntervalTree<V, CAP> {
 
     /// Recomputes the subtree maxima bottom-up, level by level: O(n).
     fn rebuild_max(&mut self) {
-        let a = &mut self.sorted[..];
+        let a = &self.sorted[..];
         let n = a.len();
-        for e in a.iter_mut() {
-            e.max = e.end;
+        self.max.clear();
+        let mut max_len = 0;
+        for e in a {
+            // Cannot fail: `max` has the same capacity as `sorted`.
+            let _ = self.max.push(e.end);
+            max_len = max_len.max(e.end - e.start);
         }
+        self.max_len = max_len;
+        let m = &mut self.max[..];
         let mut k = 1;
         while (1usize << k) <= n {
             let half = 1usize << (k - 1);
             // Nodes of level k: x = 2^k - 1 + m * 2^(k+1).
             let mut x = (1usize << k) - 1;
             while x < n {
-                let left = a[x - half].max;
+                let left = m[x - half];
                 let right = if x + half < n {
-                    a[x + half].max
+                    m[x + half]
                 } else {
                     // The right child is past the end: its real part is (x, n).
                     a[x + 1..].iter().map(|e| e.end).max().unwrap_or(0)
                 };
-                a[x].max = a[x].max.max(left).max(right);
+                m[x] = m[x].max(left).max(right);
                 x += 1usize << (k + 1);
             }
             k += 1;
@@ -386,10 +399,35 @@ impl<V: Copy, const CAP: usize> IntervalTree<V, CAP> {
         }
     }
 
-    /// The implicit-tree walk over the sorted array for `[qs, qe)`.
+    /// Overlaps of `[qs, qe)` in the sorted array, in start order.
+    ///
+    /// No stored interval is longer than `max_len`, so every overlap starts in
+    /// `[qs - max_len, qe)`. When that window holds few entries (the common case: short
+    /// intervals) one binary search and a short scan answer the query; otherwise the
+    /// implicit-tree walk keeps it O(log n + k) however long some intervals are.
     fn sorted_overlapping(&self, qs: u64, qe: u64, visit: &mut impl FnMut(&Entry<V>)) {
+        const SCAN: usize = 48;
         let a = &self.sorted[..];
-        let n = a.len();
+        let lo = a.partition_point(|e| e.start < qs.saturating_sub(self.max_len));
+        if a.get(lo + SCAN).is_none_or(|e| e.start >= qe) {
+            for e in &a[lo..] {
+                if e.start >= qe {
+                    break;
+                }
+                if e.end > qs && e.live {
+                    visit(e);
+                }
+            }
+            return;
+        }
+        self.tree_walk(qs, qe, visit);
+    }
+
+    /// The implicit-tree walk over the sorted array for `[qs, qe)`.
+    fn tree_walk(&self, qs: u64, qe: u64, visit: &mut impl FnMut(&Entry<V>)) {
+        let a = &self.sorted[..];
+        let m = &self.max[..];
+        let n = a.len().min(m.len());
         if n == 0 {
             return;
         }
@@ -424,7 +462,7 @@ impl<V: Copy, const CAP: usize> IntervalTree<V, CAP> {
                 let y = x - half;
                 // Left child: always < x. Prune it if nothing in it ends after qs; a
                 // virtual x (>= n) has no max of its own, its left child may be real.
-                if y >= n || a[y].max > qs {
+                if y >= n || m[y] > qs {
                     stack[sp] = (y, k - 1, false);
                     sp += 1;
                 }
@@ -433,7 +471,7 @@ impl<V: Copy, const CAP: usize> IntervalTree<V, CAP> {
                     visit(&a[x]);
                 }
                 let z = x + half;
-                if z >= n || a[z].max > qs {
+                if z >= n || m[z] > qs {
                     stack[sp] = (z, k - 1, false);
                     sp += 1;
                 }
@@ -448,5 +486,52 @@ impl<V: Copy, const CAP: usize> fmt::Debug for IntervalTree<V, CAP> {
             .field("len", &self.len())
             .field("capacity", &CAP)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tree walk is the fallback for dense windows; check it on its own, including
+    /// long intervals that make the scan window useless.
+    #[test]
+    fn tree_walk_matches_brute_force() {
+        let mut seed = 1u64;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for n in [1usize, 2, 3, 7, 8, 9, 100, 257, 1000] {
+            let mut t = IntervalTree::<u32, 1000>::new();
+            let items: heapless::Vec<(u64, u64), 1000> = (0..n)
+                .map(|_| {
+                    let s = rnd() % 10_000;
+                    let len = if rnd() % 50 == 0 {
+                        5_000
+                    } else {
+                        1 + rnd() % 50
+                    };
+                    (s, s + len)
+                })
+                .collect();
+            t.extend(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(s, e))| (Interval::new(s, e).unwrap(), i as u32)),
+            )
+            .unwrap();
+            for _ in 0..300 {
+                let qs = rnd() % 16_000;
+                let qe = qs + 1 + rnd() % 200;
+                let mut got = 0;
+                t.tree_walk(qs, qe, &mut |_| got += 1);
+                let want = items.iter().filter(|&&(s, e)| s < qe && qs < e).count();
+                assert_eq!(got, want, "n={n} [{qs},{qe})");
+            }
+        }
     }
 }
