@@ -12,6 +12,7 @@
 //! - [`hlc`]: the lock-free hybrid logical clock with max-offset protection.
 //! - [`causal`]: fixed-capacity vector clocks and the causal-delivery queue.
 //! - [`interval`]: a fixed-capacity interval tree (stabbing, overlap, count).
+//! - [`graph`]: a temporal graph with time-respecting path queries.
 //! - [`queue`]: the temporal message queue, ordered by priority and HLC timestamp, with
 //!   watermark release, and its `critical-section` shared variant.
 //!
@@ -24,6 +25,7 @@
 
 pub mod causal;
 pub mod clock;
+pub mod graph;
 pub mod hlc;
 pub mod hooks;
 pub mod interval;
