@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use coitrees::IntervalTree as _;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use tempora_core::graph::{NodeIx, PathSearch, TemporalGraph};
 use tempora_core::interval::{Interval, IntervalTree};
 
 const N: usize = 100_000;
@@ -158,12 +159,133 @@ fn intervals(c: &mut Criterion) {
     g.finish();
 }
 
+const GN: usize = 10_000;
+const GE: usize = 100_000;
+
+/// 10 000 nodes, 100 000 edges: random endpoints, validity windows of 10-1000 units
+/// within [0, 10 000), durations 1-50.
+fn graph_edges() -> Vec<(u32, u32, u64, u64, u64)> {
+    let mut rng = Rng(99);
+    (0..GE)
+        .map(|_| {
+            let (f, t) = (
+                (rng.next() % GN as u64) as u32,
+                (rng.next() % GN as u64) as u32,
+            );
+            let s = rng.next() % 10_000;
+            (f, t, s, s + 10 + rng.next() % 990, 1 + rng.next() % 50)
+        })
+        .collect()
+}
+
+/// The obvious heap-allocating implementation: `Vec<Vec<_>>` adjacency and std's
+/// `BinaryHeap` with lazy deletion. No crate does time-respecting paths, so this is the
+/// reference beside ours.
+struct NaiveTemporal {
+    adj: Vec<Vec<(u32, u64, u64, u64)>>,
+}
+
+impl NaiveTemporal {
+    fn new(edges: &[(u32, u32, u64, u64, u64)]) -> Self {
+        let mut adj = vec![Vec::new(); GN];
+        for &(f, t, s, e, d) in edges {
+            adj[f as usize].push((t, s, e, d));
+        }
+        Self { adj }
+    }
+
+    fn earliest(&self, s: u32, d: u32, t0: u64) -> Option<u64> {
+        use std::cmp::Reverse;
+        let mut best = vec![u64::MAX; GN];
+        let mut heap = std::collections::BinaryHeap::new();
+        best[s as usize] = t0;
+        heap.push(Reverse((t0, s)));
+        while let Some(Reverse((t, u))) = heap.pop() {
+            if t > best[u as usize] {
+                continue;
+            }
+            if u == d {
+                return Some(t);
+            }
+            for &(v, st, en, du) in &self.adj[u as usize] {
+                let dep = t.max(st);
+                if dep < en && dep + du < best[v as usize] {
+                    best[v as usize] = dep + du;
+                    heap.push(Reverse((dep + du, v)));
+                }
+            }
+        }
+        None
+    }
+}
+
+fn temporal_graph(c: &mut Criterion) {
+    let edges = graph_edges();
+    let mut g = Box::new(TemporalGraph::<GN, GE>::new());
+    for _ in 0..GN {
+        g.add_node().unwrap();
+    }
+    for &(f, t, s, e, d) in &edges {
+        g.add_edge(NodeIx(f), NodeIx(t), Interval::new(s, e).unwrap(), d)
+            .unwrap();
+    }
+    g.reindex();
+    let naive = NaiveTemporal::new(&edges);
+    let mut rng = Rng(3);
+    let queries: Vec<(u32, u32, u64)> = (0..1000)
+        .map(|_| {
+            (
+                (rng.next() % GN as u64) as u32,
+                (rng.next() % GN as u64) as u32,
+                rng.next() % 2000,
+            )
+        })
+        .collect();
+    let mut search = Box::new(PathSearch::<GN>::new());
+    let mut reached = 0;
+    for &(s, d, t0) in &queries {
+        let ours = g
+            .earliest_arrival(&mut search, NodeIx(s), NodeIx(d), t0)
+            .unwrap()
+            .map(|j| j.arrival);
+        assert_eq!(ours, naive.earliest(s, d, t0));
+        reached += usize::from(ours.is_some());
+    }
+    println!(
+        "temporal_graph: {reached} of {} queries reachable",
+        queries.len()
+    );
+
+    let mut grp = c.benchmark_group("temporal_graph");
+    grp.throughput(Throughput::Elements(1));
+    grp.bench_function("earliest_arrival_10k_100k/tempora", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let (s, d, t0) = queries[i % queries.len()];
+            i += 1;
+            black_box(
+                g.earliest_arrival(&mut search, NodeIx(s), NodeIx(d), t0)
+                    .unwrap(),
+            )
+        })
+    });
+    grp.bench_function("earliest_arrival_10k_100k/naive_std_heap", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let (s, d, t0) = queries[i % queries.len()];
+            i += 1;
+            black_box(naive.earliest(s, d, t0))
+        })
+    });
+    grp.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(2))
         .sample_size(30);
-    targets = intervals
+    targets = intervals, temporal_graph
 }
 criterion_main!(benches);

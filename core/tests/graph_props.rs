@@ -29,7 +29,13 @@ fn build(spec: &Spec) -> G {
         g.add_node().unwrap();
     }
     for &(f, t, s, l, d) in &spec.edges {
-        g.add_edge(NodeIx(f as u32), NodeIx(t as u32), Interval::new(s, s + l).unwrap(), d).unwrap();
+        g.add_edge(
+            NodeIx(f as u32),
+            NodeIx(t as u32),
+            Interval::new(s, s + l).unwrap(),
+            d,
+        )
+        .unwrap();
     }
     g
 }
@@ -177,9 +183,15 @@ fn capacity_and_unknown_nodes_are_typed_errors() {
     let b = g.add_node().unwrap();
     assert_eq!(g.add_node(), Err(GraphError::NodeCapacity));
     let iv = Interval::new(0, 1).unwrap();
-    assert_eq!(g.add_edge(a, NodeIx(7), iv, 0), Err(GraphError::UnknownNode(NodeIx(7))));
+    assert_eq!(
+        g.add_edge(a, NodeIx(7), iv, 0),
+        Err(GraphError::UnknownNode(NodeIx(7)))
+    );
     g.add_edge(a, b, iv, 0).unwrap();
     assert_eq!(g.add_edge(b, a, iv, 0), Err(GraphError::EdgeCapacity));
     let mut search = PathSearch::<2>::new();
-    assert_eq!(g.earliest_arrival(&mut search, a, NodeIx(5), 0), Err(GraphError::UnknownNode(NodeIx(5))));
+    assert_eq!(
+        g.earliest_arrival(&mut search, a, NodeIx(5), 0),
+        Err(GraphError::UnknownNode(NodeIx(5)))
+    );
 }
