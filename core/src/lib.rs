@@ -13,6 +13,7 @@
 //! - [`causal`]: fixed-capacity vector clocks and the causal-delivery queue.
 //! - [`interval`]: a fixed-capacity interval tree (stabbing, overlap, count).
 //! - [`graph`]: a temporal graph with time-respecting path queries.
+//! - [`pattern`]: sequence, count and absence patterns over out-of-order events.
 //! - [`queue`]: the temporal message queue, ordered by priority and HLC timestamp, with
 //!   watermark release, and its `critical-section` shared variant.
 //!
@@ -29,6 +30,7 @@ pub mod graph;
 pub mod hlc;
 pub mod hooks;
 pub mod interval;
+pub mod pattern;
 pub mod queue;
 mod sync;
 pub mod time;
