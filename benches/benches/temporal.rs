@@ -6,9 +6,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use coitrees::IntervalTree as _;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use tempora_core::graph::{NodeIx, PathSearch, TemporalGraph};
 use tempora_core::interval::{Interval, IntervalTree};
+use tempora_core::pattern::{Contiguity, Detector, Event, Matcher, Report, Sequence};
+use tempora_core::{NodeId, Timestamp, Utc};
 
 const N: usize = 100_000;
 const SPAN: u64 = 10_000_000;
@@ -280,12 +282,97 @@ fn temporal_graph(c: &mut Criterion) {
     grp.finish();
 }
 
+/// 1 000 partitions, kinds 0-3 uniform, one event every 100 ns overall (so each
+/// partition sees one every 100 µs); pattern 0 -> 1 -> 2 within 1 ms, relaxed.
+fn pattern(c: &mut Criterion) {
+    const EVENTS: usize = 1 << 20;
+    const SPAN: u64 = EVENTS as u64 * 100;
+    let mut rng = Rng(5);
+    let events: Vec<(u64, u8, u64)> = (0..EVENTS as u64)
+        .map(|i| (i * 100, (rng.next() % 4) as u8, rng.next() % 1000))
+        .collect();
+    type Seq = Sequence<u8, Utc, 3, 16, 2048>;
+    let new_seq = || {
+        Box::new(Seq::new(
+            [0, 1, 2],
+            Duration::from_millis(1),
+            Contiguity::Relaxed,
+        ))
+    };
+    let event = |i: usize| {
+        let (t, kind, partition) = events[i % EVENTS];
+        // Later laps continue in time so the stream never goes backwards.
+        let t = t + (i / EVENTS) as u64 * SPAN;
+        Event {
+            timestamp: Timestamp::<Utc>::from_raw(t, NodeId(1)),
+            kind,
+            partition,
+        }
+    };
+
+    let mut g = c.benchmark_group("pattern");
+    g.throughput(Throughput::Elements(1));
+    let mut matches = 0u64;
+    g.bench_function("sequence3_1000_partitions/matcher", |b| {
+        let mut m = new_seq();
+        let mut i = 0;
+        b.iter(|| {
+            let e = event(i);
+            i += 1;
+            m.event(&e, &mut |r: Report<'_>| {
+                if let Report::Match(_) = r {
+                    matches += 1
+                }
+            });
+        })
+    });
+    g.bench_function("sequence3_1000_partitions/detector_in_order", |b| {
+        let mut d = Box::new(Detector::<u8, Utc, _, 1024>::new(
+            *new_seq(),
+            Duration::ZERO,
+        ));
+        let mut i = 0;
+        b.iter(|| {
+            let e = event(i);
+            i += 1;
+            let _ = black_box(d.push(e, &mut |_: Report<'_>| {}));
+        })
+    });
+    g.bench_function("sequence3_1000_partitions/detector_lateness_10us", |b| {
+        // Arrival order shuffled within 10 µs (100 events); the buffer holds them.
+        let mut d = Box::new(Detector::<u8, Utc, _, 1024>::new(
+            *new_seq(),
+            Duration::from_micros(10),
+        ));
+        let mut i = 0;
+        b.iter(|| {
+            let k = i ^ 0x3f; // a fixed permutation within blocks of 64 events
+            i += 1;
+            let _ = black_box(d.push(event(k), &mut |_: Report<'_>| {}));
+        })
+    });
+    g.finish();
+    println!("pattern: {matches} matches while benchmarking the matcher");
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(2))
         .sample_size(30);
-    targets = intervals, temporal_graph
+    targets = intervals, temporal_graph, pattern
 }
-criterion_main!(benches);
+// The fixed-capacity structures here are megabytes; moving them into their boxes passes
+// through the stack, so run criterion on a thread with room for that.
+fn main() {
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(|| {
+            benches();
+            Criterion::default().configure_from_args().final_summary();
+        })
+        .expect("spawn the benchmark thread")
+        .join()
+        .expect("benchmarks");
+}
