@@ -43,6 +43,30 @@ struct Anchor<S: Timescale> {
     ticks: u64,
     time: Instant<S>,
     bound: Duration,
+    rate: Option<Rate>,
+}
+
+/// A measured counter rate: `ticks` counted over `seconds` of reference time (from a
+/// pulse-per-second input, say). Converting with it removes the oscillator's frequency
+/// error from readings between anchors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    /// Ticks counted.
+    pub ticks: u64,
+    /// Over this many reference seconds (at least 1).
+    pub seconds: u32,
+}
+
+impl Rate {
+    /// Nanoseconds for `elapsed` ticks at this rate (saturating).
+    pub fn nanos(&self, elapsed: u64) -> u64 {
+        if self.ticks == 0 {
+            return u64::MAX;
+        }
+        let n = u128::from(elapsed) * u128::from(self.seconds.max(1)) * 1_000_000_000
+            / u128::from(self.ticks);
+        u64::try_from(n).unwrap_or(u64::MAX)
+    }
 }
 
 /// Time from a [`TickCounter`], anchored to a reference.
@@ -104,11 +128,19 @@ impl<T: TickCounter, S: Timescale> CounterClock<T, S> {
 
     /// Ties the current tick count to `time`, known within `bound`.
     pub fn anchor(&self, time: Instant<S>, bound: Duration) {
-        let ticks = self.counter.ticks();
+        self.anchor_at(self.counter.ticks(), time, bound, None);
+    }
+
+    /// Ties an earlier tick count (a captured edge) to `time`, known within `bound`, and
+    /// optionally sets the measured rate to convert ticks with from now on.
+    pub fn anchor_at(&self, ticks: u64, time: Instant<S>, bound: Duration, rate: Option<Rate>) {
         critical_section::with(|cs| {
-            self.anchor
-                .borrow(cs)
-                .set(Some(Anchor { ticks, time, bound }));
+            self.anchor.borrow(cs).set(Some(Anchor {
+                ticks,
+                time,
+                bound,
+                rate,
+            }));
         });
     }
 
@@ -136,7 +168,11 @@ impl<T: TickCounter, S: Timescale> ClockSource for CounterClock<T, S> {
                 status: ClockStatus::Unknown,
             },
             Some(a) => {
-                let elapsed = ticks_to_nanos(ticks.saturating_sub(a.ticks), hz);
+                let elapsed_ticks = ticks.saturating_sub(a.ticks);
+                let elapsed = match a.rate {
+                    Some(rate) => rate.nanos(elapsed_ticks),
+                    None => ticks_to_nanos(elapsed_ticks, hz),
+                };
                 ClockReading {
                     time: Instant::from_nanos(a.time.as_nanos().saturating_add(elapsed)),
                     bound: a.bound.saturating_add(self.drift(elapsed)),

@@ -1,11 +1,31 @@
 //! # tempora-embedded
 //!
-//! Embedded adapter for [`tempora_core`]: clock sources built from a board's free-running
-//! hardware counter, shared between tasks and interrupts through `critical-section`.
+//! Embedded adapter for [`tempora_core`]: time from a board's hardware counter, shared
+//! between tasks and interrupts through `critical-section`, disciplined by a PPS input,
+//! and logged through `defmt` (or `log` on Linux) from the same call sites.
+//!
+//! - [`CounterClock`]: a [`ClockSource`](tempora_core::ClockSource) from any
+//!   [`TickCounter`], with a bound from the counter's stated ppm.
+//! - [`Extended`]: a narrow wrapping timer (SysTick) extended to 64 bits without the
+//!   wrap race; [`systick::SysTick`] on Cortex-M.
+//! - [`PpsDiscipline`] and [`PpsInput`]: anchor the clock at pulse-per-second edges read
+//!   through `embedded-hal`.
+//! - [`Shared`]: any core structure in a `static`, for tasks and interrupts.
+//! - [`error!`], [`warn!`], [`info!`], [`debug!`], [`trace!`]: the logging shim.
 #![no_std]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod counter_clock;
+pub mod extended;
+#[doc(hidden)]
+pub mod log;
+pub mod pps;
+pub mod shared;
+#[cfg(all(target_arch = "arm", target_os = "none"))]
+pub mod systick;
 
-pub use counter_clock::{CounterClock, TickCounter};
+pub use counter_clock::{CounterClock, Rate, TickCounter};
+pub use extended::{Extended, WrappingCounter};
+pub use pps::{PpsDiscipline, PpsError, PpsEvent, PpsInput};
+pub use shared::Shared;
