@@ -10,23 +10,37 @@ use cortex_m::peripheral::{syst::SystClkSource, SCB, SYST};
 
 use crate::extended::WrappingCounter;
 
-/// The SysTick timer, configured for a free-running 24-bit period.
+/// The SysTick timer, free-running over its full 24-bit period on the core clock.
+///
+/// `const`, so it can sit in a `static` [`Extended`](crate::Extended) that the `SysTick`
+/// exception handler reaches:
+///
+/// ```ignore
+/// static TICKS: Extended<SysTick> = Extended::new(SysTick::new(12_000_000));
+/// #[exception]
+/// fn SysTick() { TICKS.on_wrap(); }
+/// // in main: SysTick::start(cortex_m::Peripherals::take().unwrap().SYST);
+/// ```
 pub struct SysTick {
     frequency_hz: u32,
 }
 
 impl SysTick {
-    /// Starts SysTick on the core clock with the full 24-bit period and its wrap
-    /// exception enabled; `core_clock_hz` is the core clock frequency.
-    pub fn start(mut syst: SYST, core_clock_hz: u32) -> Self {
+    /// SysTick on a core clock of `core_clock_hz`.
+    pub const fn new(core_clock_hz: u32) -> Self {
+        Self {
+            frequency_hz: core_clock_hz,
+        }
+    }
+
+    /// Starts the timer: core clock, full 24-bit period, wrap exception enabled. Taking
+    /// `SYST` by value makes this happen once.
+    pub fn start(mut syst: SYST) {
         syst.set_clock_source(SystClkSource::Core);
         syst.set_reload(0x00FF_FFFF);
         syst.clear_current();
         syst.enable_interrupt();
         syst.enable_counter();
-        Self {
-            frequency_hz: core_clock_hz,
-        }
     }
 }
 

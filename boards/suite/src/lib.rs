@@ -1,0 +1,414 @@
+//! The core's behaviour suite, written once and run on every board (and on the host by
+//! `cargo test`), so "works on Cortex-M" means the same checks passed there.
+//!
+//! Each check prints `ok NAME` or `FAILED NAME: why`; [`run`] returns the tally, which
+//! the board prints as `N passed, M failed` before exiting through semihosting.
+#![no_std]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+use core::fmt::Write;
+use core::time::Duration;
+
+use tempora_core::causal::{CausalMessage, CausalOrder, CausalQueue, Receipt, VectorClock};
+use tempora_core::clock::{ClockSource, ManualClock};
+use tempora_core::graph::{PathSearch, TemporalGraph};
+use tempora_core::hlc::{Hlc, UpdateError};
+use tempora_core::interval::{Interval, IntervalTree};
+use tempora_core::pattern::{Contiguity, Detector, Event, Report, Sequence};
+use tempora_core::queue::{Priority, SharedTemporalQueue, TemporalQueue};
+use tempora_core::{Instant, NodeId, Timestamp, Utc};
+use tempora_embedded::{CounterClock, Shared, TickCounter};
+
+/// Checks passed and failed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Passed.
+    pub passed: u32,
+    /// Failed.
+    pub failed: u32,
+}
+
+type Check = fn() -> Result<(), &'static str>;
+
+fn ensure(cond: bool, why: &'static str) -> Result<(), &'static str> {
+    if cond {
+        Ok(())
+    } else {
+        Err(why)
+    }
+}
+
+/// Runs every check, printing one line each, with `counter` as the board's timer.
+pub fn run(out: &mut dyn Write, counter: &dyn TickCounter) -> Tally {
+    let checks: [(&str, Check); 10] = [
+        ("hlc_monotonic_through_backward_step", hlc_monotonic),
+        ("hlc_max_offset_guard", hlc_max_offset),
+        ("hlc_in_a_static", hlc_static),
+        ("vector_clock_laws", vector_clocks),
+        ("causal_delivery_order", causal_delivery),
+        ("temporal_queue_order_and_refusal", temporal_queue),
+        ("shared_queue_in_a_static", shared_queue),
+        ("interval_tree_against_brute_force", interval_tree),
+        ("temporal_graph_earliest_arrival", temporal_graph),
+        ("pattern_sequence_out_of_order", pattern),
+    ];
+    let mut tally = Tally::default();
+    for (name, check) in checks {
+        record(out, &mut tally, name, check());
+    }
+    record(out, &mut tally, "counter_clock_on_board_timer", board_timer(counter));
+    tally
+}
+
+fn record(out: &mut dyn Write, tally: &mut Tally, name: &str, r: Result<(), &'static str>) {
+    let _ = match r {
+        Ok(()) => {
+            tally.passed += 1;
+            writeln!(out, "ok {name}")
+        }
+        Err(why) => {
+            tally.failed += 1;
+            writeln!(out, "FAILED {name}: {why}")
+        }
+    };
+}
+
+fn hlc_monotonic() -> Result<(), &'static str> {
+    let clock = ManualClock::<Utc>::new(1_000_000_000);
+    let hlc = Hlc::new(&clock, NodeId(1));
+    let mut last = hlc.now();
+    for i in 0..2_000u64 {
+        if i == 500 {
+            clock.set(400_000_000); // steps back 0.6 s
+        }
+        clock.advance(50);
+        let t = hlc.now();
+        ensure(t > last, "timestamps not strictly increasing")?;
+        last = t;
+    }
+    Ok(())
+}
+
+fn hlc_max_offset() -> Result<(), &'static str> {
+    let clock = ManualClock::<Utc>::new(10_000_000_000);
+    let hlc = Hlc::new(&clock, NodeId(1));
+    let before = hlc.now();
+    let far = Timestamp::from_raw(10_600_000_000, NodeId(2));
+    ensure(
+        matches!(hlc.update(far), Err(UpdateError::TooFarAhead { .. })),
+        "remote 600 ms ahead accepted",
+    )?;
+    ensure(hlc.last() == before, "refusal changed the clock")?;
+    let near = Timestamp::from_raw(10_400_000_000, NodeId(2));
+    let got = hlc.update(near).map_err(|_| "remote 400 ms ahead refused")?;
+    ensure(got > near, "receipt not after the remote")
+}
+
+static STATIC_CLOCK: ManualClock<Utc> = ManualClock::new(5_000_000_000);
+static STATIC_HLC: Hlc<&ManualClock<Utc>> = Hlc::new(&STATIC_CLOCK, NodeId(3));
+
+fn hlc_static() -> Result<(), &'static str> {
+    let a = STATIC_HLC.now();
+    let b = STATIC_HLC.now();
+    ensure(b > a && b.node() == NodeId(3), "static HLC")
+}
+
+fn vector_clocks() -> Result<(), &'static str> {
+    let mut a = VectorClock::<8>::new();
+    let mut b = VectorClock::<8>::new();
+    a.increment(NodeId(1)).map_err(|_| "increment")?;
+    b.increment(NodeId(2)).map_err(|_| "increment")?;
+    ensure(a.compare(&b) == CausalOrder::Concurrent, "concurrent")?;
+    let mut m = a.clone();
+    m.merge(&b).map_err(|_| "merge")?;
+    ensure(a.compare(&m) == CausalOrder::Before, "before merge")?;
+    ensure(m.compare(&b) == CausalOrder::After, "after")?;
+    let mut buf = [0u8; 2 + 12 * 8];
+    let n = m.encode(&mut buf).map_err(|_| "encode")?;
+    ensure(VectorClock::<8>::decode(&buf[..n]) == Ok(m), "wire round trip")?;
+    ensure(VectorClock::<8>::decode(&buf[..n - 1]).is_err(), "truncated accepted")
+}
+
+fn causal_delivery() -> Result<(), &'static str> {
+    let mut alice = CausalQueue::<u8, 8, 32>::new(NodeId(1));
+    let mut bob = CausalQueue::<u8, 8, 32>::new(NodeId(2));
+    let q = CausalMessage { sender: NodeId(1), clock: alice.stamp_send().map_err(|_| "stamp")?, payload: 1 };
+    bob.receive(q.clone(), |_| {}).map_err(|_| "bob receive")?;
+    let a = CausalMessage { sender: NodeId(2), clock: bob.stamp_send().map_err(|_| "stamp")?, payload: 2 };
+    let mut carol = CausalQueue::<u8, 8, 32>::new(NodeId(3));
+    let mut order = [0u8; 2];
+    let mut n = 0;
+    let mut keep = |m: CausalMessage<u8, 8>| {
+        if n < 2 {
+            order[n] = m.payload;
+        }
+        n += 1;
+    };
+    ensure(carol.receive(a, &mut keep) == Ok(Receipt::Held), "answer not held")?;
+    ensure(carol.receive(q.clone(), &mut keep) == Ok(Receipt::Delivered { count: 2 }), "question did not release the answer")?;
+    ensure(order == [1, 2], "delivered out of causal order")?;
+    ensure(carol.receive(q, |_| {}).is_err() && carol.stats().duplicates == 1, "duplicate delivered")
+}
+
+fn temporal_queue() -> Result<(), &'static str> {
+    let mut q = TemporalQueue::<u32, Utc, 4>::new();
+    let ts = |n| Timestamp::<Utc>::from_raw(n, NodeId(1));
+    for (i, (p, t)) in [(0, 300), (0, 100), (5, 900), (0, 200)].into_iter().enumerate() {
+        q.push(Priority(p), ts(t), i as u32).map_err(|_| "push refused early")?;
+    }
+    ensure(q.push(Priority(0), ts(1), 9).is_err() && q.len() == 4, "full queue took a message")?;
+    ensure(q.pop().map(|e| e.message) == Some(2), "priority first")?;
+    let now = Instant::from_nanos(250);
+    ensure(q.pop_ready(now, Duration::from_nanos(100)).map(|e| e.message) == Some(1), "ready release")?;
+    ensure(q.pop_ready(now, Duration::from_nanos(100)).is_none(), "released above the watermark")
+}
+
+static SHARED: SharedTemporalQueue<u32, Utc, 8> = SharedTemporalQueue::new();
+
+fn shared_queue() -> Result<(), &'static str> {
+    for t in [30u64, 10, 20] {
+        SHARED
+            .push(Priority(0), Timestamp::from_raw(t, NodeId(1)), t as u32)
+            .map_err(|_| "push")?;
+    }
+    let order = [SHARED.pop(), SHARED.pop(), SHARED.pop()].map(|e| e.map(|e| e.message));
+    ensure(order == [Some(10), Some(20), Some(30)], "shared queue order")
+}
+
+fn interval_tree() -> Result<(), &'static str> {
+    static TREE: Shared<IntervalTree<u16, 256>> = Shared::new(IntervalTree::new());
+    let mut seed = 0x2545_f491u32;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed
+    };
+    let mut items = [(0u64, 0u64); 200];
+    for item in items.iter_mut() {
+        let s = u64::from(rnd() % 10_000);
+        *item = (s, s + 1 + u64::from(rnd() % 300));
+    }
+    TREE.with(|t| {
+        t.clear();
+        for (i, &(s, e)) in items.iter().enumerate() {
+            let iv = Interval::new(s, e).map_err(|_| "interval")?;
+            t.insert(iv, i as u16).map_err(|_| "insert")?;
+        }
+        for _ in 0..100 {
+            let q = u64::from(rnd() % 10_400);
+            let want = items.iter().filter(|&&(s, e)| s <= q && q < e).count();
+            ensure(t.count_stabbing(q) == want, "stabbing count")?;
+            let r = Interval::new(q, q + 50).map_err(|_| "interval")?;
+            let want = items.iter().filter(|&&(s, e)| s < q + 50 && q < e).count();
+            ensure(t.count_overlapping(r) == want, "overlap count")?;
+        }
+        Ok(())
+    })
+}
+
+fn temporal_graph() -> Result<(), &'static str> {
+    let mut g = TemporalGraph::<8, 16>::new();
+    let a = g.add_node().map_err(|_| "node")?;
+    let b = g.add_node().map_err(|_| "node")?;
+    let c = g.add_node().map_err(|_| "node")?;
+    let iv = |s, e| Interval::new(s, e).map_err(|_| "interval");
+    g.add_edge(a, b, iv(10, 20)?, 5).map_err(|_| "edge")?;
+    g.add_edge(b, c, iv(0, 12)?, 1).map_err(|_| "edge")?;
+    g.add_edge(b, c, iv(30, 40)?, 1).map_err(|_| "edge")?;
+    g.add_edge(a, c, iv(0, 100)?, 50).map_err(|_| "edge")?;
+    g.reindex();
+    let mut search = PathSearch::<8>::new();
+    let j = g
+        .earliest_arrival(&mut search, a, c, 0)
+        .map_err(|_| "query")?
+        .ok_or("unreachable")?;
+    ensure(j.arrival == 31 && j.hops == 2, "earliest arrival")
+}
+
+fn pattern() -> Result<(), &'static str> {
+    let ev = |t: u64, kind: u8| Event { timestamp: Timestamp::<Utc>::from_raw(t, NodeId(1)), kind, partition: 1 };
+    let seq = Sequence::<u8, Utc, 3, 4, 4>::new([1, 2, 3], Duration::from_micros(10), Contiguity::Relaxed);
+    let mut d = Detector::<_, _, _, 16>::new(seq, Duration::from_nanos(500));
+    let mut found = 0;
+    let mut on = |r: Report<'_>| {
+        if let Report::Match(m) = r {
+            if m.timestamps.len() == 3 {
+                found += 1;
+            }
+        }
+    };
+    for (t, k) in [(1_000, 2), (900, 1), (1_200, 9), (1_100, 3), (5_000, 0)] {
+        d.push(ev(t, k), &mut on).map_err(|_| "push")?;
+    }
+    let late = d.push(ev(100, 1), &mut on).is_err();
+    ensure(found == 1 && late, "sequence over reordered events")
+}
+
+fn board_timer(counter: &dyn TickCounter) -> Result<(), &'static str> {
+    struct Board<'a>(&'a dyn TickCounter);
+    impl TickCounter for Board<'_> {
+        fn ticks(&self) -> u64 {
+            self.0.ticks()
+        }
+        fn frequency_hz(&self) -> u32 {
+            self.0.frequency_hz()
+        }
+    }
+    let clock = CounterClock::<_, Utc>::new(Board(counter), 100, Duration::from_secs(1));
+    clock.anchor(Instant::from_nanos(1_700_000_000_000_000_000), Duration::from_micros(1));
+    let mut last = clock.read();
+    // Long enough to cross several 24-bit SysTick wraps under QEMU.
+    for _ in 0..20_000 {
+        let r = clock.read();
+        ensure(r.time >= last.time, "counter clock went backwards")?;
+        ensure(r.bound >= last.bound, "bound shrank without a new anchor")?;
+        last = r;
+    }
+    ensure(last.time > Instant::from_nanos(1_700_000_000_000_000_000), "board timer does not advance")
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::string::String;
+
+    /// The host's stand-in for a board timer.
+    struct HostTicks(std::time::Instant);
+    impl TickCounter for HostTicks {
+        fn ticks(&self) -> u64 {
+            self.0.elapsed().as_nanos() as u64
+        }
+        fn frequency_hz(&self) -> u32 {
+            1_000_000_000
+        }
+    }
+
+    #[test]
+    fn the_suite_passes_on_the_host() {
+        let mut out = String::new();
+        let tally = run(&mut out, &HostTicks(std::time::Instant::now()));
+        assert_eq!(tally.failed, 0, "{out}");
+        assert_eq!(tally.passed, 11, "{out}");
+    }
+}
+
+/// Ticks of `counter` per operation, each averaged over `ROUNDS` runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Costs {
+    /// `Hlc::now` on a board-timer clock.
+    pub hlc_now: u64,
+    /// `Hlc::update` with a remote just behind.
+    pub hlc_update: u64,
+    /// `CausalQueue::receive` of an in-order message (8 nodes, capacity 32).
+    pub causal_receive: u64,
+    /// `VectorClock::compare` of two 8-node clocks.
+    pub vclock_compare: u64,
+}
+
+/// Runs per measurement.
+pub const ROUNDS: u64 = 1_000;
+
+/// Measures the hot operations in ticks of `counter` (on the boards: SysTick ticks of
+/// emulated time).
+pub fn measure(counter: &dyn TickCounter) -> Costs {
+    struct Board<'a>(&'a dyn TickCounter);
+    impl ClockSource for Board<'_> {
+        type Scale = Utc;
+        fn read(&self) -> tempora_core::ClockReading<Utc> {
+            tempora_core::ClockReading {
+                time: self.time(),
+                bound: Duration::ZERO,
+                status: tempora_core::ClockStatus::Unknown,
+            }
+        }
+        fn time(&self) -> Instant<Utc> {
+            Instant::from_nanos(self.0.ticks())
+        }
+    }
+    let per_op = |start: u64| (counter.ticks() - start) / ROUNDS;
+    let hlc = Hlc::new(Board(counter), NodeId(1));
+    let start = counter.ticks();
+    for _ in 0..ROUNDS {
+        core::hint::black_box(hlc.now());
+    }
+    let hlc_now = per_op(start);
+    let remote = Timestamp::from_raw(1, NodeId(2));
+    let start = counter.ticks();
+    for _ in 0..ROUNDS {
+        let _ = core::hint::black_box(hlc.update(remote));
+    }
+    let hlc_update = per_op(start);
+    let mut sender = CausalQueue::<u32, 8, 32>::new(NodeId(1));
+    let mut receiver = CausalQueue::<u32, 8, 32>::new(NodeId(2));
+    let mut total = 0u64;
+    for i in 0..ROUNDS {
+        let Ok(clock) = sender.stamp_send() else { break };
+        let m = CausalMessage { sender: NodeId(1), clock, payload: i as u32 };
+        let start = counter.ticks();
+        let _ = core::hint::black_box(receiver.receive(m, |_| {}));
+        total += counter.ticks() - start;
+    }
+    let causal_receive = total / ROUNDS;
+    let (mut a, mut b) = (VectorClock::<8>::new(), VectorClock::<8>::new());
+    for n in 0..8 {
+        let _ = a.set(NodeId(n), u64::from(n % 3 + 1));
+        let _ = b.set(NodeId(n), u64::from((n + 1) % 3 + 1));
+    }
+    let start = counter.ticks();
+    for _ in 0..ROUNDS {
+        core::hint::black_box(core::hint::black_box(&a).compare(core::hint::black_box(&b)));
+    }
+    let vclock_compare = per_op(start);
+    Costs {
+        hlc_now,
+        hlc_update,
+        causal_receive,
+        vclock_compare,
+    }
+}
+
+/// The firmware side shared by the QEMU boards.
+#[cfg(feature = "firmware")]
+pub mod firmware {
+    use core::fmt::Write;
+
+    use tempora_embedded::systick::SysTick;
+    use tempora_embedded::{Extended, TickCounter};
+
+    struct Semihosting;
+
+    impl Write for Semihosting {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            semihosting::print!("{s}");
+            Ok(())
+        }
+    }
+
+    /// Starts SysTick, runs the suite and the measurements, prints `N passed, M failed`
+    /// and leaves QEMU with exit code 0 only if nothing failed.
+    pub fn main(board: &str, ticks: &'static Extended<SysTick>) -> ! {
+        let Some(cp) = cortex_m::Peripherals::take() else {
+            semihosting::println!("core peripherals already taken");
+            semihosting::process::exit(2)
+        };
+        SysTick::start(cp.SYST);
+        let mut out = Semihosting;
+        let _ = writeln!(out, "tempora behaviour suite on {board}");
+        let tally = super::run(&mut out, ticks);
+        let c = super::measure(ticks);
+        let _ = writeln!(
+            out,
+            "systick ticks per op at {} Hz: hlc_now={} hlc_update={} causal_receive={} vclock_compare={}",
+            ticks.frequency_hz(),
+            c.hlc_now,
+            c.hlc_update,
+            c.causal_receive,
+            c.vclock_compare
+        );
+        let _ = writeln!(out, "{} passed, {} failed", tally.passed, tally.failed);
+        semihosting::process::exit(if tally.failed == 0 { 0 } else { 1 })
+    }
+}
