@@ -7,6 +7,14 @@ cd "$(dirname "$0")/.."
 
 # The toolchain file names the embedded targets; make sure they are there (no-op if so).
 rustup target add thumbv7m-none-eabi thumbv6m-none-eabi >/dev/null
+# The firmware suite boots under QEMU.
+if ! command -v qemu-system-arm >/dev/null 2>&1; then
+    echo "== installing qemu-system-arm (Debian package)"
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends qemu-system-arm
+fi
 
 echo "== doc tests"
 cargo test --workspace --doc
@@ -14,6 +22,9 @@ cargo test --workspace --doc
 echo "== loom model of the HLC"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
     cargo test -p tempora-core --test hlc_loom --release
+
+echo "== firmware: the behaviour suite on QEMU Cortex-M3 and Cortex-M0"
+bash boards/run.sh
 
 echo "== unit, property, integration and end-to-end tests"
 if cargo nextest --version >/dev/null 2>&1; then

@@ -158,8 +158,9 @@ struct Sample {
     reference: AtomicU64,
 }
 
-/// Aligns its content to 128 bytes: x86 prefetches cache lines in pairs.
-#[repr(align(128))]
+/// Aligns its content to 128 bytes (x86 prefetches cache lines in pairs) where another
+/// core can contend for it; single-core MCUs without 64-bit atomics keep the RAM.
+#[cfg_attr(target_has_atomic = "64", repr(align(128)))]
 struct CacheLine<T>(T);
 
 const fn nanos(d: Duration) -> u64 {

@@ -27,9 +27,9 @@ impl Replay {
         let (sec, within) = (t / 1_000_000_000, t % 1_000_000_000);
         match sec {
             0 => false,
-            4 => false,                                        // the 4th pulse is missing
+            4 => false, // the 4th pulse is missing
             _ if sec == 1 && (300_000_000..300_000_400).contains(&within) => true, // 400 ns glitch
-            _ => within < 100_000_000,                         // 100 ms pulses
+            _ => within < 100_000_000, // 100 ms pulses
         }
     }
 }
@@ -64,8 +64,16 @@ impl TickCounter for Crystal {
 #[test]
 fn pps_disciplines_the_counter_clock() {
     let now = Rc::new(Cell::new(0u64));
-    let clock = CounterClock::<_, Tai>::new(Crystal { now_ns: now.clone() }, 100, Duration::from_millis(1_500));
-    let mut pin = PpsInput::new(Replay { now_ns: now.clone() });
+    let clock = CounterClock::<_, Tai>::new(
+        Crystal {
+            now_ns: now.clone(),
+        },
+        100,
+        Duration::from_millis(1_500),
+    );
+    let mut pin = PpsInput::new(Replay {
+        now_ns: now.clone(),
+    });
     let edge_bound = Duration::from_micros(2); // 1 µs polling plus margin
     let mut pps = PpsDiscipline::<Tai>::new(edge_bound, 100);
 
@@ -88,22 +96,43 @@ fn pps_disciplines_the_counter_clock() {
             let r = clock.read();
             let truth = Instant::<Tai>::from_nanos(EPOCH_S * 1_000_000_000 + us * 1_000);
             let err = r.time.abs_diff(truth);
-            assert!(r.interval().contains(truth), "at {us} µs: error {err:?} outside bound {:?}", r.bound);
+            assert!(
+                r.interval().contains(truth),
+                "at {us} µs: error {err:?} outside bound {:?}",
+                r.bound
+            );
             assert!(err < Duration::from_micros(5), "at {us} µs: error {err:?}");
             checked += 1;
         }
     }
     assert!(checked >= 15);
     assert_eq!(events[0], Ok(PpsEvent::Anchored)); // second 1
-    assert!(matches!(events[1], Err(PpsError::Glitch { .. })), "{:?}", events[1]);
+    assert!(
+        matches!(events[1], Err(PpsError::Glitch { .. })),
+        "{:?}",
+        events[1]
+    );
     match events[2] {
-        Ok(PpsEvent::Disciplined { seconds: 1, error_ppb }) => {
-            assert!((error_ppb - 40_000).abs() < 2_000, "measured {error_ppb} ppb, true 40000");
+        Ok(PpsEvent::Disciplined {
+            seconds: 1,
+            error_ppb,
+        }) => {
+            assert!(
+                (error_ppb - 40_000).abs() < 2_000,
+                "measured {error_ppb} ppb, true 40000"
+            );
         }
         ref e => panic!("{e:?}"),
     }
-    assert!(matches!(events[3], Ok(PpsEvent::Disciplined { seconds: 1, .. }))); // second 3
-    assert!(matches!(events[4], Ok(PpsEvent::Disciplined { seconds: 2, .. })), "the missed pulse: {:?}", events[4]);
+    assert!(matches!(
+        events[3],
+        Ok(PpsEvent::Disciplined { seconds: 1, .. })
+    )); // second 3
+    assert!(
+        matches!(events[4], Ok(PpsEvent::Disciplined { seconds: 2, .. })),
+        "the missed pulse: {:?}",
+        events[4]
+    );
     assert_eq!(events.len(), 6);
     // Well after the last pulse the clock is in holdover, its bound growing at 100 ppm.
     now.set(9_000_000_000);

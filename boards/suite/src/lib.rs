@@ -57,7 +57,12 @@ pub fn run(out: &mut dyn Write, counter: &dyn TickCounter) -> Tally {
     for (name, check) in checks {
         record(out, &mut tally, name, check());
     }
-    record(out, &mut tally, "counter_clock_on_board_timer", board_timer(counter));
+    record(
+        out,
+        &mut tally,
+        "counter_clock_on_board_timer",
+        board_timer(counter),
+    );
     tally
 }
 
@@ -101,7 +106,9 @@ fn hlc_max_offset() -> Result<(), &'static str> {
     )?;
     ensure(hlc.last() == before, "refusal changed the clock")?;
     let near = Timestamp::from_raw(10_400_000_000, NodeId(2));
-    let got = hlc.update(near).map_err(|_| "remote 400 ms ahead refused")?;
+    let got = hlc
+        .update(near)
+        .map_err(|_| "remote 400 ms ahead refused")?;
     ensure(got > near, "receipt not after the remote")
 }
 
@@ -126,16 +133,30 @@ fn vector_clocks() -> Result<(), &'static str> {
     ensure(m.compare(&b) == CausalOrder::After, "after")?;
     let mut buf = [0u8; 2 + 12 * 8];
     let n = m.encode(&mut buf).map_err(|_| "encode")?;
-    ensure(VectorClock::<8>::decode(&buf[..n]) == Ok(m), "wire round trip")?;
-    ensure(VectorClock::<8>::decode(&buf[..n - 1]).is_err(), "truncated accepted")
+    ensure(
+        VectorClock::<8>::decode(&buf[..n]) == Ok(m),
+        "wire round trip",
+    )?;
+    ensure(
+        VectorClock::<8>::decode(&buf[..n - 1]).is_err(),
+        "truncated accepted",
+    )
 }
 
 fn causal_delivery() -> Result<(), &'static str> {
     let mut alice = CausalQueue::<u8, 8, 32>::new(NodeId(1));
     let mut bob = CausalQueue::<u8, 8, 32>::new(NodeId(2));
-    let q = CausalMessage { sender: NodeId(1), clock: alice.stamp_send().map_err(|_| "stamp")?, payload: 1 };
+    let q = CausalMessage {
+        sender: NodeId(1),
+        clock: alice.stamp_send().map_err(|_| "stamp")?,
+        payload: 1,
+    };
     bob.receive(q.clone(), |_| {}).map_err(|_| "bob receive")?;
-    let a = CausalMessage { sender: NodeId(2), clock: bob.stamp_send().map_err(|_| "stamp")?, payload: 2 };
+    let a = CausalMessage {
+        sender: NodeId(2),
+        clock: bob.stamp_send().map_err(|_| "stamp")?,
+        payload: 2,
+    };
     let mut carol = CausalQueue::<u8, 8, 32>::new(NodeId(3));
     let mut order = [0u8; 2];
     let mut n = 0;
@@ -145,23 +166,47 @@ fn causal_delivery() -> Result<(), &'static str> {
         }
         n += 1;
     };
-    ensure(carol.receive(a, &mut keep) == Ok(Receipt::Held), "answer not held")?;
-    ensure(carol.receive(q.clone(), &mut keep) == Ok(Receipt::Delivered { count: 2 }), "question did not release the answer")?;
+    ensure(
+        carol.receive(a, &mut keep) == Ok(Receipt::Held),
+        "answer not held",
+    )?;
+    ensure(
+        carol.receive(q.clone(), &mut keep) == Ok(Receipt::Delivered { count: 2 }),
+        "question did not release the answer",
+    )?;
     ensure(order == [1, 2], "delivered out of causal order")?;
-    ensure(carol.receive(q, |_| {}).is_err() && carol.stats().duplicates == 1, "duplicate delivered")
+    ensure(
+        carol.receive(q, |_| {}).is_err() && carol.stats().duplicates == 1,
+        "duplicate delivered",
+    )
 }
 
 fn temporal_queue() -> Result<(), &'static str> {
     let mut q = TemporalQueue::<u32, Utc, 4>::new();
     let ts = |n| Timestamp::<Utc>::from_raw(n, NodeId(1));
-    for (i, (p, t)) in [(0, 300), (0, 100), (5, 900), (0, 200)].into_iter().enumerate() {
-        q.push(Priority(p), ts(t), i as u32).map_err(|_| "push refused early")?;
+    for (i, (p, t)) in [(0, 300), (0, 100), (5, 900), (0, 200)]
+        .into_iter()
+        .enumerate()
+    {
+        q.push(Priority(p), ts(t), i as u32)
+            .map_err(|_| "push refused early")?;
     }
-    ensure(q.push(Priority(0), ts(1), 9).is_err() && q.len() == 4, "full queue took a message")?;
+    ensure(
+        q.push(Priority(0), ts(1), 9).is_err() && q.len() == 4,
+        "full queue took a message",
+    )?;
     ensure(q.pop().map(|e| e.message) == Some(2), "priority first")?;
     let now = Instant::from_nanos(250);
-    ensure(q.pop_ready(now, Duration::from_nanos(100)).map(|e| e.message) == Some(1), "ready release")?;
-    ensure(q.pop_ready(now, Duration::from_nanos(100)).is_none(), "released above the watermark")
+    ensure(
+        q.pop_ready(now, Duration::from_nanos(100))
+            .map(|e| e.message)
+            == Some(1),
+        "ready release",
+    )?;
+    ensure(
+        q.pop_ready(now, Duration::from_nanos(100)).is_none(),
+        "released above the watermark",
+    )
 }
 
 static SHARED: SharedTemporalQueue<u32, Utc, 8> = SharedTemporalQueue::new();
@@ -173,7 +218,10 @@ fn shared_queue() -> Result<(), &'static str> {
             .map_err(|_| "push")?;
     }
     let order = [SHARED.pop(), SHARED.pop(), SHARED.pop()].map(|e| e.map(|e| e.message));
-    ensure(order == [Some(10), Some(20), Some(30)], "shared queue order")
+    ensure(
+        order == [Some(10), Some(20), Some(30)],
+        "shared queue order",
+    )
 }
 
 fn interval_tree() -> Result<(), &'static str> {
@@ -228,8 +276,16 @@ fn temporal_graph() -> Result<(), &'static str> {
 }
 
 fn pattern() -> Result<(), &'static str> {
-    let ev = |t: u64, kind: u8| Event { timestamp: Timestamp::<Utc>::from_raw(t, NodeId(1)), kind, partition: 1 };
-    let seq = Sequence::<u8, Utc, 3, 4, 4>::new([1, 2, 3], Duration::from_micros(10), Contiguity::Relaxed);
+    let ev = |t: u64, kind: u8| Event {
+        timestamp: Timestamp::<Utc>::from_raw(t, NodeId(1)),
+        kind,
+        partition: 1,
+    };
+    let seq = Sequence::<u8, Utc, 3, 4, 4>::new(
+        [1, 2, 3],
+        Duration::from_micros(10),
+        Contiguity::Relaxed,
+    );
     let mut d = Detector::<_, _, _, 16>::new(seq, Duration::from_nanos(500));
     let mut found = 0;
     let mut on = |r: Report<'_>| {
@@ -257,7 +313,10 @@ fn board_timer(counter: &dyn TickCounter) -> Result<(), &'static str> {
         }
     }
     let clock = CounterClock::<_, Utc>::new(Board(counter), 100, Duration::from_secs(1));
-    clock.anchor(Instant::from_nanos(1_700_000_000_000_000_000), Duration::from_micros(1));
+    clock.anchor(
+        Instant::from_nanos(1_700_000_000_000_000_000),
+        Duration::from_micros(1),
+    );
     let mut last = clock.read();
     // Long enough to cross several 24-bit SysTick wraps under QEMU.
     for _ in 0..20_000 {
@@ -266,7 +325,10 @@ fn board_timer(counter: &dyn TickCounter) -> Result<(), &'static str> {
         ensure(r.bound >= last.bound, "bound shrank without a new anchor")?;
         last = r;
     }
-    ensure(last.time > Instant::from_nanos(1_700_000_000_000_000_000), "board timer does not advance")
+    ensure(
+        last.time > Instant::from_nanos(1_700_000_000_000_000_000),
+        "board timer does not advance",
+    )
 }
 
 #[cfg(test)]
@@ -345,8 +407,14 @@ pub fn measure(counter: &dyn TickCounter) -> Costs {
     let mut receiver = CausalQueue::<u32, 8, 32>::new(NodeId(2));
     let mut total = 0u64;
     for i in 0..ROUNDS {
-        let Ok(clock) = sender.stamp_send() else { break };
-        let m = CausalMessage { sender: NodeId(1), clock, payload: i as u32 };
+        let Ok(clock) = sender.stamp_send() else {
+            break;
+        };
+        let m = CausalMessage {
+            sender: NodeId(1),
+            clock,
+            payload: i as u32,
+        };
         let start = counter.ticks();
         let _ = core::hint::black_box(receiver.receive(m, |_| {}));
         total += counter.ticks() - start;
