@@ -23,6 +23,9 @@ echo "== loom model of the HLC"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
     cargo test -p tempora-core --test hlc_loom --release
 
+echo "== the embedded logging shim through the log crate"
+cargo test -p tempora-embedded --features log --test log_shim
+
 echo "== firmware: the behaviour suite on QEMU Cortex-M3 and Cortex-M0"
 bash boards/run.sh
 

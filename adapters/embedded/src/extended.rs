@@ -85,6 +85,54 @@ impl<C: WrappingCounter> TickCounter for Extended<C> {
     }
 }
 
+/// A wrapping counter extended to 64 bits by polling, for counters with no wrap interrupt
+/// (the DWT cycle counter, a free-running timer): each read compares the live count with
+/// the previous one and counts a wrap when it went down.
+///
+/// It must be read at least once per period (2^32 cycles: 36 s at 120 MHz), e.g. from a
+/// periodic task; a longer gap loses whole periods without notice.
+pub struct Polled<C> {
+    counter: C,
+    /// (wraps, last count seen)
+    state: Mutex<Cell<(u64, u32)>>,
+}
+
+impl<C: WrappingCounter> Polled<C> {
+    /// Extends `counter`.
+    pub const fn new(counter: C) -> Self {
+        Self {
+            counter,
+            state: Mutex::new(Cell::new((0, 0))),
+        }
+    }
+
+    /// The hardware counter.
+    pub fn counter(&self) -> &C {
+        &self.counter
+    }
+}
+
+impl<C: WrappingCounter> TickCounter for Polled<C> {
+    fn ticks(&self) -> u64 {
+        critical_section::with(|cs| {
+            let cell = self.state.borrow(cs);
+            let (mut wraps, last) = cell.get();
+            let count = self.counter.count();
+            if count < last {
+                wraps = wraps.saturating_add(1);
+            }
+            cell.set((wraps, count));
+            wraps
+                .saturating_mul(u64::from(self.counter.period()))
+                .saturating_add(u64::from(count))
+        })
+    }
+
+    fn frequency_hz(&self) -> u32 {
+        self.counter.frequency_hz()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,5 +188,22 @@ mod tests {
             }
         }
         assert!(last > 60_000);
+    }
+
+    #[test]
+    fn polling_often_enough_counts_every_wrap() {
+        let p = Polled::new(Sim {
+            now: Cell::new(0),
+            step: 333,
+            serviced: Cell::new(0),
+        });
+        let mut last = 0;
+        for _ in 0..1_000 {
+            let t = p.ticks();
+            assert!(t > last || last == 0);
+            // Each read advances the simulated counter by 333 (< one period of 1000).
+            assert_eq!(t, p.counter().now.get() - 333);
+            last = t;
+        }
     }
 }

@@ -7,7 +7,8 @@
 //! - [`CounterClock`]: a [`ClockSource`](tempora_core::ClockSource) from any
 //!   [`TickCounter`], with a bound from the counter's stated ppm.
 //! - [`Extended`]: a narrow wrapping timer (SysTick) extended to 64 bits without the
-//!   wrap race; [`systick::SysTick`] on Cortex-M.
+//!   wrap race; `systick::SysTick` on Cortex-M targets. [`Polled`] extends counters that have
+//!   no wrap interrupt (DWT `CYCCNT`), given a read at least once per period.
 //! - [`PpsDiscipline`] and [`PpsInput`]: anchor the clock at pulse-per-second edges read
 //!   through `embedded-hal`.
 //! - [`Shared`]: any core structure in a `static`, for tasks and interrupts.
@@ -19,6 +20,7 @@
 pub mod counter_clock;
 pub mod extended;
 #[doc(hidden)]
+#[macro_use]
 pub mod log;
 pub mod pps;
 pub mod shared;
@@ -26,6 +28,6 @@ pub mod shared;
 pub mod systick;
 
 pub use counter_clock::{CounterClock, Rate, TickCounter};
-pub use extended::{Extended, WrappingCounter};
+pub use extended::{Extended, Polled, WrappingCounter};
 pub use pps::{PpsDiscipline, PpsError, PpsEvent, PpsInput};
 pub use shared::Shared;

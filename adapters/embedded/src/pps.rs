@@ -120,6 +120,10 @@ impl<S: Timescale> PpsDiscipline<S> {
                 let allowed = seconds.max(1) * u64::from(self.tolerance_ppm) * 1_000
                     + 2 * u64::try_from(self.edge_bound.as_nanos()).unwrap_or(u64::MAX);
                 if seconds == 0 || off_ns > allowed || seconds > u64::from(u32::MAX) {
+                    warn!(
+                        "PPS glitch: edge {} ns after the last one, ignored",
+                        nominal_ns
+                    );
                     return Err(PpsError::Glitch {
                         after_ns: nominal_ns,
                     });
