@@ -14,6 +14,7 @@
 //! - [`interval`]: a fixed-capacity interval tree (stabbing, overlap, count).
 //! - [`graph`]: a temporal graph with time-respecting path queries.
 //! - [`pattern`]: sequence, count and absence patterns over out-of-order events.
+//! - [`ptp`]: IEEE 1588, sans-IO (so far: the PTPv2 wire codec).
 //! - [`queue`]: the temporal message queue, ordered by priority and HLC timestamp, with
 //!   watermark release, and its `critical-section` shared variant.
 //!
@@ -31,6 +32,7 @@ pub mod hlc;
 pub mod hooks;
 pub mod interval;
 pub mod pattern;
+pub mod ptp;
 pub mod queue;
 mod sync;
 pub mod time;

@@ -1,0 +1,7 @@
+//! IEEE 1588 (PTP), sans-IO: the engine never touches a socket or a clock. Platform crates
+//! feed it packets with their timestamps and timer expiries, and carry out the actions it
+//! returns.
+//!
+//! - [`wire`]: the PTPv2 message codec.
+
+pub mod wire;
