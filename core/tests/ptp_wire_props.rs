@@ -6,16 +6,24 @@ use proptest::prelude::*;
 use tempora_core::ptp::wire::*;
 
 fn ts() -> impl Strategy<Value = WireTimestamp> {
-    (0u64..(1 << 48), 0u32..1_000_000_000).prop_map(|(seconds, nanos)| WireTimestamp { seconds, nanos })
+    (0u64..(1 << 48), 0u32..1_000_000_000)
+        .prop_map(|(seconds, nanos)| WireTimestamp { seconds, nanos })
 }
 
 fn port() -> impl Strategy<Value = PortIdentity> {
-    (any::<[u8; 8]>(), any::<u16>()).prop_map(|(c, port)| PortIdentity { clock: ClockIdentity(c), port })
+    (any::<[u8; 8]>(), any::<u16>()).prop_map(|(c, port)| PortIdentity {
+        clock: ClockIdentity(c),
+        port,
+    })
 }
 
 /// Well-formed TLVs: (type, value) pairs, encoded.
 fn tlvs() -> impl Strategy<Value = Vec<u8>> {
-    proptest::collection::vec((any::<u16>(), proptest::collection::vec(any::<u8>(), 0..20)), 0..4).prop_map(|v| {
+    proptest::collection::vec(
+        (any::<u16>(), proptest::collection::vec(any::<u8>(), 0..20)),
+        0..4,
+    )
+    .prop_map(|v| {
         let mut out = Vec::new();
         for (kind, value) in v {
             out.extend_from_slice(&kind.to_be_bytes());
@@ -40,14 +48,31 @@ struct Spec {
 fn spec() -> impl Strategy<Value = Spec> {
     (
         0u8..10,
-        (0u8..16, 0u8..16, any::<u8>(), any::<u16>(), any::<i64>(), port(), any::<u16>(), any::<i8>()),
+        (
+            0u8..16,
+            0u8..16,
+            any::<u8>(),
+            any::<u16>(),
+            any::<i64>(),
+            port(),
+            any::<u16>(),
+            any::<i8>(),
+        ),
         ts(),
         port(),
         any::<(i16, u8, u8, u8, u16, u8, [u8; 8], u16, u8)>(),
         (any::<u8>(), any::<u8>(), 0u8..16),
         tlvs(),
     )
-        .prop_map(|(kind, header, t, p, announce, hops, tlvs)| Spec { kind, header, t, p, announce, hops, tlvs })
+        .prop_map(|(kind, header, t, p, announce, hops, tlvs)| Spec {
+            kind,
+            header,
+            t,
+            p,
+            announce,
+            hops,
+            tlvs,
+        })
 }
 
 fn build(s: &Spec) -> PtpMessage<'_> {
@@ -56,10 +81,28 @@ fn build(s: &Spec) -> PtpMessage<'_> {
         0 => (MessageType::Sync, Body::Sync { origin: t }),
         1 => (MessageType::DelayReq, Body::DelayReq { origin: t }),
         2 => (MessageType::FollowUp, Body::FollowUp { precise_origin: t }),
-        3 => (MessageType::DelayResp, Body::DelayResp { receive: t, requesting_port: p }),
+        3 => (
+            MessageType::DelayResp,
+            Body::DelayResp {
+                receive: t,
+                requesting_port: p,
+            },
+        ),
         4 => (MessageType::PdelayReq, Body::PdelayReq { origin: t }),
-        5 => (MessageType::PdelayResp, Body::PdelayResp { request_receipt: t, requesting_port: p }),
-        6 => (MessageType::PdelayRespFollowUp, Body::PdelayRespFollowUp { response_origin: t, requesting_port: p }),
+        5 => (
+            MessageType::PdelayResp,
+            Body::PdelayResp {
+                request_receipt: t,
+                requesting_port: p,
+            },
+        ),
+        6 => (
+            MessageType::PdelayRespFollowUp,
+            Body::PdelayRespFollowUp {
+                response_origin: t,
+                requesting_port: p,
+            },
+        ),
         7 => {
             let a = s.announce;
             (
@@ -78,7 +121,13 @@ fn build(s: &Spec) -> PtpMessage<'_> {
                 }),
             )
         }
-        8 => (MessageType::Signaling, Body::Signaling { target_port: p, tlvs: Tlvs::new(&s.tlvs, HEADER_LEN + 10) }),
+        8 => (
+            MessageType::Signaling,
+            Body::Signaling {
+                target_port: p,
+                tlvs: Tlvs::new(&s.tlvs, HEADER_LEN + 10),
+            },
+        ),
         _ => (
             MessageType::Management,
             Body::Management {
@@ -163,23 +212,36 @@ fn a_sync_assembled_from_the_standard_parses() {
     // Two-step Sync, domain 0, from clock 00:1b:21:ff:fe:12:34:56 port 1, seq 0x1234,
     // logMessageInterval -3, origin 1.5 s (seconds 1, nanoseconds 500 000 000).
     let bytes: [u8; 44] = [
-        0x00, 0x12, 0x00, 0x2c, 0x00, 0x00, 0x02, 0x00, // type, version 2.1, length 44, domain, flags TWO_STEP
+        0x00, 0x12, 0x00, 0x2c, 0x00, 0x00, 0x02,
+        0x00, // type, version 2.1, length 44, domain, flags TWO_STEP
         0, 0, 0, 0, 0, 0, 0x80, 0x00, // correction: 0.5 ns (scaled by 2^16)
         0, 0, 0, 0, // messageTypeSpecific
         0x00, 0x1b, 0x21, 0xff, 0xfe, 0x12, 0x34, 0x56, 0x00, 0x01, // sourcePortIdentity
         0x12, 0x34, 0x00, 0xfd, // sequenceId, control (Sync), logMessageInterval -3
-        0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x1d, 0xcd, 0x65, 0x00, // origin 1 s + 500 000 000 ns
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x1d, 0xcd, 0x65,
+        0x00, // origin 1 s + 500 000 000 ns
     ];
     let m = PtpMessage::parse(&bytes).unwrap();
     assert_eq!(m.header.message_type, MessageType::Sync);
     assert_eq!(m.header.minor_version, 1);
     assert!(m.header.flags.has(Flags::TWO_STEP));
     assert_eq!(m.header.correction, 0x8000);
-    assert_eq!(m.header.source_port.clock, ClockIdentity([0x00, 0x1b, 0x21, 0xff, 0xfe, 0x12, 0x34, 0x56]));
+    assert_eq!(
+        m.header.source_port.clock,
+        ClockIdentity([0x00, 0x1b, 0x21, 0xff, 0xfe, 0x12, 0x34, 0x56])
+    );
     assert_eq!(m.header.source_port.port, 1);
     assert_eq!(m.header.sequence_id, 0x1234);
     assert_eq!(m.header.log_interval, -3);
-    assert_eq!(m.body, Body::Sync { origin: WireTimestamp { seconds: 1, nanos: 500_000_000 } });
+    assert_eq!(
+        m.body,
+        Body::Sync {
+            origin: WireTimestamp {
+                seconds: 1,
+                nanos: 500_000_000
+            }
+        }
+    );
     let mut out = [0u8; 44];
     assert_eq!(m.emit(&mut out), Ok(44));
     assert_eq!(out, bytes);
@@ -199,13 +261,28 @@ fn malformed_headers_are_typed_errors() {
     assert_eq!(PtpMessage::parse(&t), Err(WireError::MessageType(5)));
     let mut long = b;
     long[3] = 45;
-    assert_eq!(PtpMessage::parse(&long), Err(WireError::Length { declared: 45, available: 44 }));
+    assert_eq!(
+        PtpMessage::parse(&long),
+        Err(WireError::Length {
+            declared: 45,
+            available: 44
+        })
+    );
     let mut short = b;
     short[3] = 40;
-    assert_eq!(PtpMessage::parse(&short), Err(WireError::Length { declared: 40, available: 44 }));
+    assert_eq!(
+        PtpMessage::parse(&short),
+        Err(WireError::Length {
+            declared: 40,
+            available: 44
+        })
+    );
     let mut ns = b;
     ns[40..44].copy_from_slice(&1_000_000_000u32.to_be_bytes());
-    assert_eq!(PtpMessage::parse(&ns), Err(WireError::Nanoseconds(1_000_000_000)));
+    assert_eq!(
+        PtpMessage::parse(&ns),
+        Err(WireError::Nanoseconds(1_000_000_000))
+    );
     // A TLV that claims more bytes than the message has.
     let mut sig = [0u8; 48];
     sig[0] = 0x0c;
@@ -213,6 +290,11 @@ fn malformed_headers_are_typed_errors() {
     sig[3] = 48;
     sig[44..48].copy_from_slice(&[0x00, 0x03, 0x00, 0x10]);
     let m = PtpMessage::parse(&sig).unwrap();
-    let Body::Signaling { tlvs, .. } = m.body else { panic!() };
-    assert_eq!(tlvs.collect::<Vec<_>>(), [Err(WireError::Tlv { offset: 44 })]);
+    let Body::Signaling { tlvs, .. } = m.body else {
+        panic!()
+    };
+    assert_eq!(
+        tlvs.collect::<Vec<_>>(),
+        [Err(WireError::Tlv { offset: 44 })]
+    );
 }

@@ -3,5 +3,7 @@
 //! returns.
 //!
 //! - [`wire`]: the PTPv2 message codec.
+//! - [`bmca`]: the best master clock algorithm.
 
+pub mod bmca;
 pub mod wire;
