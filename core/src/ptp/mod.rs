@@ -4,6 +4,8 @@
 //!
 //! - [`wire`]: the PTPv2 message codec.
 //! - [`bmca`]: the best master clock algorithm.
+//! - [`filter`]: offset and delay from timestamps; a Kalman filter with outlier rejection.
 
 pub mod bmca;
+pub mod filter;
 pub mod wire;

@@ -1,0 +1,146 @@
+//! The offset filter on synthetic exchanges with a known truth: a clock 50 ppm fast,
+//! 500 ns of jitter per direction, 1% of packets queued for 140 µs, and a step of the
+//! reference. The estimate must beat the raw samples, stay inside its own bound, learn
+//! the frequency, ignore the outliers and follow the step.
+#![cfg(not(loom))]
+
+use tempora_core::ptp::filter::{Exchange, FilterConfig, OffsetFilter, Verdict};
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [-a, a].
+    fn jitter(&mut self, a: i128) -> i128 {
+        (self.next() % (2 * a as u64 + 1)) as i128 - a
+    }
+}
+
+const PPB: i128 = 50_000; // the slave is 50 ppm fast
+const DELAY: i128 = 2_000;
+
+/// The slave's offset from the master at master time `t` (ns).
+fn truth(t: i128, step_at: i128) -> i128 {
+    let step = if t >= step_at { 30_000 } else { 0 };
+    1_000_000 + t * PPB / 1_000_000_000 + step
+}
+
+#[test]
+fn the_filter_tracks_offset_and_frequency_inside_its_bound() {
+    let mut rng = Rng(7);
+    let mut f = OffsetFilter::new(FilterConfig::DEFAULT);
+    let step_at = 60_000_000_000; // the reference steps 30 µs at 60 s
+    let (mut err2, mut raw2, mut n, mut inside, mut outliers, mut rejected) =
+        (0f64, 0f64, 0u32, 0u32, 0, 0);
+    let mut recovered_at = None;
+    for k in 0..800i128 {
+        let t1 = k * 125_000_000; // 8 Sync per second, master time
+        let queued = |rng: &mut Rng| if rng.next() % 100 == 0 { 140_000 } else { 0 };
+        let (q1, q2) = (queued(&mut rng), queued(&mut rng));
+        outliers += usize::from(q1 > 0) + usize::from(q2 > 0);
+        let ms = DELAY + rng.jitter(500) + q1;
+        let sm = DELAY + rng.jitter(500) + q2;
+        let t2 = t1 + ms + truth(t1 + ms, step_at);
+        let t3 = t2 + 1_000_000;
+        let t4 = t3 - truth(t3 - truth(t1, step_at), step_at) + sm;
+        let e = Exchange {
+            t1,
+            t2,
+            t3,
+            t4,
+            correction_ms: 0,
+            correction_sm: 0,
+        };
+        if let Verdict::Rejected(_) = f.update(&e) {
+            rejected += 1;
+        }
+        let Some(est) = f.estimate() else { continue };
+        // The exchange measures the offset midway between Sync and Delay_Req (master time).
+        let real = truth(t1 + ms + 500_000, step_at) as f64;
+        if t1 >= step_at && recovered_at.is_none() && (est.offset - real).abs() < 1_000.0 {
+            recovered_at = Some(t1 - step_at);
+        }
+        // Steady state: after 10 s, outside 5 s after the step.
+        let settled = t1 > 10_000_000_000 && !(step_at..step_at + 5_000_000_000).contains(&t1);
+        if settled && q1 == 0 && q2 == 0 {
+            let err = est.offset - real;
+            err2 += err * err;
+            raw2 += (e.offset() as f64 - real).powi(2);
+            n += 1;
+            if err.abs() <= 3.0 * est.offset_sigma + 50.0 {
+                inside += 1;
+            }
+            assert!(
+                (est.frequency - PPB as f64).abs() < 1_000.0,
+                "frequency {} ppb at {k}",
+                est.frequency
+            );
+        }
+    }
+    let (rms, raw_rms) = ((err2 / f64::from(n)).sqrt(), (raw2 / f64::from(n)).sqrt());
+    println!("filtered RMS {rms:.0} ns, raw RMS {raw_rms:.0} ns, inside 3 sigma {inside}/{n}, rejected {rejected} of {outliers} queued packets");
+    assert!(
+        rms < raw_rms / 2.0,
+        "filtered {rms} ns is not much better than raw {raw_rms} ns"
+    );
+    assert!(rms < 200.0, "filtered RMS {rms} ns");
+    assert!(
+        f64::from(inside) >= 0.99 * f64::from(n),
+        "{inside}/{n} inside the bound"
+    );
+    assert!(
+        rejected >= outliers * 3 / 4,
+        "rejected {rejected} of {outliers} outliers"
+    );
+    let recovered = recovered_at.expect("never followed the 30 µs step");
+    assert!(
+        recovered <= 2_000_000_000,
+        "followed the step only after {recovered} ns"
+    );
+}
+
+#[test]
+fn prediction_bound_grows_in_holdover() {
+    let mut f = OffsetFilter::new(FilterConfig::DEFAULT);
+    for k in 0..100i128 {
+        let t1 = k * 125_000_000;
+        let e = Exchange {
+            t1,
+            t2: t1 + 2_000 + 500,
+            t3: t1 + 3_000_000,
+            t4: t1 + 3_000_000 + 2_000 - 500,
+            correction_ms: 0,
+            correction_sm: 0,
+        };
+        f.update(&e);
+    }
+    let last = 99 * 125_000_000 + 2_500;
+    let (_, s0) = f.predict(last).unwrap();
+    let (_, s1) = f.predict(last + 10_000_000_000).unwrap();
+    let (_, s2) = f.predict(last + 100_000_000_000).unwrap();
+    assert!(s0 < s1 && s1 < s2, "{s0} {s1} {s2}");
+}
+
+#[test]
+fn exchange_arithmetic() {
+    let e = Exchange {
+        t1: 1_000,
+        t2: 3_500,
+        t3: 10_000,
+        t4: 11_500,
+        correction_ms: 0,
+        correction_sm: 0,
+    };
+    assert_eq!(e.offset(), 500);
+    assert_eq!(e.delay(), 2_000);
+    let c = Exchange {
+        correction_ms: 1_000,
+        ..e
+    };
+    assert_eq!((c.offset(), c.delay()), (0, 1_500));
+}
