@@ -60,8 +60,8 @@ fn the_filter_tracks_offset_and_frequency_inside_its_bound() {
             rejected += 1;
         }
         let Some(est) = f.estimate() else { continue };
-        // The exchange measures the offset midway between Sync and Delay_Req (master time).
-        let real = truth(t1 + ms + 500_000, step_at) as f64;
+        // The filter estimates the offset when the Sync arrived.
+        let real = truth(t1 + ms, step_at) as f64;
         if t1 >= step_at && recovered_at.is_none() && (est.offset - real).abs() < 1_000.0 {
             recovered_at = Some(t1 - step_at);
         }

@@ -31,7 +31,27 @@ pub struct Exchange {
 }
 
 impl Exchange {
-    /// Slave minus master, in nanoseconds, assuming a symmetric path.
+    /// Slave minus master at the Sync's arrival (`t2`), correcting the Delay_Req half
+    /// for the clocks' frequency difference `frequency_ppb` over `t3 - t2`: without it a
+    /// free-running clock 30 ppm fast, with the Delay_Req 60 ms after the Sync, biases the
+    /// offset by 0.9 µs.
+    pub fn offset_at_sync(&self, frequency_ppb: f64) -> f64 {
+        let forward = (self.t2 - self.t1 - self.correction_ms) as f64;
+        let reverse = (self.t4 - self.t3 - self.correction_sm) as f64;
+        let drift = frequency_ppb * (self.t3 - self.t2) as f64 / 1e9;
+        (forward - reverse - drift) / 2.0
+    }
+
+    /// One-way path delay with the same correction.
+    pub fn delay_at_sync(&self, frequency_ppb: f64) -> f64 {
+        let forward = (self.t2 - self.t1 - self.correction_ms) as f64;
+        let reverse = (self.t4 - self.t3 - self.correction_sm) as f64;
+        let drift = frequency_ppb * (self.t3 - self.t2) as f64 / 1e9;
+        (forward + reverse + drift) / 2.0
+    }
+
+    /// Slave minus master, in nanoseconds, assuming a symmetric path and equal clock
+    /// rates.
     pub fn offset(&self) -> i128 {
         ((self.t2 - self.t1 - self.correction_ms) - (self.t4 - self.t3 - self.correction_sm)) / 2
     }
@@ -59,7 +79,7 @@ pub struct FilterConfig {
 impl FilterConfig {
     /// Tuned for software timestamps on a LAN: ~1 µs noise, crystals within 100 ppm.
     pub const DEFAULT: Self = Self {
-        frequency_wander: 1.0,
+        frequency_wander: 10.0,
         initial_noise: 1.0e6,
         reject_sigmas: 5.0,
         max_rejects: 5,
@@ -160,9 +180,10 @@ impl OffsetFilter {
 
     /// Takes one exchange, measured at local time `e.t2`.
     pub fn update(&mut self, e: &Exchange) -> Verdict {
-        let z = e.offset() as f64;
+        // Bring the Delay_Req half to the Sync's time with the frequency learnt so far.
+        let z = e.offset_at_sync(self.frequency);
         let now = e.t2;
-        let delay = e.delay() as f64;
+        let delay = e.delay_at_sync(self.frequency);
         let Some(at) = self.at else {
             // First sample: offset known to the path noise, frequency to 100 ppm.
             self.at = Some(now);
@@ -203,11 +224,12 @@ impl OffsetFilter {
         self.p11 = p11 - k1 * p01;
         self.at = Some(now);
         self.samples += 1;
-        // Learn the path noise from accepted innovations: E[innovation²] = p00 + R, so a
-        // slow running mean of innovation² - p00 estimates R without bias.
-        let r = innovation * innovation - p00;
-        self.noise = (self.noise * 31.0 + r) / 32.0;
-        self.noise = self.noise.max(MIN_NOISE);
+        // Learn the path noise from the residuals: E[residual²] = R - p00 (posterior),
+        // so residual² + p00 estimates R, and unlike innovation-based estimates it can
+        // never go negative while the filter is still unsure of itself.
+        let residual = z - self.offset;
+        let r = residual * residual + self.p00;
+        self.noise = ((self.noise * 31.0 + r) / 32.0).max(MIN_NOISE);
         self.delay += (delay - self.delay) / 8.0;
         Verdict::Accepted
     }

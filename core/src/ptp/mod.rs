@@ -5,7 +5,9 @@
 //! - [`wire`]: the PTPv2 message codec.
 //! - [`bmca`]: the best master clock algorithm.
 //! - [`filter`]: offset and delay from timestamps; a Kalman filter with outlier rejection.
+//! - [`port`]: the port state machine (master, slave, E2E, one- and two-step).
 
 pub mod bmca;
 pub mod filter;
+pub mod port;
 pub mod wire;

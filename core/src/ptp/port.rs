@@ -1,0 +1,716 @@
+//! One PTP port as a sans-IO state machine: master and slave, one- and two-step, E2E
+//! delay measurement.
+//!
+//! The port never reads a clock or touches a socket. The platform feeds it
+//! - received packets, with their receive timestamps ([`Port::on_receive`]),
+//! - send timestamps of the event messages it sent ([`Port::on_sent`]),
+//! - timer expiries ([`Port::on_timer`]),
+//!
+//! and carries out the [`Action`]s each call returns: send these bytes, arm this timer,
+//! use this new offset estimate. All times are nanoseconds of the port's local clock on
+//! the PTP timescale (TAI); the platform converts its clock readings.
+
+use core::time::Duration;
+
+use super::bmca::{decide, Dataset, DefaultDataset, ForeignMasters, Recommendation};
+use super::filter::{Exchange, FilterConfig, OffsetFilter, Verdict};
+use super::wire::{
+    Announce, Body, Flags, Header, MessageType, PortIdentity, PtpMessage, WireError, WireTimestamp,
+};
+use crate::time::{Instant, Tai};
+
+/// Largest message the port sends.
+pub const MAX_PACKET: usize = 96;
+
+/// A port's configuration (the port dataset and the clock's default dataset).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PortConfig {
+    /// This port.
+    pub identity: PortIdentity,
+    /// `domainNumber`.
+    pub domain: u8,
+    /// `majorSdoId` (0 for the default profile).
+    pub sdo_id: u8,
+    /// The clock's default dataset (priorities, quality, slave-only).
+    pub clock: DefaultDataset,
+    /// log2 of the Announce interval in seconds.
+    pub log_announce_interval: i8,
+    /// log2 of the Sync interval in seconds.
+    pub log_sync_interval: i8,
+    /// log2 of the minimum Delay_Req interval in seconds.
+    pub log_min_delay_req_interval: i8,
+    /// Announce intervals without an Announce from the master before it is given up.
+    pub announce_receipt_timeout: u8,
+    /// Send Syncs two-step (with a Follow_Up carrying the send timestamp).
+    pub two_step: bool,
+    /// TAI - UTC announced as master.
+    pub utc_offset: i16,
+    /// An offset change beyond this (ns) resets the filter instead of being filtered.
+    pub step_threshold_ns: u64,
+    /// The measurement filter.
+    pub filter: FilterConfig,
+}
+
+impl PortConfig {
+    /// The default profile's intervals (announce 2 s, sync 1 s, delay 1 s, timeout 3).
+    pub const fn default_profile(identity: PortIdentity, clock: DefaultDataset) -> Self {
+        Self {
+            identity,
+            domain: 0,
+            sdo_id: 0,
+            clock,
+            log_announce_interval: 1,
+            log_sync_interval: 0,
+            log_min_delay_req_interval: 0,
+            announce_receipt_timeout: 3,
+            two_step: true,
+            utc_offset: 37,
+            step_threshold_ns: 1_000_000,
+            filter: FilterConfig::DEFAULT,
+        }
+    }
+}
+
+/// The port's state (the subset of §9.2.5 an ordinary clock's port needs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum PortState {
+    /// Waiting for Announces (or for the receipt timeout to decide).
+    Listening,
+    /// Serving time.
+    Master,
+    /// Following this master port.
+    Slave(PortIdentity),
+    /// A better master exists that this clock must not follow.
+    Passive,
+}
+
+/// The port's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Timer {
+    /// Master: send the next Announce.
+    Announce,
+    /// Master: send the next Sync.
+    Sync,
+    /// Slave: send the next Delay_Req.
+    DelayReq,
+    /// Any state: no Announce from the master (or anyone) for the receipt timeout.
+    AnnounceReceipt,
+}
+
+/// A packet to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Packet {
+    /// Event messages go to UDP port 319 and need a send timestamp reported back.
+    pub event: bool,
+    /// Its type.
+    pub message_type: MessageType,
+    /// Its `sequenceId`, to match the send timestamp.
+    pub sequence_id: u16,
+    /// The bytes.
+    pub bytes: heapless::Vec<u8, MAX_PACKET>,
+}
+
+/// A new estimate of the local clock against the master.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Measurement {
+    /// Local time of the estimate (ns, TAI).
+    pub at: i128,
+    /// Local minus master (ns) at `at`.
+    pub offset: f64,
+    /// Local minus master frequency (ns per s, i.e. ppb).
+    pub frequency: f64,
+    /// Standard deviation of `offset` (ns).
+    pub sigma: f64,
+    /// Mean path delay (ns).
+    pub delay: f64,
+    /// This exchange's raw offset (ns), before filtering.
+    pub raw_offset: i128,
+    /// Whether the filter used the sample (false: an outlier).
+    pub accepted: bool,
+    /// Whether the filter was reset by a step beyond the step threshold.
+    pub stepped: bool,
+}
+
+/// Something the platform must do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Send this packet (and, for event messages, report its send timestamp).
+    Send(Packet),
+    /// Call [`Port::on_timer`] with this timer at this local time (ns); re-arming
+    /// replaces the previous expiry.
+    SetTimer {
+        /// Which.
+        timer: Timer,
+        /// When (local ns, TAI).
+        at: i128,
+    },
+    /// Stop this timer.
+    CancelTimer(Timer),
+    /// The port changed state.
+    State(PortState),
+    /// A new offset estimate (slave).
+    Measure(Measurement),
+}
+
+/// The actions of one call; at most a handful.
+pub type Actions = heapless::Vec<Action, 8>;
+
+/// Why a received packet was not used (the port is unchanged).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Ignored {
+    /// Malformed.
+    Wire(WireError),
+    /// Another domain or SDO.
+    OtherDomain,
+    /// Our own message, looped back.
+    Own,
+    /// An event message without a receive timestamp.
+    NoTimestamp,
+    /// Not relevant in the current state (a Sync when not a slave, a reply to another
+    /// port, a stale sequence).
+    NotForUs,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct PendingSync {
+    seq: u16,
+    t2: i128,
+    correction: i128,
+}
+
+/// A Follow_Up that arrived before its Sync (they travel on different ports and may
+/// be reordered).
+#[derive(Clone, Copy, Debug)]
+struct EarlyFollowUp {
+    seq: u16,
+    t1: i128,
+    correction: i128,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Forward {
+    t1: i128,
+    t2: i128,
+    correction: i128,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct PendingDelay {
+    seq: u16,
+    t3: Option<i128>,
+}
+
+fn interval_ns(log2: i8) -> i128 {
+    let log2 = i32::from(log2.clamp(-20, 20));
+    if log2 >= 0 {
+        1_000_000_000i128 << log2
+    } else {
+        1_000_000_000i128 >> -log2
+    }
+}
+
+fn correction_ns(c: i64) -> i128 {
+    i128::from(c) / 65_536
+}
+
+fn ts_ns(t: WireTimestamp) -> i128 {
+    i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos)
+}
+
+fn wire_ts(ns: i128) -> WireTimestamp {
+    let ns = ns.clamp(0, i128::from(u64::MAX)) as u64;
+    WireTimestamp::from_instant(Instant::<Tai>::from_nanos(ns))
+}
+
+/// A PTP port.
+///
+/// ```
+/// use tempora_core::ptp::bmca::{ClockQuality, DefaultDataset};
+/// use tempora_core::ptp::port::{Action, Port, PortConfig, PortState, Timer};
+/// use tempora_core::ptp::wire::{ClockIdentity, PortIdentity};
+///
+/// let id = PortIdentity { clock: ClockIdentity([1; 8]), port: 1 };
+/// let clock = DefaultDataset {
+///     identity: id.clock,
+///     priority1: 128,
+///     quality: ClockQuality { class: 248, accuracy: 0xfe, variance: 0xffff },
+///     priority2: 128,
+///     slave_only: false,
+/// };
+/// let mut port = Port::<4>::new(PortConfig::default_profile(id, clock));
+/// let actions = port.start(0);
+/// assert!(actions.contains(&Action::SetTimer { timer: Timer::AnnounceReceipt, at: 6_000_000_000 }));
+/// // Nobody announced: after the timeout this clock becomes master and starts sending.
+/// let actions = port.on_timer(Timer::AnnounceReceipt, 6_000_000_000);
+/// assert!(actions.contains(&Action::State(PortState::Master)));
+/// assert_eq!(port.state(), PortState::Master);
+/// ```
+pub struct Port<const FOREIGN: usize = 4> {
+    config: PortConfig,
+    state: PortState,
+    foreign: ForeignMasters<FOREIGN>,
+    filter: OffsetFilter,
+    seq_announce: u16,
+    seq_sync: u16,
+    seq_delay: u16,
+    sync: Option<PendingSync>,
+    early_follow_up: Option<EarlyFollowUp>,
+    forward: Option<Forward>,
+    delay: Option<PendingDelay>,
+    /// The master's TAI - UTC, from its Announces.
+    master_utc_offset: Option<i16>,
+}
+
+impl<const FOREIGN: usize> Port<FOREIGN> {
+    /// A port in the Listening state; call [`Port::start`] next.
+    pub fn new(config: PortConfig) -> Self {
+        Self {
+            config,
+            state: PortState::Listening,
+            foreign: ForeignMasters::new(),
+            filter: OffsetFilter::new(config.filter),
+            seq_announce: 0,
+            seq_sync: 0,
+            seq_delay: 0,
+            sync: None,
+            early_follow_up: None,
+            forward: None,
+            delay: None,
+            master_utc_offset: None,
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> PortState {
+        self.state
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PortConfig {
+        &self.config
+    }
+
+    /// The master's announced TAI - UTC, once a master has announced one.
+    pub fn master_utc_offset(&self) -> Option<i16> {
+        self.master_utc_offset
+    }
+
+    /// Whether the slave's estimate has settled: at least 8 accepted exchanges and a
+    /// standard deviation under 1 µs.
+    pub fn locked(&self) -> bool {
+        matches!(self.state, PortState::Slave(_))
+            && self.filter.samples() >= 8
+            && self
+                .filter
+                .estimate()
+                .is_some_and(|e| e.offset_sigma < 1_000.0)
+    }
+
+    /// The slave's offset prediction at local time `now` (ns) and its standard
+    /// deviation, which grows while no exchange completes (holdover).
+    pub fn predict(&self, now: i128) -> Option<(f64, f64)> {
+        self.filter.predict(now)
+    }
+
+    fn receipt_timeout(&self) -> i128 {
+        interval_ns(self.config.log_announce_interval)
+            * i128::from(self.config.announce_receipt_timeout.max(1))
+    }
+
+    fn qualification_window(&self) -> u64 {
+        (interval_ns(self.config.log_announce_interval) * 4).clamp(0, i128::from(u64::MAX)) as u64
+    }
+
+    /// Starts listening at local time `now`.
+    pub fn start(&mut self, now: i128) -> Actions {
+        let mut out = Actions::new();
+        self.state = PortState::Listening;
+        let _ = out.push(Action::State(PortState::Listening));
+        let _ = out.push(Action::SetTimer {
+            timer: Timer::AnnounceReceipt,
+            at: now + self.receipt_timeout(),
+        });
+        out
+    }
+
+    fn header(&self, message_type: MessageType, sequence_id: u16, log_interval: i8) -> Header {
+        let two_step = self.config.two_step && message_type == MessageType::Sync;
+        let mut flags = 0;
+        if two_step {
+            flags |= Flags::TWO_STEP;
+        }
+        if message_type == MessageType::Announce {
+            flags |= Flags::PTP_TIMESCALE | Flags::UTC_OFFSET_VALID;
+        }
+        Header {
+            sdo_id: self.config.sdo_id,
+            message_type,
+            minor_version: 1,
+            domain: self.config.domain,
+            flags: Flags(flags),
+            correction: 0,
+            source_port: self.config.identity,
+            sequence_id,
+            log_interval,
+        }
+    }
+
+    fn send(out: &mut Actions, message: &PtpMessage<'_>) {
+        let mut bytes = heapless::Vec::<u8, MAX_PACKET>::new();
+        let _ = bytes.resize_default(MAX_PACKET);
+        if let Ok(n) = message.emit(&mut bytes) {
+            bytes.truncate(n);
+            let _ = out.push(Action::Send(Packet {
+                event: message.header.message_type.is_event(),
+                message_type: message.header.message_type,
+                sequence_id: message.header.sequence_id,
+                bytes,
+            }));
+        }
+    }
+
+    fn enter(&mut self, state: PortState, now: i128, out: &mut Actions) {
+        if state == self.state {
+            return;
+        }
+        let was_master = self.state == PortState::Master;
+        self.state = state;
+        let _ = out.push(Action::State(state));
+        if was_master {
+            let _ = out.push(Action::CancelTimer(Timer::Announce));
+            let _ = out.push(Action::CancelTimer(Timer::Sync));
+        }
+        match state {
+            PortState::Master => {
+                let _ = out.push(Action::SetTimer {
+                    timer: Timer::Announce,
+                    at: now,
+                });
+                let _ = out.push(Action::SetTimer {
+                    timer: Timer::Sync,
+                    at: now,
+                });
+                let _ = out.push(Action::CancelTimer(Timer::DelayReq));
+            }
+            PortState::Slave(_) => {
+                // A new master: old half-exchanges and estimates do not carry over.
+                self.sync = None;
+                self.early_follow_up = None;
+                self.forward = None;
+                self.delay = None;
+                self.filter = OffsetFilter::new(self.config.filter);
+                let _ = out.push(Action::SetTimer {
+                    timer: Timer::DelayReq,
+                    at: now + interval_ns(self.config.log_min_delay_req_interval),
+                });
+            }
+            PortState::Listening | PortState::Passive => {
+                let _ = out.push(Action::CancelTimer(Timer::DelayReq));
+            }
+        }
+    }
+
+    fn run_bmca(&mut self, now: i128, out: &mut Actions) {
+        let window = self.qualification_window();
+        let now_u = now.clamp(0, i128::from(u64::MAX)) as u64;
+        let best = self.foreign.best(now_u, window).copied();
+        let next = match decide(&self.config.clock, self.config.identity, best.as_ref()) {
+            Recommendation::Master => PortState::Master,
+            Recommendation::Slave(p) => PortState::Slave(p),
+            Recommendation::Passive => PortState::Passive,
+            Recommendation::Listening => PortState::Listening,
+        };
+        self.enter(next, now, out);
+    }
+
+    /// A timer expired at local time `now`.
+    pub fn on_timer(&mut self, timer: Timer, now: i128) -> Actions {
+        let mut out = Actions::new();
+        match timer {
+            Timer::AnnounceReceipt => {
+                let now_u = now.clamp(0, i128::from(u64::MAX)) as u64;
+                self.foreign.expire(
+                    now_u,
+                    self.receipt_timeout().clamp(0, i128::from(u64::MAX)) as u64,
+                );
+                self.run_bmca(now, &mut out);
+                let _ = out.push(Action::SetTimer {
+                    timer: Timer::AnnounceReceipt,
+                    at: now + self.receipt_timeout(),
+                });
+            }
+            Timer::Announce if self.state == PortState::Master => {
+                let c = &self.config.clock;
+                let announce = Announce {
+                    origin: wire_ts(now),
+                    utc_offset: self.config.utc_offset,
+                    priority1: c.priority1,
+                    clock_class: c.quality.class,
+                    clock_accuracy: c.quality.accuracy,
+                    variance: c.quality.variance,
+                    priority2: c.priority2,
+                    grandmaster: c.identity,
+                    steps_removed: 0,
+                    time_source: 0xA0, // internal oscillator
+                };
+                let header = self.header(
+                    MessageType::Announce,
+                    self.seq_announce,
+                    self.config.log_announce_interval,
+                );
+                self.seq_announce = self.seq_announce.wrapping_add(1);
+                Self::send(
+                    &mut out,
+                    &PtpMessage {
+                        header,
+                        body: Body::Announce(announce),
+                    },
+                );
+                let _ = out.push(Action::SetTimer {
+                    timer: Timer::Announce,
+                    at: now + interval_ns(self.config.log_announce_interval),
+                });
+            }
+            Timer::Sync if self.state == PortState::Master => {
+                let header = self.header(
+                    MessageType::Sync,
+                    self.seq_sync,
+                    self.config.log_sync_interval,
+                );
+                self.seq_sync = self.seq_sync.wrapping_add(1);
+                // One-step: the origin is the best send time known before sending.
+                let origin = if self.config.two_step {
+                    WireTimestamp::default()
+                } else {
+                    wire_ts(now)
+                };
+                Self::send(
+                    &mut out,
+                    &PtpMessage {
+                        header,
+                        body: Body::Sync { origin },
+                    },
+                );
+                let _ = out.push(Action::SetTimer {
+                    timer: Timer::Sync,
+                    at: now + interval_ns(self.config.log_sync_interval),
+                });
+            }
+            Timer::DelayReq if matches!(self.state, PortState::Slave(_)) => {
+                let seq = self.seq_delay;
+                self.seq_delay = self.seq_delay.wrapping_add(1);
+                let header = self.header(MessageType::DelayReq, seq, 0x7F);
+                Self::send(
+                    &mut out,
+                    &PtpMessage {
+                        header,
+                        body: Body::DelayReq {
+                            origin: WireTimestamp::default(),
+                        },
+                    },
+                );
+                self.delay = Some(PendingDelay { seq, t3: None });
+                let _ = out.push(Action::SetTimer {
+                    timer: Timer::DelayReq,
+                    at: now + interval_ns(self.config.log_min_delay_req_interval),
+                });
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// An event message this port sent left at local time `sent` (the send timestamp).
+    pub fn on_sent(&mut self, message_type: MessageType, sequence_id: u16, sent: i128) -> Actions {
+        let mut out = Actions::new();
+        match message_type {
+            MessageType::Sync if self.state == PortState::Master && self.config.two_step => {
+                let header = self.header(
+                    MessageType::FollowUp,
+                    sequence_id,
+                    self.config.log_sync_interval,
+                );
+                Self::send(
+                    &mut out,
+                    &PtpMessage {
+                        header,
+                        body: Body::FollowUp {
+                            precise_origin: wire_ts(sent),
+                        },
+                    },
+                );
+            }
+            MessageType::DelayReq => {
+                if let Some(d) = self.delay.as_mut().filter(|d| d.seq == sequence_id) {
+                    d.t3 = Some(sent);
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// A packet arrived; `received` is its receive timestamp (local ns, TAI; required
+    /// for event messages) and `now` the local time of handling.
+    pub fn on_receive(
+        &mut self,
+        bytes: &[u8],
+        received: Option<i128>,
+        now: i128,
+    ) -> Result<Actions, Ignored> {
+        let m = PtpMessage::parse(bytes).map_err(Ignored::Wire)?;
+        let h = m.header;
+        if h.domain != self.config.domain || h.sdo_id != self.config.sdo_id {
+            return Err(Ignored::OtherDomain);
+        }
+        if h.source_port == self.config.identity {
+            return Err(Ignored::Own);
+        }
+        let from_master = self.state == PortState::Slave(h.source_port);
+        let mut out = Actions::new();
+        match m.body {
+            Body::Announce(a) => {
+                let dataset = Dataset::from_announce(&a, h.source_port, self.config.identity);
+                let now_u = now.clamp(0, i128::from(u64::MAX)) as u64;
+                let _ = self.foreign.record(dataset, now_u);
+                if from_master {
+                    if h.flags.has(Flags::UTC_OFFSET_VALID) {
+                        self.master_utc_offset = Some(a.utc_offset);
+                    }
+                    let _ = out.push(Action::SetTimer {
+                        timer: Timer::AnnounceReceipt,
+                        at: now + self.receipt_timeout(),
+                    });
+                }
+                self.run_bmca(now, &mut out);
+            }
+            Body::Sync { origin } if from_master => {
+                let t2 = received.ok_or(Ignored::NoTimestamp)?;
+                let correction = correction_ns(h.correction);
+                if !h.flags.has(Flags::TWO_STEP) {
+                    let t1 = ts_ns(origin);
+                    self.forward = Some(Forward { t1, t2, correction });
+                } else if let Some(f) = self
+                    .early_follow_up
+                    .take()
+                    .filter(|f| f.seq == h.sequence_id)
+                {
+                    let correction = correction + f.correction;
+                    self.forward = Some(Forward {
+                        t1: f.t1,
+                        t2,
+                        correction,
+                    });
+                } else {
+                    self.sync = Some(PendingSync {
+                        seq: h.sequence_id,
+                        t2,
+                        correction,
+                    });
+                }
+            }
+            Body::FollowUp { precise_origin } if from_master => {
+                let (t1, correction) = (ts_ns(precise_origin), correction_ns(h.correction));
+                match self.sync.take() {
+                    Some(s) if s.seq == h.sequence_id => {
+                        let correction = s.correction + correction;
+                        self.forward = Some(Forward {
+                            t1,
+                            t2: s.t2,
+                            correction,
+                        });
+                    }
+                    // Its Sync has not arrived yet (they travel on different ports and
+                    // may be reordered): keep it for when it does.
+                    _ => {
+                        let seq = h.sequence_id;
+                        self.early_follow_up = Some(EarlyFollowUp {
+                            seq,
+                            t1,
+                            correction,
+                        });
+                    }
+                }
+            }
+            Body::DelayReq { .. } if self.state == PortState::Master => {
+                let t4 = received.ok_or(Ignored::NoTimestamp)?;
+                let mut header = self.header(
+                    MessageType::DelayResp,
+                    h.sequence_id,
+                    self.config.log_min_delay_req_interval,
+                );
+                header.correction = h.correction;
+                Self::send(
+                    &mut out,
+                    &PtpMessage {
+                        header,
+                        body: Body::DelayResp {
+                            receive: wire_ts(t4),
+                            requesting_port: h.source_port,
+                        },
+                    },
+                );
+            }
+            Body::DelayResp {
+                receive,
+                requesting_port,
+            } if from_master => {
+                if requesting_port != self.config.identity {
+                    return Err(Ignored::NotForUs);
+                }
+                let d = self
+                    .delay
+                    .filter(|d| d.seq == h.sequence_id)
+                    .ok_or(Ignored::NotForUs)?;
+                let (Some(t3), Some(f)) = (d.t3, self.forward) else {
+                    return Err(Ignored::NotForUs);
+                };
+                self.delay = None;
+                let exchange = Exchange {
+                    t1: f.t1,
+                    t2: f.t2,
+                    t3,
+                    t4: ts_ns(receive),
+                    correction_ms: f.correction,
+                    correction_sm: correction_ns(h.correction),
+                };
+                let _ = out.push(Action::Measure(self.measure(&exchange)));
+            }
+            _ => return Err(Ignored::NotForUs),
+        }
+        Ok(out)
+    }
+
+    fn measure(&mut self, e: &Exchange) -> Measurement {
+        let raw = e.offset();
+        let mut stepped = false;
+        if let Some((predicted, _)) = self.filter.predict(e.t2) {
+            let jump = raw as f64 - predicted;
+            let jump = if jump < 0.0 { -jump } else { jump };
+            if jump > self.config.step_threshold_ns as f64 {
+                self.filter = OffsetFilter::new(self.config.filter);
+                stepped = true;
+            }
+        }
+        let accepted = self.filter.update(e) == Verdict::Accepted;
+        let est = self.filter.estimate();
+        Measurement {
+            at: e.t2,
+            offset: est.map_or(raw as f64, |x| x.offset),
+            frequency: est.map_or(0.0, |x| x.frequency),
+            sigma: est.map_or(f64::MAX, |x| x.offset_sigma),
+            delay: est.map_or(e.delay() as f64, |x| x.delay),
+            raw_offset: raw,
+            accepted,
+            stepped,
+        }
+    }
+}
+
+/// The interval `2^log2` seconds as a [`Duration`] (log2 clamped to ±20).
+pub fn log_interval(log2: i8) -> Duration {
+    Duration::from_nanos(interval_ns(log2) as u64)
+}

@@ -1,0 +1,235 @@
+//! Deterministic simulation: a master and a slave port exchange real PTP bytes over a
+//! simulated network with seeded jitter, the slave's clock 30 ppm fast and 250 µs off.
+//! The slave must select the master, lock, and estimate its true offset within its
+//! own bound. A failing seed is printed for replay.
+#![cfg(not(loom))]
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use tempora_core::ptp::bmca::{ClockQuality, DefaultDataset};
+use tempora_core::ptp::port::{Action, Measurement, Port, PortConfig, PortState, Timer};
+use tempora_core::ptp::wire::{ClockIdentity, PortIdentity};
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn jitter(&mut self, a: i128) -> i128 {
+        (self.next() % (2 * a as u64 + 1)) as i128 - a
+    }
+}
+
+/// A node's local clock: local = epoch + offset + T + drift_ppb * T / 1e9.
+#[derive(Clone, Copy)]
+struct LocalClock {
+    offset: i128,
+    drift_ppb: i128,
+}
+
+const EPOCH: i128 = 1_700_000_000 * 1_000_000_000;
+
+impl LocalClock {
+    fn local(&self, t: i128) -> i128 {
+        EPOCH + self.offset + t + self.drift_ppb * t / 1_000_000_000
+    }
+    fn true_time(&self, local: i128) -> i128 {
+        (local - EPOCH - self.offset) * 1_000_000_000 / (1_000_000_000 + self.drift_ppb)
+    }
+}
+
+#[derive(Debug)]
+enum Ev {
+    Timer(usize, Timer, u64),
+    Deliver(usize, Vec<u8>, bool),
+}
+
+fn config(id: u8, priority1: u8, slave_only: bool) -> PortConfig {
+    let identity = PortIdentity {
+        clock: ClockIdentity([id; 8]),
+        port: 1,
+    };
+    let clock = DefaultDataset {
+        identity: identity.clock,
+        priority1,
+        quality: ClockQuality {
+            class: if slave_only { 255 } else { 248 },
+            accuracy: 0xfe,
+            variance: 0xffff,
+        },
+        priority2: 128,
+        slave_only,
+    };
+    let mut c = PortConfig::default_profile(identity, clock);
+    c.log_announce_interval = -3;
+    c.log_sync_interval = -3;
+    c.log_min_delay_req_interval = -3;
+    c.announce_receipt_timeout = 2;
+    c
+}
+
+struct Outcome {
+    selected_at: Option<i128>,
+    locked_at: Option<i128>,
+    errors: Vec<(f64, f64)>, // (estimate - truth, sigma) after settling
+}
+
+fn simulate(seed: u64, jitter: i128, seconds: i128) -> Outcome {
+    let mut rng = Rng(seed);
+    let clocks = [
+        LocalClock {
+            offset: 0,
+            drift_ppb: 0,
+        },
+        LocalClock {
+            offset: 250_000,
+            drift_ppb: 30_000,
+        },
+    ];
+    let mut ports = [
+        Port::<4>::new(config(1, 10, false)),
+        Port::<4>::new(config(2, 128, true)),
+    ];
+    let master_id = ports[0].config().identity;
+    let mut queue: BinaryHeap<Reverse<(i128, u64, usize)>> = BinaryHeap::new();
+    let mut events: HashMap<u64, Ev> = HashMap::new();
+    let mut generation: HashMap<(usize, Timer), u64> = HashMap::new();
+    let mut next_id = 0u64;
+    let mut push = |queue: &mut BinaryHeap<_>, events: &mut HashMap<u64, Ev>, t: i128, ev: Ev| {
+        next_id += 1;
+        events.insert(next_id, ev);
+        queue.push(Reverse((t, next_id, 0)));
+    };
+    let mut out = Outcome {
+        selected_at: None,
+        locked_at: None,
+        errors: Vec::new(),
+    };
+    let mut pending: Vec<(usize, i128, Vec<Action>)> = Vec::new();
+    for (i, p) in ports.iter_mut().enumerate() {
+        pending.push((i, 0, p.start(clocks[i].local(0)).into_iter().collect()));
+    }
+    let end = seconds * 1_000_000_000;
+    loop {
+        // Carry out actions (which may produce more, via on_sent).
+        while let Some((i, t, actions)) = pending.pop() {
+            for a in actions {
+                match a {
+                    Action::Send(p) => {
+                        let arrive = t + 2_000 + rng.jitter(jitter);
+                        push(
+                            &mut queue,
+                            &mut events,
+                            arrive,
+                            Ev::Deliver(1 - i, p.bytes.to_vec(), p.event),
+                        );
+                        if p.event {
+                            let more =
+                                ports[i].on_sent(p.message_type, p.sequence_id, clocks[i].local(t));
+                            pending.push((i, t, more.into_iter().collect()));
+                        }
+                    }
+                    Action::SetTimer { timer, at } => {
+                        let g = generation.entry((i, timer)).or_insert(0);
+                        *g += 1;
+                        let when = clocks[i].true_time(at).max(t);
+                        push(&mut queue, &mut events, when, Ev::Timer(i, timer, *g));
+                    }
+                    Action::CancelTimer(timer) => {
+                        *generation.entry((i, timer)).or_insert(0) += 1;
+                    }
+                    Action::State(PortState::Slave(m)) if i == 1 => {
+                        assert_eq!(m, master_id, "seed {seed}: slave chose {m:?}");
+                        out.selected_at.get_or_insert(t);
+                    }
+                    Action::State(_) => {}
+                    Action::Measure(Measurement {
+                        at, offset, sigma, ..
+                    }) if i == 1 => {
+                        let truth_t = clocks[1].true_time(at);
+                        let truth = (clocks[1].local(truth_t) - clocks[0].local(truth_t)) as f64;
+                        if ports[1].locked() {
+                            out.locked_at.get_or_insert(t);
+                        }
+                        if t > 20_000_000_000 {
+                            out.errors.push((offset - truth, sigma));
+                        }
+                    }
+                    Action::Measure(_) => {}
+                }
+            }
+        }
+        let Some(Reverse((t, id, _))) = queue.pop() else {
+            break;
+        };
+        if t > end {
+            break;
+        }
+        match events.remove(&id).expect("event") {
+            Ev::Timer(i, timer, g) => {
+                if generation.get(&(i, timer)) == Some(&g) {
+                    let a = ports[i].on_timer(timer, clocks[i].local(t));
+                    pending.push((i, t, a.into_iter().collect()));
+                }
+            }
+            Ev::Deliver(i, bytes, event) => {
+                let local = clocks[i].local(t);
+                if let Ok(a) = ports[i].on_receive(&bytes, event.then_some(local), local) {
+                    pending.push((i, t, a.into_iter().collect()));
+                }
+            }
+        }
+    }
+    assert_eq!(ports[0].state(), PortState::Master, "seed {seed}");
+    assert_eq!(ports[1].state(), PortState::Slave(master_id), "seed {seed}");
+    out
+}
+
+#[test]
+fn slave_selects_locks_and_tracks_the_master() {
+    let seeds: Vec<u64> = match std::env::var("TEMPORA_SIM_SEED") {
+        Ok(s) => vec![s.parse().expect("u64 seed")],
+        Err(_) => (0..30).collect(),
+    };
+    for seed in seeds {
+        let o = simulate(seed, 200, 40);
+        let replay =
+            format!("replay: TEMPORA_SIM_SEED={seed} cargo test -p tempora-core --test ptp_sim");
+        let selected = o
+            .selected_at
+            .unwrap_or_else(|| panic!("seed {seed}: never selected the master; {replay}"));
+        let locked = o
+            .locked_at
+            .unwrap_or_else(|| panic!("seed {seed}: never locked; {replay}"));
+        assert!(
+            selected < 1_000_000_000,
+            "seed {seed}: selection took {selected} ns; {replay}"
+        );
+        assert!(
+            locked < 10_000_000_000,
+            "seed {seed}: lock took {locked} ns; {replay}"
+        );
+        let n = o.errors.len() as f64;
+        let rms = (o.errors.iter().map(|(e, _)| e * e).sum::<f64>() / n).sqrt();
+        let inside = o
+            .errors
+            .iter()
+            .filter(|(e, s)| e.abs() <= 3.0 * s + 20.0)
+            .count() as f64;
+        println!("seed {seed}: selected {:.2} s, locked {:.2} s, steady RMS {rms:.1} ns, {:.1}% inside 3 sigma", selected as f64 / 1e9, locked as f64 / 1e9, 100.0 * inside / n);
+        assert!(n > 100.0, "seed {seed}: only {n} measurements");
+        assert!(
+            rms < 100.0,
+            "seed {seed}: steady-state RMS {rms} ns; {replay}"
+        );
+        assert!(
+            inside >= 0.99 * n,
+            "seed {seed}: {inside} of {n} inside the bound; {replay}"
+        );
+    }
+}
