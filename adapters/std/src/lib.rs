@@ -8,8 +8,11 @@
 
 pub mod concurrent_queue;
 pub mod hooks;
+pub mod ptp_node;
+pub mod ptp_udp;
 pub mod system_clock;
 
 pub use concurrent_queue::ConcurrentTemporalQueue;
 pub use hooks::CountingHooks;
+pub use ptp_node::{PtpNode, VirtualClock};
 pub use system_clock::{KernelEstimate, SystemClock};

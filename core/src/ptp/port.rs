@@ -262,6 +262,8 @@ pub struct Port<const FOREIGN: usize = 4> {
     delay: Option<PendingDelay>,
     /// The master's TAI - UTC, from its Announces.
     master_utc_offset: Option<i16>,
+    /// Whether the master announces the PTP timescale (TAI); `false` is ARB.
+    master_ptp_timescale: Option<bool>,
 }
 
 impl<const FOREIGN: usize> Port<FOREIGN> {
@@ -280,6 +282,7 @@ impl<const FOREIGN: usize> Port<FOREIGN> {
             forward: None,
             delay: None,
             master_utc_offset: None,
+            master_ptp_timescale: None,
         }
     }
 
@@ -296,6 +299,13 @@ impl<const FOREIGN: usize> Port<FOREIGN> {
     /// The master's announced TAI - UTC, once a master has announced one.
     pub fn master_utc_offset(&self) -> Option<i16> {
         self.master_utc_offset
+    }
+
+    /// Whether the master's time is on the PTP timescale (TAI), or an arbitrary one
+    /// (`false`; linuxptp serving `CLOCK_REALTIME` with software timestamps announces
+    /// ARB and sends UTC), once the master has announced.
+    pub fn master_ptp_timescale(&self) -> Option<bool> {
+        self.master_ptp_timescale
     }
 
     /// Whether the slave's estimate has settled: at least 8 accepted exchanges and a
@@ -580,6 +590,7 @@ impl<const FOREIGN: usize> Port<FOREIGN> {
                     if h.flags.has(Flags::UTC_OFFSET_VALID) {
                         self.master_utc_offset = Some(a.utc_offset);
                     }
+                    self.master_ptp_timescale = Some(h.flags.has(Flags::PTP_TIMESCALE));
                     let _ = out.push(Action::SetTimer {
                         timer: Timer::AnnounceReceipt,
                         at: now + self.receipt_timeout(),

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -36,12 +36,43 @@ enum Command {
     Now(ClockArgs),
     /// Run until Ctrl-C (or --duration), printing a status line every --interval.
     Run(RunArgs),
+    /// Serve the system clock as a PTP master on an interface (optionally shifted by a
+    /// known offset, for tests), until Ctrl-C or --duration.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// The interface to serve on.
+    #[arg(long)]
+    iface: String,
+
+    /// Serve the system clock shifted by this much (e.g. 250us), so a slave's estimate
+    /// can be checked against a known offset.
+    #[arg(long, value_parser = parse_duration)]
+    offset: Option<Duration>,
+
+    /// Serve shifted backwards instead of forwards.
+    #[arg(long)]
+    offset_negative: bool,
+
+    /// priority1 in Announces (lower wins the BMCA).
+    #[arg(long, default_value_t = 128)]
+    priority1: u8,
+
+    /// Stop after this long.
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+
+    #[command(flatten)]
+    ptp: PtpArgs,
 }
 
 #[derive(Debug, Args)]
 struct ClockArgs {
     /// Where time comes from. `system`: the Linux system clock, bounded by the kernel's
-    /// own error estimate (adjtimex); needs no PTP hardware or network.
+    /// own error estimate (adjtimex); needs no PTP hardware or network. `ptp:IFACE`: a
+    /// PTP slave on that interface, disciplining a virtual clock (never the host clock).
     #[arg(long, default_value = "system")]
     source: Source,
 
@@ -60,6 +91,9 @@ struct RunArgs {
     #[command(flatten)]
     clock: ClockArgs,
 
+    #[command(flatten)]
+    ptp: PtpArgs,
+
     /// Stop after this long (e.g. 10s, 1m); run until Ctrl-C or SIGTERM when absent.
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
@@ -70,9 +104,10 @@ struct RunArgs {
 }
 
 /// A time source named on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Source {
     System,
+    Ptp(String),
 }
 
 impl FromStr for Source {
@@ -80,9 +115,65 @@ impl FromStr for Source {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "system" => Ok(Self::System),
-            other => Err(format!("unknown source '{other}' (available: system)")),
+            _ => match s.strip_prefix("ptp:") {
+                Some(iface) if !iface.is_empty() => Ok(Self::Ptp(iface.to_string())),
+                _ => Err(format!(
+                    "unknown source '{s}' (available: system, ptp:IFACE)"
+                )),
+            },
         }
     }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::System => f.write_str("system"),
+            Self::Ptp(i) => write!(f, "ptp:{i}"),
+        }
+    }
+}
+
+/// PTP transports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Transport {
+    /// UDP over IPv4, multicast 224.0.1.129, ports 319 and 320.
+    Udpv4,
+    /// Ethernet frames, ethertype 0x88F7 (not implemented yet).
+    L2,
+}
+
+/// PTP settings shared by the slave (`run --source ptp:IFACE`) and the master (`serve`).
+#[derive(Debug, Args)]
+struct PtpArgs {
+    /// PTP domain number.
+    #[arg(long, default_value_t = 0)]
+    ptp_domain: u8,
+
+    /// PTP transport.
+    #[arg(long, value_enum, default_value = "udpv4")]
+    ptp_transport: Transport,
+
+    /// log2 of the Announce interval in seconds (-3 = 8 per second).
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    ptp_announce_log2: i8,
+
+    /// log2 of the Sync interval in seconds.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    ptp_sync_log2: i8,
+
+    /// log2 of the Delay_Req interval in seconds.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    ptp_delay_log2: i8,
+
+    /// Announce intervals without an Announce before the master is given up.
+    #[arg(long, default_value_t = 3)]
+    ptp_announce_timeout: u8,
+
+    /// TAI - UTC in seconds, to put the system clock on PTP's timescale. Default: the
+    /// kernel's TAI offset, or 37 when the kernel was never told.
+    #[arg(long)]
+    utc_offset: Option<i16>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -118,7 +209,6 @@ static HOOKS: CountingHooks = CountingHooks::new();
 type SystemHlc = Hlc<SystemClock, &'static CountingHooks>;
 
 fn build_hlc(args: &ClockArgs) -> SystemHlc {
-    let Source::System = args.source;
     let node = args.node.map(NodeId).unwrap_or_else(default_node);
     let config = HlcConfig {
         max_offset: args.max_offset,
@@ -135,14 +225,12 @@ fn format_bound(d: Duration) -> String {
     }
 }
 
-fn status_line(source: Source, reading: &ClockReading<Utc>, ts: Timestamp<Utc>) -> String {
+fn status_line(source: &Source, reading: &ClockReading<Utc>, ts: Timestamp<Utc>) -> String {
     let i = reading.interval();
     format!(
         "{}  source={} status={} bound={} earliest={} latest={} hlc={}",
         reading.time,
-        match source {
-            Source::System => "system",
-        },
+        source,
         reading.status,
         format_bound(reading.bound),
         i.earliest,
@@ -152,10 +240,14 @@ fn status_line(source: Source, reading: &ClockReading<Utc>, ts: Timestamp<Utc>) 
 }
 
 fn now(args: &ClockArgs) -> ExitCode {
+    if let Source::Ptp(_) = args.source {
+        eprintln!("tempora: `now` reads the system clock; run a PTP slave with `tempora run --source ptp:IFACE`");
+        return ExitCode::from(2);
+    }
     let hlc = build_hlc(args);
     let reading = hlc.clock().read();
     let ts = hlc.now();
-    println!("{}", status_line(args.source, &reading, ts));
+    println!("{}", status_line(&args.source, &reading, ts));
     if let Ok(k) = KernelEstimate::read() {
         println!(
             "kernel: maxerror={} esterror={} unsynchronized={} tai_offset={}s",
@@ -168,12 +260,24 @@ fn now(args: &ClockArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn run(args: &RunArgs) -> ExitCode {
+fn stop_flag() -> Option<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
-    if let Err(e) = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)) {
-        eprintln!("tempora: cannot install the Ctrl-C handler: {e}");
+    match ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)) {
+        Ok(()) => Some(stop),
+        Err(e) => {
+            eprintln!("tempora: cannot install the Ctrl-C handler: {e}");
+            None
+        }
+    }
+}
+
+fn run(args: &RunArgs) -> ExitCode {
+    let Some(stop) = stop_flag() else {
         return ExitCode::FAILURE;
+    };
+    if let Source::Ptp(iface) = &args.clock.source {
+        return ptp::run_slave(iface, args, &stop);
     }
     let hlc = build_hlc(&args.clock);
     let started = std::time::Instant::now();
@@ -185,7 +289,7 @@ fn run(args: &RunArgs) -> ExitCode {
         if writeln!(
             stdout.lock(),
             "{}",
-            status_line(args.clock.source, &reading, ts)
+            status_line(&args.clock.source, &reading, ts)
         )
         .is_err()
         {
@@ -221,6 +325,223 @@ fn run(args: &RunArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+mod ptp {
+    //! The PTP side of the daemon: a slave printing its estimate, or a master.
+
+    use super::*;
+    use tempora_core::ptp::bmca::{ClockQuality, DefaultDataset};
+    use tempora_core::ptp::port::{PortConfig, PortState};
+    use tempora_core::ptp::wire::{ClockIdentity, PortIdentity};
+    use tempora_std::ptp_node::NodeEvent;
+    use tempora_std::{PtpNode, VirtualClock};
+
+    fn shift_ns(args: &PtpArgs) -> i128 {
+        let kernel = KernelEstimate::read().map(|k| k.tai_offset.0).unwrap_or(0);
+        let offset =
+            args.utc_offset
+                .map(i32::from)
+                .unwrap_or(if kernel != 0 { kernel } else { 37 });
+        i128::from(offset) * 1_000_000_000
+    }
+
+    fn identity(node: u32) -> ClockIdentity {
+        let b = node.to_be_bytes();
+        ClockIdentity([0x02, 0x7e, b[0], 0xff, 0xfe, b[1], b[2], b[3]])
+    }
+
+    fn config(
+        args: &PtpArgs,
+        node: u32,
+        priority1: u8,
+        slave_only: bool,
+        utc_offset: i16,
+    ) -> PortConfig {
+        let port = PortIdentity {
+            clock: identity(node),
+            port: 1,
+        };
+        let clock = DefaultDataset {
+            identity: port.clock,
+            priority1,
+            quality: ClockQuality {
+                class: if slave_only { 255 } else { 248 },
+                accuracy: 0xfe,
+                variance: 0xffff,
+            },
+            priority2: 128,
+            slave_only,
+        };
+        let mut c = PortConfig::default_profile(port, clock);
+        c.domain = args.ptp_domain;
+        c.log_announce_interval = args.ptp_announce_log2;
+        c.log_sync_interval = args.ptp_sync_log2;
+        c.log_min_delay_req_interval = args.ptp_delay_log2;
+        c.announce_receipt_timeout = args.ptp_announce_timeout;
+        c.utc_offset = utc_offset;
+        c
+    }
+
+    fn check_transport(args: &PtpArgs) -> Result<(), ExitCode> {
+        match args.ptp_transport {
+            Transport::Udpv4 => Ok(()),
+            Transport::L2 => {
+                eprintln!("tempora: --ptp-transport l2 is not implemented yet; use udpv4");
+                Err(ExitCode::from(2))
+            }
+        }
+    }
+
+    fn state_name(s: PortState) -> &'static str {
+        match s {
+            PortState::Listening => "listening",
+            PortState::Master => "master",
+            PortState::Slave(_) => "slave",
+            PortState::Passive => "passive",
+        }
+    }
+
+    #[derive(Default)]
+    struct Shared {
+        state: Option<PortState>,
+        locked: bool,
+        measurements: u64,
+    }
+
+    pub(super) fn run_slave(iface: &str, args: &RunArgs, stop: &Arc<AtomicBool>) -> ExitCode {
+        if let Err(code) = check_transport(&args.ptp) {
+            return code;
+        }
+        let node_id = args.clock.node.unwrap_or_else(|| default_node().0);
+        let shift = shift_ns(&args.ptp);
+        let cfg = config(
+            &args.ptp,
+            node_id,
+            255,
+            true,
+            (shift / 1_000_000_000) as i16,
+        );
+        let mut node = match PtpNode::open(iface, cfg, shift) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("tempora: cannot open PTP on {iface}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let clock: Arc<VirtualClock> = node.clock();
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let started = std::time::Instant::now();
+        let until = args
+            .duration
+            .map(|d| clock.local_ns() + d.as_nanos() as i128);
+        let worker = {
+            let (stop, shared) = (Arc::clone(stop), Arc::clone(&shared));
+            std::thread::spawn(move || {
+                let r = node.run(&stop, until, |e, _| {
+                    let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
+                    match e {
+                        NodeEvent::State(st) => {
+                            s.state = Some(*st);
+                            tracing::info!(state = state_name(*st), "PTP port state");
+                        }
+                        NodeEvent::Measured(_) => s.measurements += 1,
+                    }
+                });
+                shared.lock().unwrap_or_else(|p| p.into_inner()).locked = node.locked();
+                r
+            })
+        };
+        let stdout = std::io::stdout();
+        let mut lines = 0u32;
+        while !worker.is_finished() {
+            let reading = clock.read();
+            let s = shared.lock().unwrap_or_else(|p| p.into_inner());
+            let (_, frequency, delay) = clock.estimate().unwrap_or((f64::NAN, f64::NAN, f64::NAN));
+            // The system clock minus the master, both on one timescale.
+            let offset = clock.system_offset().unwrap_or(f64::NAN);
+            let line = format!(
+                "{}  source=ptp:{iface} state={} status={} offset={:.0}ns freq={:.1}ppb delay={:.0}ns bound={} measurements={}",
+                reading.time,
+                s.state.map_or("initializing", state_name),
+                reading.status,
+                offset,
+                frequency,
+                delay,
+                format_bound(reading.bound),
+                s.measurements
+            );
+            drop(s);
+            if writeln!(stdout.lock(), "{line}").is_err() {
+                stop.store(true, Ordering::SeqCst);
+            }
+            lines += 1;
+            let next = started + args.interval.saturating_mul(lines);
+            while !worker.is_finished() && std::time::Instant::now() < next {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        match worker.join() {
+            Ok(Ok(())) => {
+                eprintln!(
+                    "tempora: stopped after {:.1}s",
+                    started.elapsed().as_secs_f64()
+                );
+                ExitCode::SUCCESS
+            }
+            Ok(Err(e)) => {
+                eprintln!("tempora: PTP on {iface} failed: {e}");
+                ExitCode::FAILURE
+            }
+            Err(_) => ExitCode::FAILURE,
+        }
+    }
+
+    pub(super) fn serve(args: &ServeArgs) -> ExitCode {
+        if let Err(code) = check_transport(&args.ptp) {
+            return code;
+        }
+        let Some(stop) = stop_flag() else {
+            return ExitCode::FAILURE;
+        };
+        let base = shift_ns(&args.ptp);
+        let injected = args.offset.map_or(0, |d| d.as_nanos() as i128);
+        let shift = base
+            + if args.offset_negative {
+                -injected
+            } else {
+                injected
+            };
+        let cfg = config(
+            &args.ptp,
+            default_node().0 ^ 0x5a5a,
+            args.priority1,
+            false,
+            (base / 1_000_000_000) as i16,
+        );
+        let mut node = match PtpNode::open(&args.iface, cfg, shift) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("tempora: cannot open PTP on {}: {e}", args.iface);
+                return ExitCode::FAILURE;
+            }
+        };
+        let until = args
+            .duration
+            .map(|d| node.clock().local_ns() + d.as_nanos() as i128);
+        let r = node.run(&stop, until, |e, _| {
+            if let NodeEvent::State(s) = e {
+                println!("state={}", state_name(*s));
+            }
+        });
+        match r {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tempora: PTP on {} failed: {e}", args.iface);
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -230,5 +551,6 @@ fn main() -> ExitCode {
     match &cli.command {
         Command::Now(args) => now(args),
         Command::Run(args) => run(args),
+        Command::Serve(args) => ptp::serve(args),
     }
 }

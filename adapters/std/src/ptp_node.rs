@@ -1,0 +1,335 @@
+//! A PTP node on Linux: the sans-IO port driven over UDP, disciplining a virtual clock.
+//!
+//! The node never steps or slews the host clock. As a slave it maintains a
+//! [`VirtualClock`]: the system clock plus the estimated offset and frequency, a
+//! [`ClockSource`] on the TAI scale with a bound and a status. As a master it serves the
+//! system clock, optionally shifted by an injected offset (for tests).
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tempora_core::clock::{ClockReading, ClockSource, ClockStatus};
+use tempora_core::ptp::port::{Action, Measurement, Port, PortConfig, PortState, Timer};
+use tempora_core::time::{Instant, Tai};
+
+use crate::ptp_udp::UdpTransport;
+
+/// Nanoseconds of `CLOCK_REALTIME`.
+fn realtime_ns() -> i128 {
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_nanos() as i128,
+        Err(_) => 0,
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Discipline {
+    /// Local time (ns) of the prediction.
+    at: i128,
+    offset: f64,
+    frequency: f64,
+    sigma: f64,
+    delay: f64,
+    status: ClockStatus,
+}
+
+/// The system clock corrected by a PTP slave's estimate: `master = local - offset`.
+///
+/// Readings are TAI. The bound is three standard deviations of the offset estimate plus
+/// the mean path delay, since a path's asymmetry is invisible to PTP and can be anywhere
+/// up to the delay itself; it grows while no exchange completes (holdover).
+#[derive(Debug)]
+pub struct VirtualClock {
+    /// Local time = `CLOCK_REALTIME` + `shift` (TAI - UTC, plus any injected offset).
+    shift: i128,
+    /// Added to readings to put the master's time on TAI: 0 for a master on the PTP
+    /// timescale; TAI - UTC for an ARB master, which in practice (linuxptp on
+    /// `CLOCK_REALTIME`) sends UTC.
+    to_tai: std::sync::atomic::AtomicI64,
+    /// TAI - UTC (ns).
+    utc: i128,
+    state: Mutex<Option<Discipline>>,
+}
+
+impl VirtualClock {
+    /// A clock whose local time is `CLOCK_REALTIME + shift_ns`, not yet disciplined;
+    /// `utc_offset_ns` is TAI - UTC.
+    pub fn new(shift_ns: i128, utc_offset_ns: i128) -> Self {
+        Self {
+            shift: shift_ns,
+            to_tai: std::sync::atomic::AtomicI64::new(0),
+            utc: utc_offset_ns,
+            state: Mutex::new(None),
+        }
+    }
+
+    /// How far the system clock is ahead of the master (ns), on one timescale: the
+    /// number a user means by "offset". `None` until disciplined.
+    pub fn system_offset(&self) -> Option<f64> {
+        // local = system + shift; the master's TAI = its raw time + to_tai; the system
+        // clock is UTC = TAI - (TAI - UTC).
+        let (offset, _, _) = self.estimate()?;
+        let to_tai = self.to_tai.load(Ordering::Relaxed) as f64;
+        Some(offset - self.shift as f64 - to_tai + self.utc as f64)
+    }
+
+    /// Local time now (ns), before correction.
+    pub fn local_ns(&self) -> i128 {
+        realtime_ns() + self.shift
+    }
+
+    /// The current estimate: (offset ns, frequency ppb, delay ns), if disciplined.
+    pub fn estimate(&self) -> Option<(f64, f64, f64)> {
+        let d = (*self.state.lock().unwrap_or_else(|p| p.into_inner()))?;
+        Some((d.offset, d.frequency, d.delay))
+    }
+
+    fn set(&self, d: Discipline) {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = Some(d);
+    }
+
+    fn set_status(&self, status: ClockStatus) {
+        if let Some(d) = self
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            d.status = status;
+        }
+    }
+}
+
+impl ClockSource for VirtualClock {
+    type Scale = Tai;
+
+    fn read(&self) -> ClockReading<Tai> {
+        let local = self.local_ns();
+        let d = *self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let clamp = |ns: i128| Instant::<Tai>::from_nanos(ns.clamp(0, i128::from(u64::MAX)) as u64);
+        match d {
+            None => ClockReading {
+                time: clamp(local),
+                bound: Duration::MAX,
+                status: ClockStatus::Unknown,
+            },
+            Some(d) => {
+                let dt = (local - d.at) as f64 / 1e9;
+                let offset = d.offset + d.frequency * dt;
+                let bound = 3.0 * d.sigma + d.delay.abs();
+                let to_tai = i128::from(self.to_tai.load(Ordering::Relaxed));
+                ClockReading {
+                    time: clamp(local - offset as i128 + to_tai),
+                    bound: Duration::from_nanos(bound.max(0.0) as u64),
+                    status: d.status,
+                }
+            }
+        }
+    }
+}
+
+/// Which role the node may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Follow a master; never serve.
+    SlaveOnly,
+    /// Take part in the BMCA (a master when it wins).
+    Auto,
+}
+
+/// One line of what happened, for the daemon and the tests.
+#[derive(Clone, Copy, Debug)]
+pub enum NodeEvent {
+    /// The port changed state.
+    State(PortState),
+    /// An exchange completed.
+    Measured(Measurement),
+}
+
+/// The port, its sockets and its virtual clock.
+pub struct PtpNode {
+    port: Port<4>,
+    transport: UdpTransport,
+    timers: [Option<i128>; 4],
+    clock: Arc<VirtualClock>,
+    last_measure: Option<i128>,
+    was_locked: bool,
+}
+
+fn timer_index(t: Timer) -> usize {
+    match t {
+        Timer::Announce => 0,
+        Timer::Sync => 1,
+        Timer::DelayReq => 2,
+        Timer::AnnounceReceipt => 3,
+    }
+}
+
+const TIMERS: [Timer; 4] = [
+    Timer::Announce,
+    Timer::Sync,
+    Timer::DelayReq,
+    Timer::AnnounceReceipt,
+];
+
+impl PtpNode {
+    /// Opens `iface` and prepares the port; local time is `CLOCK_REALTIME + shift_ns`.
+    pub fn open(iface: &str, config: PortConfig, shift_ns: i128) -> io::Result<Self> {
+        Ok(Self {
+            port: Port::new(config),
+            transport: UdpTransport::open(iface)?,
+            timers: [None; 4],
+            clock: Arc::new(VirtualClock::new(
+                shift_ns,
+                i128::from(config.utc_offset) * 1_000_000_000,
+            )),
+            last_measure: None,
+            was_locked: false,
+        })
+    }
+
+    /// The virtual clock this node disciplines (shareable with readers).
+    pub fn clock(&self) -> Arc<VirtualClock> {
+        Arc::clone(&self.clock)
+    }
+
+    /// The port's state.
+    pub fn state(&self) -> PortState {
+        self.port.state()
+    }
+
+    /// Whether the slave's estimate has settled.
+    pub fn locked(&self) -> bool {
+        self.port.locked()
+    }
+
+    fn apply(
+        &mut self,
+        actions: impl IntoIterator<Item = Action>,
+        events: &mut Vec<NodeEvent>,
+    ) -> io::Result<()> {
+        let mut work: Vec<Action> = actions.into_iter().collect();
+        while !work.is_empty() {
+            let action = work.remove(0);
+            match action {
+                Action::Send(p) => {
+                    self.transport.send(p.event, &p.bytes)?;
+                    if p.event {
+                        if let Some((_, ts)) =
+                            self.transport.send_timestamp(Duration::from_millis(20))?
+                        {
+                            let sent = ts + self.clock.shift;
+                            work.extend(self.port.on_sent(p.message_type, p.sequence_id, sent));
+                        }
+                    }
+                }
+                Action::SetTimer { timer, at } => self.timers[timer_index(timer)] = Some(at),
+                Action::CancelTimer(timer) => self.timers[timer_index(timer)] = None,
+                Action::State(s) => events.push(NodeEvent::State(s)),
+                Action::Measure(m) => {
+                    self.last_measure = Some(m.at);
+                    events.push(NodeEvent::Measured(m));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn refresh_clock(&mut self, now: i128) {
+        if self.port.master_ptp_timescale() == Some(false) {
+            let utc = i64::from(self.port.config().utc_offset) * 1_000_000_000;
+            self.clock.to_tai.store(utc, Ordering::Relaxed);
+        } else if self.port.master_ptp_timescale() == Some(true) {
+            self.clock.to_tai.store(0, Ordering::Relaxed);
+        }
+        let Some((offset, sigma)) = self.port.predict(now) else {
+            return;
+        };
+        let locked = self.port.locked();
+        self.was_locked |= locked;
+        // No exchange for 4 s: whatever the port thinks, the estimate is coasting.
+        let fresh = self.last_measure.is_some_and(|m| now - m < 4_000_000_000);
+        let status = if locked && fresh {
+            ClockStatus::Synchronized
+        } else if self.was_locked {
+            ClockStatus::Holdover
+        } else {
+            ClockStatus::FreeRunning
+        };
+        let (frequency, delay) = match self.clock.estimate() {
+            Some((_, f, d)) => (f, d),
+            None => (0.0, 0.0),
+        };
+        self.clock.set(Discipline {
+            at: now,
+            offset,
+            frequency,
+            sigma,
+            delay,
+            status,
+        });
+        self.clock.set_status(status);
+    }
+
+    /// Runs until `stop` is set or `until` (a local-time deadline, ns) passes, calling
+    /// `on_event` for state changes and measurements.
+    pub fn run(
+        &mut self,
+        stop: &AtomicBool,
+        until: Option<i128>,
+        mut on_event: impl FnMut(&NodeEvent, &VirtualClock),
+    ) -> io::Result<()> {
+        let mut events = Vec::new();
+        let start = self.port.start(self.clock.local_ns());
+        self.apply(start, &mut events)?;
+        loop {
+            let now = self.clock.local_ns();
+            if stop.load(Ordering::SeqCst) || until.is_some_and(|u| now >= u) {
+                return Ok(());
+            }
+            for t in TIMERS {
+                if self.timers[timer_index(t)].is_some_and(|at| at <= now) {
+                    self.timers[timer_index(t)] = None;
+                    let a = self.port.on_timer(t, now);
+                    self.apply(a, &mut events)?;
+                }
+            }
+            let next = self
+                .timers
+                .iter()
+                .flatten()
+                .min()
+                .copied()
+                .unwrap_or(now + 50_000_000);
+            let wait = (next - now).clamp(0, 50_000_000) as u64;
+            if let Some(d) = self.transport.recv(Duration::from_nanos(wait))? {
+                let now = self.clock.local_ns();
+                let rx = d.timestamp.map(|t| t + self.clock.shift);
+                if let Ok(a) = self
+                    .port
+                    .on_receive(&d.bytes, if d.event { rx } else { None }, now)
+                {
+                    self.apply(a, &mut events)?;
+                }
+            }
+            for e in events.drain(..) {
+                if let NodeEvent::Measured(m) = &e {
+                    // Keep frequency and delay with the clock for readers.
+                    self.clock.set(Discipline {
+                        at: m.at,
+                        offset: m.offset,
+                        frequency: m.frequency,
+                        sigma: m.sigma,
+                        delay: m.delay,
+                        status: ClockStatus::FreeRunning,
+                    });
+                }
+                self.refresh_clock(self.clock.local_ns());
+                on_event(&e, &self.clock);
+            }
+            self.refresh_clock(self.clock.local_ns());
+        }
+    }
+}
