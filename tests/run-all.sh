@@ -7,13 +7,18 @@ cd "$(dirname "$0")/.."
 
 # The toolchain file names the embedded targets; make sure they are there (no-op if so).
 rustup target add thumbv7m-none-eabi thumbv6m-none-eabi >/dev/null
-# The firmware suite boots under QEMU.
-if ! command -v qemu-system-arm >/dev/null 2>&1; then
-    echo "== installing qemu-system-arm (Debian package)"
+# Debian packages the tests use: QEMU boots the firmware suite; linuxptp's ptp4l is the
+# real PTP peer; iproute2 builds the test namespaces.
+missing=()
+command -v qemu-system-arm >/dev/null 2>&1 || missing+=(qemu-system-arm)
+command -v ptp4l >/dev/null 2>&1 || missing+=(linuxptp)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing ${missing[*]} (Debian packages)"
     sudo_cmd=""
     [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
     $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends qemu-system-arm
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 echo "== doc tests"
