@@ -41,7 +41,7 @@ fn ensure(cond: bool, why: &'static str) -> Result<(), &'static str> {
 
 /// Runs every check, printing one line each, with `counter` as the board's timer.
 pub fn run(out: &mut dyn Write, counter: &dyn TickCounter) -> Tally {
-    let checks: [(&str, Check); 10] = [
+    let checks: [(&str, Check); 12] = [
         ("hlc_monotonic_through_backward_step", hlc_monotonic),
         ("hlc_max_offset_guard", hlc_max_offset),
         ("hlc_in_a_static", hlc_static),
@@ -52,6 +52,8 @@ pub fn run(out: &mut dyn Write, counter: &dyn TickCounter) -> Tally {
         ("interval_tree_against_brute_force", interval_tree),
         ("temporal_graph_earliest_arrival", temporal_graph),
         ("pattern_sequence_out_of_order", pattern),
+        ("ptp_codec_round_trip", ptp_codec),
+        ("ptp_engine_converges", ptp_engine),
     ];
     let mut tally = Tally::default();
     for (name, check) in checks {
@@ -302,6 +304,212 @@ fn pattern() -> Result<(), &'static str> {
     ensure(found == 1 && late, "sequence over reordered events")
 }
 
+fn sync_bytes() -> ([u8; 64], usize) {
+    use tempora_core::ptp::wire::*;
+    let msg = PtpMessage {
+        header: Header {
+            sdo_id: 0,
+            message_type: MessageType::Sync,
+            minor_version: 1,
+            domain: 0,
+            flags: Flags(Flags::TWO_STEP),
+            correction: 0x8000,
+            source_port: PortIdentity {
+                clock: ClockIdentity([1, 2, 3, 4, 5, 6, 7, 8]),
+                port: 1,
+            },
+            sequence_id: 7,
+            log_interval: -3,
+        },
+        body: Body::Sync {
+            origin: WireTimestamp {
+                seconds: 1_700_000_000,
+                nanos: 5,
+            },
+        },
+    };
+    let mut buf = [0u8; 64];
+    let n = msg.emit(&mut buf).unwrap_or(0);
+    (buf, n)
+}
+
+fn ptp_codec() -> Result<(), &'static str> {
+    use tempora_core::ptp::wire::*;
+    let (buf, n) = sync_bytes();
+    ensure(n == 44, "Sync is 44 bytes")?;
+    let m = PtpMessage::parse(&buf[..n]).map_err(|_| "parse")?;
+    ensure(
+        m.header.sequence_id == 7 && m.header.flags.has(Flags::TWO_STEP),
+        "header",
+    )?;
+    ensure(
+        m.body
+            == Body::Sync {
+                origin: WireTimestamp {
+                    seconds: 1_700_000_000,
+                    nanos: 5,
+                },
+            },
+        "body",
+    )?;
+    for cut in 0..n {
+        ensure(
+            PtpMessage::parse(&buf[..cut]).is_err(),
+            "truncated message accepted",
+        )?;
+    }
+    Ok(())
+}
+
+/// Master and slave engines on recorded-style timestamps: the slave's clock runs 20 ppm
+/// fast and 250 µs ahead; packets take 2 µs ± 100 ns. Everything on the stack.
+fn ptp_engine() -> Result<(), &'static str> {
+    use tempora_core::ptp::bmca::{ClockQuality, DefaultDataset};
+    use tempora_core::ptp::port::{Action, Port, PortConfig, PortState};
+    use tempora_core::ptp::wire::{ClockIdentity, PortIdentity};
+
+    fn cfg(id: u8, priority1: u8, slave_only: bool) -> PortConfig {
+        let identity = PortIdentity {
+            clock: ClockIdentity([id; 8]),
+            port: 1,
+        };
+        let clock = DefaultDataset {
+            identity: identity.clock,
+            priority1,
+            quality: ClockQuality {
+                class: if slave_only { 255 } else { 248 },
+                accuracy: 0xfe,
+                variance: 0xffff,
+            },
+            priority2: 128,
+            slave_only,
+        };
+        let mut c = PortConfig::default_profile(identity, clock);
+        c.log_announce_interval = -3;
+        c.log_sync_interval = -3;
+        c.log_min_delay_req_interval = -3;
+        c.announce_receipt_timeout = 2;
+        c
+    }
+    let local = |node: usize, t: i128| -> i128 {
+        if node == 0 {
+            t
+        } else {
+            t + 250_000 + t * 20 / 1_000_000
+        }
+    };
+    let mut ports = [
+        Port::<2>::new(cfg(1, 10, false)),
+        Port::<2>::new(cfg(2, 128, true)),
+    ];
+    let mut timers = [[None::<i128>; 4]; 2];
+    type Wire = heapless::Vec<u8, 96>;
+    let mut in_flight: heapless::Vec<(i128, usize, Wire, bool), 16> = heapless::Vec::new();
+    let mut seed = 0x1234_5678u32;
+    let mut estimate = None;
+    let index = |t: tempora_core::ptp::port::Timer| t as usize;
+    let mut pending: heapless::Vec<(usize, i128, tempora_core::ptp::port::Actions), 4> =
+        heapless::Vec::new();
+    for (node, port) in ports.iter_mut().enumerate() {
+        let _ = pending.push((node, 0, port.start(local(node, 0))));
+    }
+    let mut t: i128 = 0;
+    let mut steps = 0u32;
+    while t < 3_000_000_000 {
+        steps += 1;
+        ensure(steps < 100_000, "simulation stuck")?;
+        while let Some((node, at, actions)) = pending.pop() {
+            for a in actions {
+                match a {
+                    Action::Send(p) => {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 17;
+                        seed ^= seed << 5;
+                        let arrive = at + 2_000 + i128::from(seed % 201) - 100;
+                        in_flight
+                            .push((arrive, 1 - node, p.bytes, p.event))
+                            .map_err(|_| "network full")?;
+                        if p.event {
+                            let more =
+                                ports[node].on_sent(p.message_type, p.sequence_id, local(node, at));
+                            pending
+                                .push((node, at, more))
+                                .map_err(|_| "too many actions")?;
+                        }
+                    }
+                    Action::SetTimer { timer, at: when } => timers[node][index(timer)] = Some(when),
+                    Action::CancelTimer(timer) => timers[node][index(timer)] = None,
+                    Action::Measure(m) if node == 1 => {
+                        // The estimate is for the Sync's arrival (slave-local m.at).
+                        let sync_at = (m.at - 250_000) * 1_000_000 / 1_000_020;
+                        let truth = (local(1, sync_at) - local(0, sync_at)) as f64;
+                        estimate = Some((m.offset - truth, m.sigma));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // The earliest packet or timer next.
+        let next_packet = in_flight.iter().map(|p| p.0).min();
+        let mut next = next_packet.unwrap_or(i128::MAX);
+        for (node, node_timers) in timers.iter().enumerate() {
+            for at in node_timers.iter().flatten() {
+                // Timer deadlines are local; to true time (slave: undo 20 ppm, 250 µs).
+                // Rounded up, so the local clock has reached `at` by then.
+                let true_at = if node == 0 {
+                    *at
+                } else {
+                    ((at - 250_000) * 1_000_000 + 1_000_019) / 1_000_020
+                };
+                next = next.min(true_at.max(t));
+            }
+        }
+        if next == i128::MAX {
+            return Err("nothing scheduled");
+        }
+        t = next;
+        if next_packet == Some(t) {
+            if let Some(i) = in_flight.iter().position(|p| p.0 == t) {
+                let (at, node, bytes, event) = in_flight.swap_remove(i);
+                let now = local(node, at);
+                if let Ok(a) = ports[node].on_receive(&bytes, event.then_some(now), now) {
+                    pending
+                        .push((node, at, a))
+                        .map_err(|_| "too many actions")?;
+                }
+            }
+            continue;
+        }
+        for (node, (port, node_timers)) in ports.iter_mut().zip(timers.iter_mut()).enumerate() {
+            for timer in [
+                tempora_core::ptp::port::Timer::Announce,
+                tempora_core::ptp::port::Timer::Sync,
+                tempora_core::ptp::port::Timer::DelayReq,
+                tempora_core::ptp::port::Timer::AnnounceReceipt,
+            ] {
+                let now = local(node, t);
+                if node_timers[index(timer)].is_some_and(|at| at <= now) {
+                    node_timers[index(timer)] = None;
+                    let a = port.on_timer(timer, now);
+                    pending.push((node, t, a)).map_err(|_| "too many actions")?;
+                }
+            }
+        }
+    }
+    ensure(ports[0].state() == PortState::Master, "master state")?;
+    ensure(
+        matches!(ports[1].state(), PortState::Slave(_)),
+        "slave state",
+    )?;
+    ensure(ports[1].locked(), "slave not locked after 3 s")?;
+    let (err, sigma) = estimate.ok_or("no measurement")?;
+    let err = if err < 0.0 { -err } else { err };
+    ensure(
+        err < 3.0 * sigma + 100.0 && err < 500.0,
+        "slave estimate off",
+    )
+}
+
 fn board_timer(counter: &dyn TickCounter) -> Result<(), &'static str> {
     struct Board<'a>(&'a dyn TickCounter);
     impl TickCounter for Board<'_> {
@@ -353,7 +561,7 @@ mod tests {
         let mut out = String::new();
         let tally = run(&mut out, &HostTicks(std::time::Instant::now()));
         assert_eq!(tally.failed, 0, "{out}");
-        assert_eq!(tally.passed, 11, "{out}");
+        assert_eq!(tally.passed, 13, "{out}");
     }
 }
 
@@ -368,6 +576,8 @@ pub struct Costs {
     pub causal_receive: u64,
     /// `VectorClock::compare` of two 8-node clocks.
     pub vclock_compare: u64,
+    /// `PtpMessage::parse` of a Sync.
+    pub ptp_sync_parse: u64,
 }
 
 /// Runs per measurement.
@@ -430,11 +640,20 @@ pub fn measure(counter: &dyn TickCounter) -> Costs {
         core::hint::black_box(core::hint::black_box(&a).compare(core::hint::black_box(&b)));
     }
     let vclock_compare = per_op(start);
+    let (buf, n) = sync_bytes();
+    let start = counter.ticks();
+    for _ in 0..ROUNDS {
+        let _ = core::hint::black_box(tempora_core::ptp::wire::PtpMessage::parse(
+            core::hint::black_box(&buf[..n]),
+        ));
+    }
+    let ptp_sync_parse = per_op(start);
     Costs {
         hlc_now,
         hlc_update,
         causal_receive,
         vclock_compare,
+        ptp_sync_parse,
     }
 }
 
@@ -469,12 +688,13 @@ pub mod firmware {
         let c = super::measure(ticks);
         let _ = writeln!(
             out,
-            "systick ticks per op at {} Hz: hlc_now={} hlc_update={} causal_receive={} vclock_compare={}",
+            "systick ticks per op at {} Hz: hlc_now={} hlc_update={} causal_receive={} vclock_compare={} ptp_sync_parse={}",
             ticks.frequency_hz(),
             c.hlc_now,
             c.hlc_update,
             c.causal_receive,
-            c.vclock_compare
+            c.vclock_compare,
+            c.ptp_sync_parse
         );
         let _ = writeln!(out, "{} passed, {} failed", tally.passed, tally.failed);
         semihosting::process::exit(if tally.failed == 0 { 0 } else { 1 })

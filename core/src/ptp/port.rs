@@ -267,8 +267,9 @@ pub struct Port<const FOREIGN: usize = 4> {
 }
 
 impl<const FOREIGN: usize> Port<FOREIGN> {
-    /// A port in the Listening state; call [`Port::start`] next.
-    pub fn new(config: PortConfig) -> Self {
+    /// A port in the Listening state; call [`Port::start`] next. `const`, so a port can
+    /// live in a `static` on firmware.
+    pub const fn new(config: PortConfig) -> Self {
         Self {
             config,
             state: PortState::Listening,
