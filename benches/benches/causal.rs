@@ -10,21 +10,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use tempora_benches::Rng;
 use tempora_core::causal::{CausalMessage, CausalQueue, VectorClock};
 use tempora_core::queue::{Full, Priority, SharedTemporalQueue, TemporalQueue};
 use tempora_core::{NodeId, Timestamp, Utc};
 use tempora_std::ConcurrentTemporalQueue;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
 
 /// Two clocks over `n` nodes that are concurrent (each ahead on some nodes).
 fn clocks<const N: usize>(
@@ -102,7 +92,7 @@ fn stream(len: usize, shuffle: bool) -> Vec<CausalMessage<u64, 8>> {
         let mut rng = Rng(7);
         for w in out.chunks_mut(16) {
             for i in (1..w.len()).rev() {
-                w.swap(i, (rng.next() % (i as u64 + 1)) as usize);
+                w.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
             }
         }
     }
@@ -140,7 +130,7 @@ fn temporal_group(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     let mut rng = Rng(1);
     let keys: Vec<(u8, u64)> = (0..DEPTH * 4)
-        .map(|_| ((rng.next() % 4) as u8, rng.next() >> 20))
+        .map(|_| ((rng.next_u64() % 4) as u8, rng.next_u64() >> 20))
         .collect();
 
     g.bench_function("push_pop_depth_1024/tempora", |b| {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use coitrees::IntervalTree as _;
 use criterion::{criterion_group, Criterion, Throughput};
+use tempora_benches::Rng;
 use tempora_core::graph::{NodeIx, PathSearch, TemporalGraph};
 use tempora_core::interval::{Interval, IntervalTree};
 use tempora_core::pattern::{Contiguity, Detector, Event, Matcher, Report, Sequence};
@@ -16,25 +17,14 @@ const N: usize = 100_000;
 const SPAN: u64 = 10_000_000;
 const QUERIES: usize = 10_000;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 /// 100 000 intervals: starts uniform over 10^7, lengths uniform in [1, 1000): about 5
 /// intervals cover any point.
 fn data() -> Vec<(u64, u64)> {
     let mut rng = Rng(42);
     (0..N)
         .map(|_| {
-            let s = rng.next() % SPAN;
-            (s, s + 1 + rng.next() % 999)
+            let s = rng.next_u64() % SPAN;
+            (s, s + 1 + rng.next_u64() % 999)
         })
         .collect()
 }
@@ -44,7 +34,7 @@ fn queries(len: u64) -> Vec<(u64, u64)> {
     let mut rng = Rng(7);
     (0..QUERIES)
         .map(|_| {
-            let a = rng.next() % SPAN;
+            let a = rng.next_u64() % SPAN;
             (a, a + len)
         })
         .collect()
@@ -171,11 +161,17 @@ fn graph_edges() -> Vec<(u32, u32, u64, u64, u64)> {
     (0..GE)
         .map(|_| {
             let (f, t) = (
-                (rng.next() % GN as u64) as u32,
-                (rng.next() % GN as u64) as u32,
+                (rng.next_u64() % GN as u64) as u32,
+                (rng.next_u64() % GN as u64) as u32,
             );
-            let s = rng.next() % 10_000;
-            (f, t, s, s + 10 + rng.next() % 990, 1 + rng.next() % 50)
+            let s = rng.next_u64() % 10_000;
+            (
+                f,
+                t,
+                s,
+                s + 10 + rng.next_u64() % 990,
+                1 + rng.next_u64() % 50,
+            )
         })
         .collect()
 }
@@ -237,9 +233,9 @@ fn temporal_graph(c: &mut Criterion) {
     let queries: Vec<(u32, u32, u64)> = (0..1000)
         .map(|_| {
             (
-                (rng.next() % GN as u64) as u32,
-                (rng.next() % GN as u64) as u32,
-                rng.next() % 2000,
+                (rng.next_u64() % GN as u64) as u32,
+                (rng.next_u64() % GN as u64) as u32,
+                rng.next_u64() % 2000,
             )
         })
         .collect();
@@ -289,7 +285,7 @@ fn pattern(c: &mut Criterion) {
     const SPAN: u64 = EVENTS as u64 * 100;
     let mut rng = Rng(5);
     let events: Vec<(u64, u8, u64)> = (0..EVENTS as u64)
-        .map(|i| (i * 100, (rng.next() % 4) as u8, rng.next() % 1000))
+        .map(|i| (i * 100, (rng.next_u64() % 4) as u8, rng.next_u64() % 1000))
         .collect();
     type Seq = Sequence<u8, Utc, 3, 16, 2048>;
     let new_seq = || {

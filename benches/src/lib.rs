@@ -1,1 +1,16 @@
-//! Criterion benchmarks live in `benches/`; this library is empty on purpose.
+//! Shared by the benchmarks (which live in `benches/`): a seedable generator, so every
+//! run measures the same data.
+
+/// splitmix64.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}

@@ -9,6 +9,9 @@
 //! tempora-core --test causal_sim`.
 #![cfg(not(loom))]
 
+mod support;
+use support::Rng;
+
 use std::collections::{BTreeMap, HashSet};
 
 use tempora_core::causal::{CausalMessage, CausalQueue, RefusalReason};
@@ -17,24 +20,6 @@ use tempora_core::NodeId;
 const NODES: u32 = 5;
 const CAP: usize = 16;
 type Msg = CausalMessage<(u32, u64), 8>;
-
-/// splitmix64: tiny, seedable, good enough to drive a simulation.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 #[derive(Default)]
 struct Outcome {

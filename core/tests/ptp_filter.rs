@@ -4,22 +4,10 @@
 //! the frequency, ignore the outliers and follow the step.
 #![cfg(not(loom))]
 
-use tempora_core::ptp::filter::{Exchange, FilterConfig, OffsetFilter, Verdict};
+mod support;
+use support::Rng;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [-a, a].
-    fn jitter(&mut self, a: i128) -> i128 {
-        (self.next() % (2 * a as u64 + 1)) as i128 - a
-    }
-}
+use tempora_core::ptp::filter::{Exchange, FilterConfig, OffsetFilter, Verdict};
 
 const PPB: i128 = 50_000; // the slave is 50 ppm fast
 const DELAY: i128 = 2_000;
@@ -40,7 +28,13 @@ fn the_filter_tracks_offset_and_frequency_inside_its_bound() {
     let mut recovered_at = None;
     for k in 0..800i128 {
         let t1 = k * 125_000_000; // 8 Sync per second, master time
-        let queued = |rng: &mut Rng| if rng.next() % 100 == 0 { 140_000 } else { 0 };
+        let queued = |rng: &mut Rng| {
+            if rng.next_u64() % 100 == 0 {
+                140_000
+            } else {
+                0
+            }
+        };
         let (q1, q2) = (queued(&mut rng), queued(&mut rng));
         outliers += usize::from(q1 > 0) + usize::from(q2 > 0);
         let ms = DELAY + rng.jitter(500) + q1;

@@ -4,26 +4,15 @@
 //! own bound. A failing seed is printed for replay.
 #![cfg(not(loom))]
 
+mod support;
+use support::Rng;
+
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
-use tempora_core::ptp::bmca::{ClockQuality, DefaultDataset};
+use tempora_core::ptp::bmca::DefaultDataset;
 use tempora_core::ptp::port::{Action, Measurement, Port, PortConfig, PortState, Timer};
 use tempora_core::ptp::wire::{ClockIdentity, PortIdentity};
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn jitter(&mut self, a: i128) -> i128 {
-        (self.next() % (2 * a as u64 + 1)) as i128 - a
-    }
-}
 
 /// A node's local clock: local = epoch + offset + T + drift_ppb * T / 1e9.
 #[derive(Clone, Copy)]
@@ -54,23 +43,8 @@ fn config(id: u8, priority1: u8, slave_only: bool) -> PortConfig {
         clock: ClockIdentity([id; 8]),
         port: 1,
     };
-    let clock = DefaultDataset {
-        identity: identity.clock,
-        priority1,
-        quality: ClockQuality {
-            class: if slave_only { 255 } else { 248 },
-            accuracy: 0xfe,
-            variance: 0xffff,
-        },
-        priority2: 128,
-        slave_only,
-    };
-    let mut c = PortConfig::default_profile(identity, clock);
-    c.log_announce_interval = -3;
-    c.log_sync_interval = -3;
-    c.log_min_delay_req_interval = -3;
-    c.announce_receipt_timeout = 2;
-    c
+    let clock = DefaultDataset::ordinary(identity.clock, priority1, slave_only);
+    PortConfig::default_profile(identity, clock).with_intervals(-3, -3, -3, 2)
 }
 
 struct Outcome {

@@ -364,7 +364,7 @@ fn ptp_codec() -> Result<(), &'static str> {
 /// Master and slave engines on recorded-style timestamps: the slave's clock runs 20 ppm
 /// fast and 250 µs ahead; packets take 2 µs ± 100 ns. Everything on the stack.
 fn ptp_engine() -> Result<(), &'static str> {
-    use tempora_core::ptp::bmca::{ClockQuality, DefaultDataset};
+    use tempora_core::ptp::bmca::DefaultDataset;
     use tempora_core::ptp::port::{Action, Port, PortConfig, PortState};
     use tempora_core::ptp::wire::{ClockIdentity, PortIdentity};
 
@@ -373,23 +373,8 @@ fn ptp_engine() -> Result<(), &'static str> {
             clock: ClockIdentity([id; 8]),
             port: 1,
         };
-        let clock = DefaultDataset {
-            identity: identity.clock,
-            priority1,
-            quality: ClockQuality {
-                class: if slave_only { 255 } else { 248 },
-                accuracy: 0xfe,
-                variance: 0xffff,
-            },
-            priority2: 128,
-            slave_only,
-        };
-        let mut c = PortConfig::default_profile(identity, clock);
-        c.log_announce_interval = -3;
-        c.log_sync_interval = -3;
-        c.log_min_delay_req_interval = -3;
-        c.announce_receipt_timeout = 2;
-        c
+        let clock = DefaultDataset::ordinary(identity.clock, priority1, slave_only);
+        PortConfig::default_profile(identity, clock).with_intervals(-3, -3, -3, 2)
     }
     let local = |node: usize, t: i128| -> i128 {
         if node == 0 {

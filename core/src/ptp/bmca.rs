@@ -33,6 +33,24 @@ pub struct DefaultDataset {
     pub slave_only: bool,
 }
 
+impl DefaultDataset {
+    /// An ordinary clock of default quality (class 248, or 255 when slave-only; accuracy
+    /// and variance unknown) with priority2 128.
+    pub const fn ordinary(identity: ClockIdentity, priority1: u8, slave_only: bool) -> Self {
+        Self {
+            identity,
+            priority1,
+            quality: ClockQuality {
+                class: if slave_only { 255 } else { 248 },
+                accuracy: 0xfe,
+                variance: 0xffff,
+            },
+            priority2: 128,
+            slave_only,
+        }
+    }
+}
+
 /// What the BMCA compares: a grandmaster as seen through one Announce, on one port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

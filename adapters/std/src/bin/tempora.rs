@@ -329,7 +329,7 @@ mod ptp {
     //! The PTP side of the daemon: a slave printing its estimate, or a master.
 
     use super::*;
-    use tempora_core::ptp::bmca::{ClockQuality, DefaultDataset};
+    use tempora_core::ptp::bmca::DefaultDataset;
     use tempora_core::ptp::port::{PortConfig, PortState};
     use tempora_core::ptp::wire::{ClockIdentity, PortIdentity};
     use tempora_std::ptp_node::NodeEvent;
@@ -360,23 +360,14 @@ mod ptp {
             clock: identity(node),
             port: 1,
         };
-        let clock = DefaultDataset {
-            identity: port.clock,
-            priority1,
-            quality: ClockQuality {
-                class: if slave_only { 255 } else { 248 },
-                accuracy: 0xfe,
-                variance: 0xffff,
-            },
-            priority2: 128,
-            slave_only,
-        };
-        let mut c = PortConfig::default_profile(port, clock);
+        let clock = DefaultDataset::ordinary(port.clock, priority1, slave_only);
+        let mut c = PortConfig::default_profile(port, clock).with_intervals(
+            args.ptp_announce_log2,
+            args.ptp_sync_log2,
+            args.ptp_delay_log2,
+            args.ptp_announce_timeout,
+        );
         c.domain = args.ptp_domain;
-        c.log_announce_interval = args.ptp_announce_log2;
-        c.log_sync_interval = args.ptp_sync_log2;
-        c.log_min_delay_req_interval = args.ptp_delay_log2;
-        c.announce_receipt_timeout = args.ptp_announce_timeout;
         c.utc_offset = utc_offset;
         c
     }
