@@ -1,0 +1,214 @@
+//! The test lab shared by the PTP interop and impairment tests: namespaces, processes
+//! started in them (and only those ended, by PID), ptp4l configs, and status-line parsing.
+#![allow(dead_code)] // each test file uses its own subset
+
+pub mod impair;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Two namespaces joined by a veth pair; removed on drop, with every process started in
+/// them (only those, by PID).
+pub struct Lab {
+    pub master_ns: String,
+    pub slave_ns: String,
+    /// The master side's interface (veth labs: `vm<id>`).
+    pub master_if: String,
+    /// The slave side's interface (veth labs: `vs<id>`).
+    pub slave_if: String,
+    children: Vec<Child>,
+    dir: std::path::PathBuf,
+}
+
+pub fn sh(args: &[&str]) {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect("run ip");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Lab {
+    /// Two namespaces joined by a veth pair (`vm<id>` 10.99.0.1 / `vs<id>` 10.99.0.2).
+    pub fn new(tag: &str) -> Self {
+        let mut lab = Self::bare(tag);
+        let (m, s) = (lab.master_ns.clone(), lab.slave_ns.clone());
+        // Unique names: veth ends are created before they move into their namespaces, so
+        // labs running in parallel must not both ask for the same name.
+        let id = m.trim_start_matches("tpm").to_string();
+        let (vm, vs) = (format!("vm{id}"), format!("vs{id}"));
+        sh(&[
+            "ip", "link", "add", &vm, "netns", &m, "type", "veth", "peer", "name", &vs, "netns", &s,
+        ]);
+        sh(&["ip", "-n", &m, "addr", "add", "10.99.0.1/24", "dev", &vm]);
+        sh(&["ip", "-n", &s, "addr", "add", "10.99.0.2/24", "dev", &vs]);
+        for (ns, dev) in [(&m, &vm), (&s, &vs)] {
+            sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
+        }
+        lab.master_if = vm;
+        lab.slave_if = vs;
+        lab
+    }
+
+    /// Two namespaces with only loopback up (the impairment forwarder adds TAPs `tpa`
+    /// and `tpb`).
+    pub fn bare(tag: &str) -> Self {
+        assert!(
+            Command::new("ptp4l").arg("-v").output().is_ok(),
+            "ptp4l is missing: apt-get install linuxptp (tests/run-all.sh does)"
+        );
+        let id = format!("{}{}", tag, std::process::id() % 100_000);
+        let (m, s) = (format!("tpm{id}"), format!("tps{id}"));
+        let dir = std::env::temp_dir().join(format!("tempora-{id}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let lab = Self {
+            master_ns: m.clone(),
+            slave_ns: s.clone(),
+            master_if: "tpa".into(),
+            slave_if: "tpb".into(),
+            children: Vec::new(),
+            dir,
+        };
+        sh(&["ip", "netns", "add", &m]);
+        sh(&["ip", "netns", "add", &s]);
+        for ns in [&m, &s] {
+            sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+        }
+        lab
+    }
+
+    pub fn spawn(&mut self, ns: &str, cmd: &[&str]) -> usize {
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns])
+            .args(cmd)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn in namespace");
+        self.children.push(child);
+        self.children.len() - 1
+    }
+
+    /// A ptp4l config: fast announce settings, and never touching the host clock.
+    pub fn ptp4l_config(&self, name: &str, role: &str) -> String {
+        let path = self.dir.join(format!("{name}.cfg"));
+        let uds = self.dir.join(format!("{name}.sock"));
+        std::fs::write(
+            &path,
+            format!(
+                "[global]\nfree_running 1\nkernel_leap 0\ntime_stamping software\ndelay_mechanism E2E\n\
+                 logSyncInterval -3\nlogMinDelayReqInterval -3\nlogAnnounceInterval -3\n\
+                 announceReceiptTimeout 2\nsummary_interval -3\nfreq_est_interval 0\n\
+                 uds_address {}\n{role}\n",
+                uds.display()
+            ),
+        )
+        .unwrap();
+        path.display().to_string()
+    }
+
+    /// Collects the child's stdout lines until it exits or `limit` passes, then ends it.
+    pub fn lines(&mut self, idx: usize, limit: Duration) -> Vec<String> {
+        let child = &mut self.children[idx];
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + limit;
+        let mut out = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(l) => out.push(l),
+                Err(_) => break,
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.master_ns])
+            .status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.slave_ns])
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub const FAST: [&str; 8] = [
+    "--ptp-announce-log2=-3",
+    "--ptp-sync-log2=-3",
+    "--ptp-delay-log2=-3",
+    "--ptp-announce-timeout",
+    "2",
+    "--interval",
+    "250ms",
+    "--log-level=warn",
+];
+
+/// `key=value` of a status line, with a unit suffix stripped.
+pub fn field(line: &str, key: &str) -> Option<f64> {
+    let v = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))?;
+    let v = v.trim_end_matches("ns").trim_end_matches('s');
+    v.parse().ok()
+}
+
+pub struct SlaveRun {
+    pub lock_after: Option<f64>,
+    /// (offset ns, bound ns) of every synchronized line.
+    pub samples: Vec<(f64, f64)>,
+}
+
+pub fn slave_run(lines: &[String], interval_s: f64) -> SlaveRun {
+    let mut run = SlaveRun {
+        lock_after: None,
+        samples: Vec::new(),
+    };
+    for (i, l) in lines.iter().enumerate() {
+        if !l.contains("status=synchronized") {
+            continue;
+        }
+        run.lock_after.get_or_insert(i as f64 * interval_s);
+        if let (Some(o), Some(b)) = (field(l, "offset"), field(l, "bound")) {
+            run.samples.push((o, b * 1e9));
+        }
+    }
+    run
+}
+
+pub fn stats(errors: &[f64]) -> (f64, f64, f64) {
+    let mut abs: Vec<f64> = errors.iter().map(|e| e.abs()).collect();
+    abs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let rms = (errors.iter().map(|e| e * e).sum::<f64>() / errors.len() as f64).sqrt();
+    let p99 = abs[((abs.len() as f64 * 0.99) as usize).min(abs.len() - 1)];
+    (rms, *abs.last().unwrap(), p99)
+}
+
+pub fn ptp4l_offsets(lines: &[String]) -> Vec<f64> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            let rest = l.split("master offset").nth(1)?;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .collect()
+}
