@@ -50,10 +50,12 @@ fn config(id: u8, priority1: u8, slave_only: bool) -> PortConfig {
 struct Outcome {
     selected_at: Option<i128>,
     locked_at: Option<i128>,
+    /// Measurements after the first lock, and how many of them were locked.
+    after_lock: (u32, u32),
     errors: Vec<(f64, f64)>, // (estimate - truth, sigma) after settling
 }
 
-fn simulate(seed: u64, jitter: i128, seconds: i128) -> Outcome {
+fn simulate(seed: u64, delay: i128, jitter: i128, seconds: i128) -> Outcome {
     let mut rng = Rng(seed);
     let clocks = [
         LocalClock {
@@ -82,6 +84,7 @@ fn simulate(seed: u64, jitter: i128, seconds: i128) -> Outcome {
     let mut out = Outcome {
         selected_at: None,
         locked_at: None,
+        after_lock: (0, 0),
         errors: Vec::new(),
     };
     let mut pending: Vec<(usize, i128, Vec<Action>)> = Vec::new();
@@ -95,7 +98,7 @@ fn simulate(seed: u64, jitter: i128, seconds: i128) -> Outcome {
             for a in actions {
                 match a {
                     Action::Send(p) => {
-                        let arrive = t + 2_000 + rng.jitter(jitter);
+                        let arrive = t + delay + rng.jitter(jitter);
                         push(
                             &mut queue,
                             &mut events,
@@ -129,6 +132,10 @@ fn simulate(seed: u64, jitter: i128, seconds: i128) -> Outcome {
                         let truth = (clocks[1].local(truth_t) - clocks[0].local(truth_t)) as f64;
                         if ports[1].locked() {
                             out.locked_at.get_or_insert(t);
+                        }
+                        if out.locked_at.is_some() {
+                            out.after_lock.0 += 1;
+                            out.after_lock.1 += u32::from(ports[1].locked());
                         }
                         if t > 20_000_000_000 {
                             out.errors.push((offset - truth, sigma));
@@ -171,7 +178,7 @@ fn slave_selects_locks_and_tracks_the_master() {
         Err(_) => (0..30).collect(),
     };
     for seed in seeds {
-        let o = simulate(seed, 200, 40);
+        let o = simulate(seed, 2_000, 200, 40);
         let replay =
             format!("replay: TEMPORA_SIM_SEED={seed} cargo test -p tempora-core --test ptp_sim");
         let selected = o
@@ -204,6 +211,41 @@ fn slave_selects_locks_and_tracks_the_master() {
         assert!(
             inside >= 0.99 * n,
             "seed {seed}: {inside} of {n} inside the bound; {replay}"
+        );
+    }
+}
+
+/// A WAN-like path: 1 ms each way with ±200 µs of jitter per packet. The slave must lock
+/// and stay locked, and its error must stay inside its bound.
+#[test]
+fn slave_holds_lock_through_heavy_jitter() {
+    for seed in 0..5u64 {
+        let o = simulate(seed, 1_000_000, 200_000, 60);
+        let replay = format!("replay: seed {seed} of slave_holds_lock_through_heavy_jitter");
+        let locked = o
+            .locked_at
+            .unwrap_or_else(|| panic!("seed {seed}: never locked; {replay}"));
+        let (n_after, n_locked) = o.after_lock;
+        let n = o.errors.len() as f64;
+        let rms = (o.errors.iter().map(|(e, _)| e * e).sum::<f64>() / n).sqrt();
+        let inside = o
+            .errors
+            .iter()
+            .filter(|(e, s)| e.abs() <= 3.0 * s + 20.0)
+            .count() as f64;
+        println!("jitter seed {seed}: locked {:.2} s, locked {n_locked}/{n_after} after, RMS {rms:.0} ns, {:.1}% inside 3 sigma", locked as f64 / 1e9, 100.0 * inside / n);
+        assert!(
+            locked < 10_000_000_000,
+            "seed {seed}: lock took {locked} ns; {replay}"
+        );
+        assert!(
+            n_locked as f64 >= 0.95 * n_after as f64,
+            "seed {seed}: lost lock; {replay}"
+        );
+        assert!(rms < 30_000.0, "seed {seed}: RMS {rms} ns; {replay}");
+        assert!(
+            inside >= 0.99 * n,
+            "seed {seed}: {inside}/{n} inside; {replay}"
         );
     }
 }

@@ -217,8 +217,9 @@ impl PtpNode {
                 Action::Send(p) => {
                     self.transport.send(p.event, &p.bytes)?;
                     if p.event {
-                        if let Some((_, ts)) =
-                            self.transport.send_timestamp(Duration::from_millis(20))?
+                        if let Some((_, ts)) = self
+                            .transport
+                            .send_timestamp(&p.bytes, Duration::from_millis(20))?
                         {
                             let sent = ts + self.clock.shift;
                             work.extend(self.port.on_sent(p.message_type, p.sequence_id, sent));

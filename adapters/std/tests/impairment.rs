@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use support::impair::{udp_in, Forwarder, Impairment};
-use support::Lab;
+use support::*;
 
 /// Round trips (ms) of `count` UDP echoes from the master side to the slave side; the
 /// number answered is the length.
@@ -98,4 +98,147 @@ fn forwarder_drops_the_configured_share() {
     println!("20% loss each way: {replies}/100 echoes answered, {dropped} frames dropped");
     assert!((50..=78).contains(&replies), "{replies} of 100 answered");
     assert!(dropped >= 20, "only {dropped} frames dropped");
+}
+
+struct Scenario {
+    name: &'static str,
+    a_to_b: Impairment,
+    b_to_a: Impairment,
+    /// What a symmetric-path estimator must read: half the asymmetry (ns).
+    expected_bias: f64,
+}
+
+/// A ptp4l master and a tempora slave (with a ptp4l slave beside it for the baseline)
+/// through the forwarder: the slave locks, stays locked, and stays inside its bound.
+fn ptp_through(tag: &str, sc: Scenario) {
+    let mut lab = Lab::bare(tag);
+    let (m, s) = (lab.master_ns.clone(), lab.slave_ns.clone());
+    let fwd = Forwarder::start(&m, &s, sc.a_to_b, sc.b_to_a, 42);
+    let cfg = lab.ptp4l_config("master", "masterOnly 1\npriority1 10");
+    lab.spawn(&m, &["ptp4l", "-f", &cfg, "-i", "tpa", "-S", "-4", "-m"]);
+    let scfg = lab.ptp4l_config("slave", "slaveOnly 1");
+    let peer = lab.spawn(&s, &["ptp4l", "-f", &scfg, "-i", "tpb", "-S", "-4", "-m"]);
+    let mut cmd = vec![
+        env!("CARGO_BIN_EXE_tempora"),
+        "run",
+        "--source",
+        "ptp:tpb",
+        "--duration",
+        "20s",
+    ];
+    cmd.extend(FAST);
+    let ours = lab.spawn(&s, &cmd);
+    let lines = lab.lines(ours, Duration::from_secs(30));
+    let baseline = ptp4l_offsets(&lab.lines(peer, Duration::from_millis(100)));
+    let run = slave_run(&lines, 0.25);
+    let name = sc.name;
+    let lock = run
+        .lock_after
+        .unwrap_or_else(|| panic!("{name}: never synchronized:\n{}", lines.join("\n")));
+    let after_lock = lines
+        .iter()
+        .skip((lock / 0.25) as usize)
+        .filter(|l| l.contains("state="))
+        .count();
+    let synced = run.samples.len();
+    let steady: Vec<(f64, f64)> = run.samples.iter().copied().skip(8).collect();
+    assert!(steady.len() >= 30, "{name}: {} samples", steady.len());
+    let errors: Vec<f64> = steady.iter().map(|(o, _)| o - sc.expected_bias).collect();
+    let inside = steady.iter().filter(|(o, b)| o.abs() <= *b).count();
+    let (rms, max, p99) = stats(&errors);
+    let mean = steady.iter().map(|(o, _)| o).sum::<f64>() / steady.len() as f64;
+    let dropped: u64 = fwd
+        .counts
+        .iter()
+        .map(|c| c.dropped.load(Ordering::Relaxed))
+        .sum();
+    println!(
+        "{name}: lock {lock:.2} s, synchronized {synced}/{after_lock} lines, offset mean {mean:.0} ns (expected {:.0}), \
+         error RMS {rms:.0} ns, max {max:.0}, p99 {p99:.0}, {inside}/{} inside the bound, {dropped} frames dropped",
+        sc.expected_bias,
+        steady.len()
+    );
+    if baseline.len() > 5 {
+        let (brms, bmax, bp99) = stats(
+            &baseline
+                .iter()
+                .map(|o| o - sc.expected_bias)
+                .collect::<Vec<_>>(),
+        );
+        let bmean = baseline.iter().sum::<f64>() / baseline.len() as f64;
+        println!("{name}: ptp4l slave, same path: offset mean {bmean:.0} ns, error RMS {brms:.0} ns, max {bmax:.0}, p99 {bp99:.0} ({} samples)", baseline.len());
+    }
+    assert!(lock <= 10.0, "{name}: locked only after {lock} s");
+    assert!(
+        synced as f64 >= 0.9 * after_lock as f64,
+        "{name}: lost lock: {synced}/{after_lock}"
+    );
+    assert!(
+        inside as f64 >= 0.99 * steady.len() as f64,
+        "{name}: {inside}/{} inside the bound",
+        steady.len()
+    );
+}
+
+const MS: Duration = Duration::from_millis(1);
+
+#[test]
+fn ptp_locked_under_1ms_delay_with_200us_jitter() {
+    let imp = Impairment {
+        delay: MS,
+        jitter: Duration::from_micros(200),
+        loss_percent: 0,
+    };
+    ptp_through(
+        "d",
+        Scenario {
+            name: "delay 1 ms +-200 us",
+            a_to_b: imp,
+            b_to_a: imp,
+            expected_bias: 0.0,
+        },
+    );
+}
+
+#[test]
+fn ptp_locked_under_5_percent_loss() {
+    let imp = Impairment {
+        delay: Duration::from_micros(100),
+        jitter: Duration::from_micros(20),
+        loss_percent: 5,
+    };
+    ptp_through(
+        "l",
+        Scenario {
+            name: "5% loss",
+            a_to_b: imp,
+            b_to_a: imp,
+            expected_bias: 0.0,
+        },
+    );
+}
+
+#[test]
+fn ptp_asymmetry_shows_as_bias_inside_the_bound() {
+    // 1.0 ms master to slave, 1.5 ms back: a two-way measurement sees the system clock
+    // 250 µs behind the master although they are one clock. The bound must cover it.
+    let fast = Impairment {
+        delay: MS,
+        jitter: Duration::from_micros(20),
+        loss_percent: 0,
+    };
+    let slow = Impairment {
+        delay: Duration::from_micros(1500),
+        jitter: Duration::from_micros(20),
+        loss_percent: 0,
+    };
+    ptp_through(
+        "y",
+        Scenario {
+            name: "asymmetry 1.0/1.5 ms",
+            a_to_b: fast,
+            b_to_a: slow,
+            expected_bias: -250_000.0,
+        },
+    );
 }

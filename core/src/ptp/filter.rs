@@ -90,6 +90,16 @@ impl FilterConfig {
 /// that, timestamp quantisation dominates anyway.
 const MIN_NOISE: f64 = 100.0;
 
+/// Variance given to the first sample's offset: (1 ms)².
+const FIRST_SAMPLE_VARIANCE: f64 = 1.0e12;
+
+/// Frequency errors beyond this (ppb) are not physical for a clock a PTP slave follows
+/// (crystals are within ±100 ppm); estimates are clamped to it.
+const MAX_FREQUENCY_PPB: f64 = 500_000.0;
+
+/// Samples accepted before outlier gating starts (the noise is learnt by then).
+const GATE_AFTER: u64 = 8;
+
 /// What the filter did with a sample.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Verdict {
@@ -110,6 +120,8 @@ pub struct Estimate {
     pub offset_sigma: f64,
     /// Path delay (running mean of accepted samples), ns.
     pub delay: f64,
+    /// The path noise the filter has learnt: standard deviation of one sample, ns.
+    pub noise_sigma: f64,
 }
 
 /// A two-state Kalman filter over offset samples.
@@ -129,7 +141,14 @@ pub struct OffsetFilter {
     delay: f64,
     rejects: u32,
     samples: u64,
+    /// The first samples (seconds since the first, offset), fitted by least squares:
+    /// a line through several noisy points is a far better start than one point.
+    warmup: [(f64, f64); WARMUP],
+    first_at: i128,
 }
+
+/// Samples fitted by least squares before the Kalman filter takes over.
+const WARMUP: usize = 8;
 
 impl OffsetFilter {
     /// An empty filter.
@@ -146,6 +165,8 @@ impl OffsetFilter {
             delay: 0.0,
             rejects: 0,
             samples: 0,
+            warmup: [(0.0, 0.0); WARMUP],
+            first_at: 0,
         }
     }
 
@@ -160,6 +181,7 @@ impl OffsetFilter {
             offset: self.offset,
             frequency: self.frequency,
             offset_sigma: sqrt(self.p00),
+            noise_sigma: sqrt(self.noise),
             delay: self.delay,
         })
     }
@@ -178,21 +200,78 @@ impl OffsetFilter {
         Some((offset, sqrt(var.max(0.0))))
     }
 
+    /// Fits offset and frequency to the samples so far by least squares, with the
+    /// covariance the fit implies, and the path noise from its residuals.
+    fn warm_up(&mut self, now: i128, z: f64, delay: f64) {
+        if self.samples == 0 {
+            self.first_at = now;
+            self.delay = delay;
+        }
+        let n = self.samples as usize;
+        self.warmup[n] = ((now - self.first_at) as f64 / 1e9, z);
+        let n = n + 1;
+        self.samples = n as u64;
+        self.at = Some(now);
+        self.delay += (delay - self.delay) / n as f64;
+        let pts = &self.warmup[..n];
+        let (tl, _) = pts[n - 1];
+        if n == 1 {
+            self.offset = z;
+            self.frequency = 0.0;
+            self.p00 = FIRST_SAMPLE_VARIANCE.max(self.noise);
+            self.p01 = 0.0;
+            self.p11 = 1.0e10; // (100 000 ns/s)²
+            return;
+        }
+        let nf = n as f64;
+        let tm = pts.iter().map(|p| p.0).sum::<f64>() / nf;
+        let zm = pts.iter().map(|p| p.1).sum::<f64>() / nf;
+        let sxx = pts.iter().map(|p| (p.0 - tm) * (p.0 - tm)).sum::<f64>();
+        let sxz = pts.iter().map(|p| (p.0 - tm) * (p.1 - zm)).sum::<f64>();
+        if sxx <= 0.0 {
+            self.offset = zm;
+            return;
+        }
+        // Over less than half a second a noisy path says little about frequency: keep
+        // the prior (zero, ±100 ppm) until the samples span that much.
+        let span = tl - pts[0].0;
+        let slope = if span >= 0.5 {
+            (sxz / sxx).clamp(-MAX_FREQUENCY_PPB, MAX_FREQUENCY_PPB)
+        } else {
+            0.0
+        };
+        let residuals = pts
+            .iter()
+            .map(|p| {
+                let r = p.1 - (zm + slope * (p.0 - tm));
+                r * r
+            })
+            .sum::<f64>();
+        if n > 2 {
+            self.noise = (residuals / (nf - 2.0)).max(MIN_NOISE);
+        }
+        let r = self.noise;
+        self.offset = zm + slope * (tl - tm);
+        self.frequency = slope;
+        self.p00 = r * (1.0 / nf + (tl - tm) * (tl - tm) / sxx);
+        if span >= 0.5 {
+            self.p01 = r * (tl - tm) / sxx;
+            self.p11 = r / sxx;
+        }
+    }
+
     /// Takes one exchange, measured at local time `e.t2`.
     pub fn update(&mut self, e: &Exchange) -> Verdict {
         // Bring the Delay_Req half to the Sync's time with the frequency learnt so far.
         let z = e.offset_at_sync(self.frequency);
         let now = e.t2;
         let delay = e.delay_at_sync(self.frequency);
-        let Some(at) = self.at else {
-            // First sample: offset known to the path noise, frequency to 100 ppm.
-            self.at = Some(now);
-            self.offset = z;
-            self.p00 = self.noise;
-            self.p11 = 1.0e10; // (100 000 ns/s)²
-            self.delay = delay;
-            self.samples = 1;
+        if (self.samples as usize) < WARMUP {
+            self.warm_up(now, z, delay);
             return Verdict::Accepted;
+        }
+        let Some(at) = self.at else {
+            return Verdict::Accepted; // unreachable: warm_up set it
         };
         let dt = ((now - at) as f64 / 1e9).max(0.0);
         // Predict.
@@ -205,7 +284,8 @@ impl OffsetFilter {
         let mut p00 = p00;
         let innovation = z - offset;
         let limit = self.config.reject_sigmas * self.config.reject_sigmas * (p00 + self.noise);
-        if innovation * innovation > limit && self.samples >= 2 {
+        // No gating until the path noise has been learnt from a few samples.
+        if innovation * innovation > limit && self.samples >= GATE_AFTER {
             if self.rejects < self.config.max_rejects {
                 self.rejects += 1;
                 return Verdict::Rejected(self.rejects);
@@ -218,18 +298,21 @@ impl OffsetFilter {
         let s = p00 + self.noise;
         let (k0, k1) = (p00 / s, p01 / s);
         self.offset = offset + k0 * innovation;
-        self.frequency += k1 * innovation;
+        self.frequency =
+            (self.frequency + k1 * innovation).clamp(-MAX_FREQUENCY_PPB, MAX_FREQUENCY_PPB);
         self.p00 = (1.0 - k0) * p00;
         self.p01 = (1.0 - k0) * p01;
         self.p11 = p11 - k1 * p01;
         self.at = Some(now);
         self.samples += 1;
-        // Learn the path noise from the residuals: E[residual²] = R - p00 (posterior),
-        // so residual² + p00 estimates R, and unlike innovation-based estimates it can
-        // never go negative while the filter is still unsure of itself.
+        // Learn the path noise. While warming up, from the innovations (an overestimate,
+        // so the first noisy samples get modest gains); then from the residuals:
+        // E[residual²] = R - p00 (posterior), so residual² + p00 estimates R without bias
+        // and never goes negative.
         let residual = z - self.offset;
         let r = residual * residual + self.p00;
-        self.noise = ((self.noise * 31.0 + r) / 32.0).max(MIN_NOISE);
+        let weight = (self.samples as f64).min(32.0);
+        self.noise = ((self.noise * (weight - 1.0) + r) / weight).max(MIN_NOISE);
         self.delay += (delay - self.delay) / 8.0;
         Verdict::Accepted
     }
