@@ -221,7 +221,7 @@ fn format_bound(d: Duration) -> String {
     if d == Duration::MAX {
         "unbounded".into()
     } else {
-        format!("{:.6}s", d.as_secs_f64())
+        format!("{:.9}s", d.as_secs_f64())
     }
 }
 
