@@ -10,9 +10,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tempora_benches::Rng;
 use tempora_core::causal::{CausalMessage, CausalQueue, VectorClock};
 use tempora_core::queue::{Full, Priority, SharedTemporalQueue, TemporalQueue};
+use tempora_core::rng::SplitMix64 as Rng;
 use tempora_core::{NodeId, Timestamp, Utc};
 use tempora_std::ConcurrentTemporalQueue;
 
@@ -89,7 +89,7 @@ fn stream(len: usize, shuffle: bool) -> Vec<CausalMessage<u64, 8>> {
         })
         .collect();
     if shuffle {
-        let mut rng = Rng(7);
+        let mut rng = Rng::new(7);
         for w in out.chunks_mut(16) {
             for i in (1..w.len()).rev() {
                 w.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
@@ -128,7 +128,7 @@ const DEPTH: usize = 1024;
 fn temporal_group(c: &mut Criterion) {
     let mut g = c.benchmark_group("temporal_queue");
     g.throughput(Throughput::Elements(1));
-    let mut rng = Rng(1);
+    let mut rng = Rng::new(1);
     let keys: Vec<(u8, u64)> = (0..DEPTH * 4)
         .map(|_| ((rng.next_u64() % 4) as u8, rng.next_u64() >> 20))
         .collect();

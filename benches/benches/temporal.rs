@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use coitrees::IntervalTree as _;
 use criterion::{criterion_group, Criterion, Throughput};
-use tempora_benches::Rng;
 use tempora_core::graph::{NodeIx, PathSearch, TemporalGraph};
 use tempora_core::interval::{Interval, IntervalTree};
 use tempora_core::pattern::{Contiguity, Detector, Event, Matcher, Report, Sequence};
+use tempora_core::rng::SplitMix64 as Rng;
 use tempora_core::{NodeId, Timestamp, Utc};
 
 const N: usize = 100_000;
@@ -20,7 +20,7 @@ const QUERIES: usize = 10_000;
 /// 100 000 intervals: starts uniform over 10^7, lengths uniform in [1, 1000): about 5
 /// intervals cover any point.
 fn data() -> Vec<(u64, u64)> {
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     (0..N)
         .map(|_| {
             let s = rng.next_u64() % SPAN;
@@ -31,7 +31,7 @@ fn data() -> Vec<(u64, u64)> {
 
 /// Queries `[a, b)`: points (length 1) or short ranges (length 100).
 fn queries(len: u64) -> Vec<(u64, u64)> {
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     (0..QUERIES)
         .map(|_| {
             let a = rng.next_u64() % SPAN;
@@ -157,7 +157,7 @@ const GE: usize = 100_000;
 /// 10 000 nodes, 100 000 edges: random endpoints, validity windows of 10-1000 units
 /// within [0, 10 000), durations 1-50.
 fn graph_edges() -> Vec<(u32, u32, u64, u64, u64)> {
-    let mut rng = Rng(99);
+    let mut rng = Rng::new(99);
     (0..GE)
         .map(|_| {
             let (f, t) = (
@@ -229,7 +229,7 @@ fn temporal_graph(c: &mut Criterion) {
     }
     g.reindex();
     let naive = NaiveTemporal::new(&edges);
-    let mut rng = Rng(3);
+    let mut rng = Rng::new(3);
     let queries: Vec<(u32, u32, u64)> = (0..1000)
         .map(|_| {
             (
@@ -283,7 +283,7 @@ fn temporal_graph(c: &mut Criterion) {
 fn pattern(c: &mut Criterion) {
     const EVENTS: usize = 1 << 20;
     const SPAN: u64 = EVENTS as u64 * 100;
-    let mut rng = Rng(5);
+    let mut rng = Rng::new(5);
     let events: Vec<(u64, u8, u64)> = (0..EVENTS as u64)
         .map(|i| (i * 100, (rng.next_u64() % 4) as u8, rng.next_u64() % 1000))
         .collect();

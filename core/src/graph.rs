@@ -304,36 +304,19 @@ impl<const NODES: usize, const EDGES: usize> TemporalGraph<NODES, EDGES> {
         self.edges.get(e.0 as usize)
     }
 
-    fn out_edges(&self, n: usize) -> Neighbours<'_> {
-        if self.indexed {
-            Neighbours::Grouped(self.out_index.of(n, self.nodes).iter())
+    /// Node `n`'s edges leaving it (`outgoing`) or arriving at it: from the grouped
+    /// copy when it is current, else from the lists.
+    fn legs(&self, n: usize, outgoing: bool) -> Neighbours<'_> {
+        let (index, head, next) = if outgoing {
+            (&self.out_index, &self.out_head, &self.out_next)
         } else {
-            let at = self.out_head.get(n).copied().unwrap_or(NONE);
-            Neighbours::Linked(
-                Adjacency {
-                    next: &self.out_next,
-                    at,
-                },
-                &self.edges,
-                true,
-            )
-        }
-    }
-
-    fn in_edges(&self, n: usize) -> Neighbours<'_> {
+            (&self.in_index, &self.in_head, &self.in_next)
+        };
         if self.indexed {
-            Neighbours::Grouped(self.in_index.of(n, self.nodes).iter())
-        } else {
-            let at = self.in_head.get(n).copied().unwrap_or(NONE);
-            Neighbours::Linked(
-                Adjacency {
-                    next: &self.in_next,
-                    at,
-                },
-                &self.edges,
-                false,
-            )
+            return Neighbours::Grouped(index.of(n, self.nodes).iter());
         }
+        let at = head.get(n).copied().unwrap_or(NONE);
+        Neighbours::Linked(Adjacency { next, at }, &self.edges, outgoing)
     }
 
     /// Calls `visit` for every edge leaving `node` whose validity overlaps `range`.
@@ -344,7 +327,7 @@ impl<const NODES: usize, const EDGES: usize> TemporalGraph<NODES, EDGES> {
         mut visit: impl FnMut(EdgeIx, &Edge),
     ) -> Result<(), GraphError> {
         let n = self.check(node)?;
-        for leg in self.out_edges(n) {
+        for leg in self.legs(n, true) {
             if leg.start < range.end() && range.start() < leg.end {
                 if let Some(e) = self.edges.get(leg.id as usize) {
                     visit(EdgeIx(leg.id), e);
@@ -459,7 +442,7 @@ impl<const NODES: usize, const EDGES: usize> TemporalGraph<NODES, EDGES> {
                 break;
             }
             let t = search.key[u];
-            for leg in self.out_edges(u) {
+            for leg in self.legs(u, true) {
                 let departure = t.max(leg.start);
                 if departure >= leg.end {
                     continue;
@@ -490,7 +473,7 @@ impl<const NODES: usize, const EDGES: usize> TemporalGraph<NODES, EDGES> {
                 break;
             }
             let latest = u64::MAX - search.key[v];
-            for leg in self.in_edges(v) {
+            for leg in self.legs(v, false) {
                 let Some(by) = latest.checked_sub(leg.duration) else {
                     continue;
                 };

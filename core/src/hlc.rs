@@ -58,6 +58,7 @@ use core::time::Duration;
 use crate::clock::ClockSource;
 use crate::hooks::{Fault, FaultHook, Metric, MetricsHook, NoHooks};
 use crate::sync::{AtomicU64, Ordering};
+use crate::time::duration_nanos;
 use crate::timestamp::{NodeId, Timestamp, LOGICAL_BITS};
 
 const LOGICAL_MASK: u64 = (1 << LOGICAL_BITS) - 1;
@@ -163,15 +164,6 @@ struct Sample {
 #[cfg_attr(target_has_atomic = "64", repr(align(128)))]
 struct CacheLine<T>(T);
 
-const fn nanos(d: Duration) -> u64 {
-    let n = d.as_nanos();
-    if n > u64::MAX as u128 {
-        u64::MAX
-    } else {
-        n as u64
-    }
-}
-
 /// A lock-free hybrid logical clock over a [`ClockSource`].
 ///
 /// `H` receives faults and metrics; the default [`NoHooks`] costs nothing.
@@ -213,9 +205,9 @@ impl<C: ClockSource, H: FaultHook + MetricsHook> Hlc<C, H> {
             },
             clock,
             node,
-            max_offset: nanos(config.max_offset),
-            step_back: nanos(config.step_back),
-            forward_jump: nanos(config.forward_jump),
+            max_offset: duration_nanos(config.max_offset),
+            step_back: duration_nanos(config.step_back),
+            forward_jump: duration_nanos(config.forward_jump),
             hooks,
         }
     }
@@ -233,9 +225,9 @@ impl<C: ClockSource, H: FaultHook + MetricsHook> Hlc<C, H> {
             },
             clock,
             node,
-            max_offset: nanos(config.max_offset),
-            step_back: nanos(config.step_back),
-            forward_jump: nanos(config.forward_jump),
+            max_offset: duration_nanos(config.max_offset),
+            step_back: duration_nanos(config.step_back),
+            forward_jump: duration_nanos(config.forward_jump),
             hooks,
         }
     }

@@ -497,13 +497,8 @@ mod tests {
     /// long intervals that make the scan window useless.
     #[test]
     fn tree_walk_matches_brute_force() {
-        let mut seed = 1u64;
-        let mut rnd = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::rng::SplitMix64::new(1);
+        let mut rnd = move || rng.next_u64();
         for n in [1usize, 2, 3, 7, 8, 9, 100, 257, 1000] {
             let mut t = IntervalTree::<u32, 1000>::new();
             let items: heapless::Vec<(u64, u64), 1000> = (0..n)

@@ -15,6 +15,8 @@
 //! - [`graph`]: a temporal graph with time-respecting path queries.
 //! - [`pattern`]: sequence, count and absence patterns over out-of-order events.
 //! - [`ptp`]: IEEE 1588, sans-IO (so far: the PTPv2 wire codec).
+//! - [`shared`]: any structure in a `static`, for threads, tasks and interrupts.
+//! - [`rng`]: a seedable generator for simulations, tests and benchmarks.
 //! - [`queue`]: the temporal message queue, ordered by priority and HLC timestamp, with
 //!   watermark release, and its `critical-section` shared variant.
 //!
@@ -34,6 +36,8 @@ pub mod interval;
 pub mod pattern;
 pub mod ptp;
 pub mod queue;
+pub mod rng;
+pub mod shared;
 mod sync;
 pub mod time;
 pub mod timestamp;

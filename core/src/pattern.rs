@@ -27,7 +27,7 @@ use core::time::Duration;
 use heapless::index_map::FnvIndexMap;
 
 use crate::queue::{Full, Priority, TemporalQueue};
-use crate::time::{Instant, Timescale, Utc};
+use crate::time::{duration_nanos, Instant, Timescale, Utc};
 use crate::timestamp::Timestamp;
 
 /// The most events a match can carry (sequence steps, count threshold).
@@ -87,10 +87,6 @@ pub trait Matcher<K, S: Timescale> {
     fn watermark(&mut self, _watermark: u64, _report: &mut impl FnMut(Report<'_, S>)) {}
 }
 
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
 fn match_of<S: Timescale>(partition: u64, timestamps: &[Timestamp<S>]) -> Report<'_, S> {
     Report::Match(Match {
         partition,
@@ -145,14 +141,9 @@ impl<
                 "PARTITIONS: a power of two > 1"
             );
         }
-        let w = within.as_nanos();
         Self {
             steps,
-            within: if w > u64::MAX as u128 {
-                u64::MAX
-            } else {
-                w as u64
-            },
+            within: duration_nanos(within),
             contiguity,
             partials: FnvIndexMap::new(),
             swept: 0,
@@ -340,7 +331,9 @@ impl<K: Copy + PartialEq, S: Timescale, const PARTITIONS: usize, const CAP: usiz
             Window::Sliding(d) | Window::Tumbling(d) => !d.is_zero(),
             Window::LastEvents(n) => n <= 64 && usize::from(n) >= at_least,
             Window::Hopping { length, hop } => {
-                !length.is_zero() && !hop.is_zero() && nanos(length).div_ceil(nanos(hop)) <= 8
+                !length.is_zero()
+                    && !hop.is_zero()
+                    && duration_nanos(length).div_ceil(duration_nanos(hop)) <= 8
             }
         };
         if !ok {
@@ -394,7 +387,7 @@ impl<K: Copy + PartialEq, S: Timescale, const PARTITIONS: usize, const CAP: usiz
         let mut found = None;
         match window {
             Window::Sliding(length) => {
-                let length = nanos(length);
+                let length = duration_nanos(length);
                 while tally.recent.front().is_some_and(|f| t - f.raw() >= length) {
                     tally.recent.pop_front();
                 }
@@ -424,7 +417,7 @@ impl<K: Copy + PartialEq, S: Timescale, const PARTITIONS: usize, const CAP: usiz
             }
             Window::Tumbling(length) => {
                 if hit {
-                    let index = t / nanos(length);
+                    let index = t / duration_nanos(length);
                     if tally.windows.front().is_none_or(|w| w.0 != index) {
                         tally.windows.clear();
                         let _ = tally.windows.push_back((index, 0, heapless::Vec::new()));
@@ -439,7 +432,7 @@ impl<K: Copy + PartialEq, S: Timescale, const PARTITIONS: usize, const CAP: usiz
                 }
             }
             Window::Hopping { length, hop } => {
-                let (length, hop) = (nanos(length), nanos(hop));
+                let (length, hop) = (duration_nanos(length), duration_nanos(hop));
                 // Close windows that ended at or before t.
                 while tally
                     .windows
@@ -493,8 +486,8 @@ impl<K: Copy + PartialEq, S: Timescale, const PARTITIONS: usize, const CAP: usiz
     /// time: their state lives until the partition's last n events hold no match.
     fn watermark(&mut self, watermark: u64, _report: &mut impl FnMut(Report<'_, S>)) {
         let (length, hop) = match self.window {
-            Window::Sliding(l) | Window::Tumbling(l) => (nanos(l), 1),
-            Window::Hopping { length, hop } => (nanos(length), nanos(hop)),
+            Window::Sliding(l) | Window::Tumbling(l) => (duration_nanos(l), 1),
+            Window::Hopping { length, hop } => (duration_nanos(length), duration_nanos(hop)),
             Window::LastEvents(_) => return,
         };
         if watermark.saturating_sub(self.swept) < length {
@@ -555,15 +548,10 @@ pub struct Absence<K, S: Timescale, const PENDING: usize> {
 impl<K: Copy + PartialEq, S: Timescale, const PENDING: usize> Absence<K, S, PENDING> {
     /// An absence pattern.
     pub const fn new(first: K, then: K, within: Duration) -> Self {
-        let w = within.as_nanos();
         Self {
             first,
             then,
-            within: if w > u64::MAX as u128 {
-                u64::MAX
-            } else {
-                w as u64
-            },
+            within: duration_nanos(within),
             pending: heapless::Deque::new(),
         }
     }
@@ -675,7 +663,7 @@ impl<K: Copy, S: Timescale, M: Matcher<K, S>, const BUFFER: usize> Detector<K, S
         Self {
             matcher,
             buffer: TemporalQueue::new(),
-            lateness: nanos(lateness),
+            lateness: duration_nanos(lateness),
             max_seen: 0,
             watermark: None,
             stats: DetectorStats::default(),

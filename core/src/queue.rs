@@ -8,10 +8,10 @@
 //! and hands the message back. [`SharedTemporalQueue`] wraps it in a `critical-section`
 //! mutex for use from tasks, interrupts and threads.
 
-use core::cell::RefCell;
 use core::fmt;
 use core::time::Duration;
 
+use crate::shared::Shared;
 use crate::time::{Instant, Timescale, Utc};
 use crate::timestamp::{NodeId, Timestamp};
 
@@ -293,7 +293,7 @@ impl<M, S: Timescale, const CAP: usize> fmt::Debug for TemporalQueue<M, S, CAP> 
 /// `critical-section` mutex: each operation is one short critical section. On a single
 /// core MCU that means interrupts are masked for a heap operation (O(log CAP)).
 pub struct SharedTemporalQueue<M, S: Timescale = Utc, const CAP: usize = 64> {
-    inner: critical_section::Mutex<RefCell<TemporalQueue<M, S, CAP>>>,
+    inner: Shared<TemporalQueue<M, S, CAP>>,
 }
 
 impl<M, S: Timescale, const CAP: usize> Default for SharedTemporalQueue<M, S, CAP> {
@@ -306,12 +306,12 @@ impl<M, S: Timescale, const CAP: usize> SharedTemporalQueue<M, S, CAP> {
     /// An empty queue, usable in a `static`.
     pub const fn new() -> Self {
         Self {
-            inner: critical_section::Mutex::new(RefCell::new(TemporalQueue::new())),
+            inner: Shared::new(TemporalQueue::new()),
         }
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut TemporalQueue<M, S, CAP>) -> R) -> R {
-        critical_section::with(|cs| f(&mut self.inner.borrow_ref_mut(cs)))
+        self.inner.with(f)
     }
 
     /// See [`TemporalQueue::push`].

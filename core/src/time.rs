@@ -21,6 +21,17 @@ use core::time::Duration;
 /// Nanoseconds in one second.
 pub const NANOS_PER_SEC: u64 = 1_000_000_000;
 
+/// `d` in nanoseconds, saturating at `u64::MAX` (584 years): the one conversion every
+/// limit and window in the crate goes through.
+pub const fn duration_nanos(d: core::time::Duration) -> u64 {
+    let n = d.as_nanos();
+    if n > u64::MAX as u128 {
+        u64::MAX
+    } else {
+        n as u64
+    }
+}
+
 mod sealed {
     pub trait Sealed {}
 }

@@ -9,8 +9,7 @@
 //! tempora-core --test causal_sim`.
 #![cfg(not(loom))]
 
-mod support;
-use support::Rng;
+use tempora_core::rng::SplitMix64 as Rng;
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -29,7 +28,7 @@ struct Outcome {
 }
 
 fn simulate(seed: u64) -> Result<Outcome, String> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut queues: Vec<CausalQueue<(u32, u64), 8, CAP>> =
         (1..=NODES).map(|n| CausalQueue::new(NodeId(n))).collect();
     // In flight: arrival tick -> packets (destination index, message).

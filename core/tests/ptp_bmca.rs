@@ -178,7 +178,7 @@ fn foreign_masters_qualify_after_two_announces_in_the_window() {
     );
     t.record(b, 0).unwrap();
     t.record(c, 0).unwrap();
-    assert_eq!(t.record(worst, 0), Err(TableFull));
+    assert_eq!(t.record(worst, 0), Err(TableFull(worst)));
     t.record(best, 0).unwrap();
     t.record(best, 1).unwrap();
     assert_eq!(t.best(1, window), Some(&best));

@@ -4,8 +4,7 @@
 //! the frequency, ignore the outliers and follow the step.
 #![cfg(not(loom))]
 
-mod support;
-use support::Rng;
+use tempora_core::rng::SplitMix64 as Rng;
 
 use tempora_core::ptp::filter::{Exchange, FilterConfig, OffsetFilter, Verdict};
 
@@ -20,7 +19,7 @@ fn truth(t: i128, step_at: i128) -> i128 {
 
 #[test]
 fn the_filter_tracks_offset_and_frequency_inside_its_bound() {
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     let mut f = OffsetFilter::new(FilterConfig::DEFAULT);
     let step_at = 60_000_000_000; // the reference steps 30 µs at 60 s
     let (mut err2, mut raw2, mut n, mut inside, mut outliers, mut rejected) =
@@ -37,8 +36,8 @@ fn the_filter_tracks_offset_and_frequency_inside_its_bound() {
         };
         let (q1, q2) = (queued(&mut rng), queued(&mut rng));
         outliers += usize::from(q1 > 0) + usize::from(q2 > 0);
-        let ms = DELAY + rng.jitter(500) + q1;
-        let sm = DELAY + rng.jitter(500) + q2;
+        let ms = DELAY + i128::from(rng.jitter(500)) + q1;
+        let sm = DELAY + i128::from(rng.jitter(500)) + q2;
         let t2 = t1 + ms + truth(t1 + ms, step_at);
         let t3 = t2 + 1_000_000;
         let t4 = t3 - truth(t3 - truth(t1, step_at), step_at) + sm;
@@ -137,4 +136,47 @@ fn exchange_arithmetic() {
         ..e
     };
     assert_eq!((c.offset(), c.delay()), (0, 1_500));
+}
+
+#[test]
+fn a_stall_and_a_burst_of_scattered_outliers_stay_rejected() {
+    let mut rng = Rng::new(3);
+    let mut f = OffsetFilter::new(FilterConfig::DEFAULT);
+    let exchange = |t1: i128, ms: i128, sm: i128| Exchange {
+        t1,
+        t2: t1 + ms,
+        t3: t1 + ms + 1_000_000,
+        t4: t1 + ms + 1_000_000 + sm,
+        correction_ms: 0,
+        correction_sm: 0,
+    };
+    for k in 0..80i128 {
+        f.update(&exchange(
+            k * 125_000_000,
+            2_000 + i128::from(rng.jitter(200)),
+            2_000 + i128::from(rng.jitter(200)),
+        ));
+    }
+    let before = f.estimate().unwrap();
+    // One packet stalled for 5 ms is an outlier, not a step of the reference.
+    let v = f.update(&exchange(80 * 125_000_000 - 60_000_000, 5_002_000, 2_000));
+    assert_eq!(v, Verdict::Rejected(1), "a single 5 ms stall was taken");
+    // Two seconds of queueing in one direction: every packet late by 0.1 to 0.9 ms.
+    for k in 80..96i128 {
+        let late = 100_000 + i128::from(rng.below(800_000));
+        let v = f.update(&exchange(k * 125_000_000, 2_000 + late, 2_000));
+        assert!(
+            matches!(v, Verdict::Rejected(_)),
+            "burst sample {k} was accepted"
+        );
+    }
+    let after = f.estimate().unwrap();
+    assert_eq!(after.offset, before.offset, "the burst moved the estimate");
+    // The path recovers and the filter carries on from where it was.
+    for k in 96..100i128 {
+        assert_eq!(
+            f.update(&exchange(k * 125_000_000, 2_000, 2_000)),
+            Verdict::Accepted
+        );
+    }
 }

@@ -4,8 +4,7 @@
 //! own bound. A failing seed is printed for replay.
 #![cfg(not(loom))]
 
-mod support;
-use support::Rng;
+use tempora_core::rng::SplitMix64 as Rng;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -56,7 +55,7 @@ struct Outcome {
 }
 
 fn simulate(seed: u64, delay: i128, jitter: i128, seconds: i128) -> Outcome {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let clocks = [
         LocalClock {
             offset: 0,
@@ -98,7 +97,7 @@ fn simulate(seed: u64, delay: i128, jitter: i128, seconds: i128) -> Outcome {
             for a in actions {
                 match a {
                     Action::Send(p) => {
-                        let arrive = t + delay + rng.jitter(jitter);
+                        let arrive = t + delay + i128::from(rng.jitter(jitter as u64));
                         push(
                             &mut queue,
                             &mut events,
@@ -171,6 +170,18 @@ fn simulate(seed: u64, delay: i128, jitter: i128, seconds: i128) -> Outcome {
     out
 }
 
+/// (sample count, error RMS, samples inside 3 sigma) of the settled measurements.
+fn settled(o: &Outcome) -> (f64, f64, f64) {
+    let n = o.errors.len() as f64;
+    let rms = (o.errors.iter().map(|(e, _)| e * e).sum::<f64>() / n).sqrt();
+    let inside = o
+        .errors
+        .iter()
+        .filter(|(e, s)| e.abs() <= 3.0 * s + 20.0)
+        .count() as f64;
+    (n, rms, inside)
+}
+
 #[test]
 fn slave_selects_locks_and_tracks_the_master() {
     let seeds: Vec<u64> = match std::env::var("TEMPORA_SIM_SEED") {
@@ -195,13 +206,7 @@ fn slave_selects_locks_and_tracks_the_master() {
             locked < 10_000_000_000,
             "seed {seed}: lock took {locked} ns; {replay}"
         );
-        let n = o.errors.len() as f64;
-        let rms = (o.errors.iter().map(|(e, _)| e * e).sum::<f64>() / n).sqrt();
-        let inside = o
-            .errors
-            .iter()
-            .filter(|(e, s)| e.abs() <= 3.0 * s + 20.0)
-            .count() as f64;
+        let (n, rms, inside) = settled(&o);
         println!("seed {seed}: selected {:.2} s, locked {:.2} s, steady RMS {rms:.1} ns, {:.1}% inside 3 sigma", selected as f64 / 1e9, locked as f64 / 1e9, 100.0 * inside / n);
         assert!(n > 100.0, "seed {seed}: only {n} measurements");
         assert!(
@@ -226,13 +231,7 @@ fn slave_holds_lock_through_heavy_jitter() {
             .locked_at
             .unwrap_or_else(|| panic!("seed {seed}: never locked; {replay}"));
         let (n_after, n_locked) = o.after_lock;
-        let n = o.errors.len() as f64;
-        let rms = (o.errors.iter().map(|(e, _)| e * e).sum::<f64>() / n).sqrt();
-        let inside = o
-            .errors
-            .iter()
-            .filter(|(e, s)| e.abs() <= 3.0 * s + 20.0)
-            .count() as f64;
+        let (n, rms, inside) = settled(&o);
         println!("jitter seed {seed}: locked {:.2} s, locked {n_locked}/{n_after} after, RMS {rms:.0} ns, {:.1}% inside 3 sigma", locked as f64 / 1e9, 100.0 * inside / n);
         assert!(
             locked < 10_000_000_000,

@@ -9,7 +9,7 @@ use core::time::Duration;
 
 use critical_section::Mutex;
 use tempora_core::clock::{ClockReading, ClockSource, ClockStatus};
-use tempora_core::time::{Instant, Timescale};
+use tempora_core::time::{duration_nanos, Instant, Timescale};
 
 /// A monotonic counter with a known nominal frequency: SysTick extended to 64 bits, a
 /// timer peripheral, a cycle counter. Boards implement this for their timer.
@@ -108,15 +108,10 @@ impl<T: TickCounter, S: Timescale> CounterClock<T, S> {
     /// A clock over `counter`, whose frequency is within `ppm` parts per million of
     /// nominal; an anchor counts as synchronized for `fresh_for`.
     pub const fn new(counter: T, ppm: u32, fresh_for: Duration) -> Self {
-        let fresh = fresh_for.as_nanos();
         Self {
             counter,
             ppm,
-            fresh_for: if fresh > u64::MAX as u128 {
-                u64::MAX
-            } else {
-                fresh as u64
-            },
+            fresh_for: duration_nanos(fresh_for),
             anchor: Mutex::new(Cell::new(None)),
         }
     }

@@ -11,7 +11,8 @@
 //!   no wrap interrupt (DWT `CYCCNT`), given a read at least once per period.
 //! - [`PpsDiscipline`] and [`PpsInput`]: anchor the clock at pulse-per-second edges read
 //!   through `embedded-hal`.
-//! - [`Shared`]: any core structure in a `static`, for tasks and interrupts.
+//! - [`Shared`] (from the core): any core structure in a `static`, for tasks and
+//!   interrupts.
 //! - [`error!`], [`warn!`], [`info!`], [`debug!`], [`trace!`]: the logging shim.
 #![no_std]
 #![deny(missing_docs)]
@@ -23,11 +24,11 @@ pub mod extended;
 #[macro_use]
 pub mod log;
 pub mod pps;
-pub mod shared;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 pub mod systick;
 
 pub use counter_clock::{CounterClock, Rate, TickCounter};
 pub use extended::{Extended, Polled, WrappingCounter};
 pub use pps::{PpsDiscipline, PpsError, PpsEvent, PpsInput};
-pub use shared::Shared;
+/// Any core structure in a `static`, shared through `critical-section` (from the core).
+pub use tempora_core::shared::Shared;

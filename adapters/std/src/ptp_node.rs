@@ -15,31 +15,42 @@ use tempora_core::ptp::port::{Action, Measurement, Port, PortConfig, PortState, 
 use tempora_core::time::{Instant, Tai};
 
 use crate::ptp_udp::UdpTransport;
+use crate::system_clock::SystemClock;
 
-/// Nanoseconds of `CLOCK_REALTIME`.
-fn realtime_ns() -> i128 {
-    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => d.as_nanos() as i128,
-        Err(_) => 0,
-    }
-}
+/// How far a kernel software timestamp can sit from the moment the packet really left or
+/// arrived. Measured on veth here: with both ends on one clock, the master-to-slave
+/// apparent delay came out *negative* (-0.4 µs; the driver takes the send timestamp after
+/// the peer has already timestamped the receipt), and under CPU load the offset exceeded
+/// the mean path delay by up to 0.8 µs. Asymmetry alone cannot explain either; this
+/// budget covers them with margin. Hardware timestamps would need far less.
+pub const SOFTWARE_TIMESTAMP_ERROR: Duration = Duration::from_micros(2);
 
-#[derive(Clone, Copy, Debug)]
-struct Discipline {
+/// The slave's estimate as the virtual clock holds it: what the bound is made of.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Discipline {
     /// Local time (ns) of the prediction.
-    at: i128,
-    offset: f64,
-    frequency: f64,
-    sigma: f64,
-    delay: f64,
-    status: ClockStatus,
+    pub at: i128,
+    /// Local minus master (ns) at `at`.
+    pub offset: f64,
+    /// Local minus master frequency (ppb).
+    pub frequency: f64,
+    /// Standard deviation of `offset` (ns).
+    pub sigma: f64,
+    /// The path noise of one exchange (ns).
+    pub noise: f64,
+    /// Mean path delay (ns).
+    pub delay: f64,
+    /// The status readings carry.
+    pub status: ClockStatus,
 }
 
 /// The system clock corrected by a PTP slave's estimate: `master = local - offset`.
 ///
-/// Readings are TAI. The bound is three standard deviations of the offset estimate plus
-/// the mean path delay, since a path's asymmetry is invisible to PTP and can be anywhere
-/// up to the delay itself; it grows while no exchange completes (holdover).
+/// Readings are TAI. The bound is three standard deviations of the offset estimate, plus
+/// the mean path delay (a path's asymmetry is invisible to PTP and, between honest
+/// timestamps, can be anywhere up to the delay itself), plus the error budget of software
+/// timestamps ([`SOFTWARE_TIMESTAMP_ERROR`]); it grows while no exchange completes
+/// (holdover).
 #[derive(Debug)]
 pub struct VirtualClock {
     /// Local time = `CLOCK_REALTIME` + `shift` (TAI - UTC, plus any injected offset).
@@ -70,35 +81,23 @@ impl VirtualClock {
     pub fn system_offset(&self) -> Option<f64> {
         // local = system + shift; the master's TAI = its raw time + to_tai; the system
         // clock is UTC = TAI - (TAI - UTC).
-        let (offset, _, _) = self.estimate()?;
+        let offset = self.estimate()?.offset;
         let to_tai = self.to_tai.load(Ordering::Relaxed) as f64;
         Some(offset - self.shift as f64 - to_tai + self.utc as f64)
     }
 
     /// Local time now (ns), before correction.
     pub fn local_ns(&self) -> i128 {
-        realtime_ns() + self.shift
+        i128::from(SystemClock::realtime_nanos()) + self.shift
     }
 
-    /// The current estimate: (offset ns, frequency ppb, delay ns), if disciplined.
-    pub fn estimate(&self) -> Option<(f64, f64, f64)> {
-        let d = (*self.state.lock().unwrap_or_else(|p| p.into_inner()))?;
-        Some((d.offset, d.frequency, d.delay))
+    /// The current estimate, if disciplined.
+    pub fn estimate(&self) -> Option<Discipline> {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn set(&self, d: Discipline) {
         *self.state.lock().unwrap_or_else(|p| p.into_inner()) = Some(d);
-    }
-
-    fn set_status(&self, status: ClockStatus) {
-        if let Some(d) = self
-            .state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_mut()
-        {
-            d.status = status;
-        }
     }
 }
 
@@ -118,7 +117,8 @@ impl ClockSource for VirtualClock {
             Some(d) => {
                 let dt = (local - d.at) as f64 / 1e9;
                 let offset = d.offset + d.frequency * dt;
-                let bound = 3.0 * d.sigma + d.delay.abs();
+                let budget = SOFTWARE_TIMESTAMP_ERROR.as_nanos() as f64;
+                let bound = 3.0 * d.sigma + d.delay.abs() + budget;
                 let to_tai = i128::from(self.to_tai.load(Ordering::Relaxed));
                 ClockReading {
                     time: clamp(local - offset as i128 + to_tai),
@@ -217,7 +217,7 @@ impl PtpNode {
                 Action::Send(p) => {
                     self.transport.send(p.event, &p.bytes)?;
                     if p.event {
-                        if let Some((_, ts)) = self
+                        if let Some(ts) = self
                             .transport
                             .send_timestamp(&p.bytes, Duration::from_millis(20))?
                         {
@@ -259,19 +259,19 @@ impl PtpNode {
         } else {
             ClockStatus::FreeRunning
         };
-        let (frequency, delay) = match self.clock.estimate() {
-            Some((_, f, d)) => (f, d),
-            None => (0.0, 0.0),
-        };
+        let (frequency, noise, delay) = self
+            .port
+            .estimate()
+            .map_or((0.0, 0.0, 0.0), |e| (e.frequency, e.noise_sigma, e.delay));
         self.clock.set(Discipline {
             at: now,
             offset,
             frequency,
             sigma,
+            noise,
             delay,
             status,
         });
-        self.clock.set_status(status);
     }
 
     /// Runs until `stop` is set or `until` (a local-time deadline, ns) passes, calling
@@ -315,22 +315,10 @@ impl PtpNode {
                     self.apply(a, &mut events)?;
                 }
             }
+            self.refresh_clock(self.clock.local_ns());
             for e in events.drain(..) {
-                if let NodeEvent::Measured(m) = &e {
-                    // Keep frequency and delay with the clock for readers.
-                    self.clock.set(Discipline {
-                        at: m.at,
-                        offset: m.offset,
-                        frequency: m.frequency,
-                        sigma: m.sigma,
-                        delay: m.delay,
-                        status: ClockStatus::FreeRunning,
-                    });
-                }
-                self.refresh_clock(self.clock.local_ns());
                 on_event(&e, &self.clock);
             }
-            self.refresh_clock(self.clock.local_ns());
         }
     }
 }

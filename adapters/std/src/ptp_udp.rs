@@ -103,22 +103,18 @@ impl UdpTransport {
         Ok(())
     }
 
-    /// Waits up to `limit` for the send timestamp of the event message `sent`; returns
-    /// the looped-back packet and its timestamp (`CLOCK_REALTIME` ns). Timestamps of
+    /// Waits up to `limit` for the send timestamp of the event message `sent`
+    /// (`CLOCK_REALTIME` ns). Timestamps of
     /// other (older) packets still queued are skipped: using one of them would pair a
     /// message with another's send time.
-    pub fn send_timestamp(
-        &self,
-        sent: &[u8],
-        limit: Duration,
-    ) -> io::Result<Option<(Vec<u8>, i128)>> {
+    pub fn send_timestamp(&self, sent: &[u8], limit: Duration) -> io::Result<Option<i128>> {
         let start = MonoInstant::now();
         loop {
             if let Some((bytes, Some(ts))) = Self::recv_on(&self.event, MsgFlags::MSG_ERRQUEUE)? {
                 // The error queue returns the frame from its link-layer header on; the
                 // PTP message is its tail.
                 if bytes.ends_with(sent) {
-                    return Ok(Some((bytes, ts)));
+                    return Ok(Some(ts));
                 }
                 continue;
             }

@@ -119,8 +119,9 @@ impl SystemClock {
         }
     }
 
+    /// `CLOCK_REALTIME` in nanoseconds, read the fast way (shared with the PTP node).
     #[inline]
-    fn realtime_nanos() -> u64 {
+    pub(crate) fn realtime_nanos() -> u64 {
         raw_nanos(libc::CLOCK_REALTIME)
     }
 

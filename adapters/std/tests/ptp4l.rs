@@ -15,27 +15,7 @@ use support::*;
 #[test]
 fn ptp4l_master_to_tempora_slave() {
     let mut lab = Lab::new("a");
-    let cfg = lab.ptp4l_config("master", "masterOnly 1\npriority1 10");
-    let (m, s) = (lab.master_ns.clone(), lab.slave_ns.clone());
-    let (mi, si) = (lab.master_if.clone(), lab.slave_if.clone());
-    let source = format!("ptp:{si}");
-    lab.spawn(&m, &["ptp4l", "-f", &cfg, "-i", &mi, "-S", "-4", "-m"]);
-    // ptp4l as a second slave on the same path, in the same run: its per-sample offsets
-    // are the baseline tempora's are compared with.
-    let scfg = lab.ptp4l_config("slave", "slaveOnly 1");
-    let peer = lab.spawn(&s, &["ptp4l", "-f", &scfg, "-i", &si, "-S", "-4", "-m"]);
-    let mut cmd = vec![
-        env!("CARGO_BIN_EXE_tempora"),
-        "run",
-        "--source",
-        &source,
-        "--duration",
-        "20s",
-    ];
-    cmd.extend(FAST);
-    let ours = lab.spawn(&s, &cmd);
-    let lines = lab.lines(ours, Duration::from_secs(30));
-    let baseline = ptp4l_offsets(&lab.lines(peer, Duration::from_millis(100)));
+    let (lines, baseline) = ptp4l_master_two_slaves(&mut lab, 20);
     let run = slave_run(&lines, 0.25);
     let lock = run
         .lock_after

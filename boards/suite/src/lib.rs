@@ -17,6 +17,7 @@ use tempora_core::hlc::{Hlc, UpdateError};
 use tempora_core::interval::{Interval, IntervalTree};
 use tempora_core::pattern::{Contiguity, Detector, Event, Report, Sequence};
 use tempora_core::queue::{Priority, SharedTemporalQueue, TemporalQueue};
+use tempora_core::rng::SplitMix64;
 use tempora_core::{Instant, NodeId, Timestamp, Utc};
 use tempora_embedded::{CounterClock, Shared, TickCounter};
 
@@ -228,13 +229,8 @@ fn shared_queue() -> Result<(), &'static str> {
 
 fn interval_tree() -> Result<(), &'static str> {
     static TREE: Shared<IntervalTree<u16, 256>> = Shared::new(IntervalTree::new());
-    let mut seed = 0x2545_f491u32;
-    let mut rnd = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        seed
-    };
+    let mut rng = SplitMix64::new(0x2545_f491);
+    let mut rnd = move || rng.next_u64() as u32;
     let mut items = [(0u64, 0u64); 200];
     for item in items.iter_mut() {
         let s = u64::from(rnd() % 10_000);
@@ -390,7 +386,7 @@ fn ptp_engine() -> Result<(), &'static str> {
     let mut timers = [[None::<i128>; 4]; 2];
     type Wire = heapless::Vec<u8, 96>;
     let mut in_flight: heapless::Vec<(i128, usize, Wire, bool), 16> = heapless::Vec::new();
-    let mut seed = 0x1234_5678u32;
+    let mut rng = SplitMix64::new(0x1234_5678);
     let mut estimate = None;
     let index = |t: tempora_core::ptp::port::Timer| t as usize;
     let mut pending: heapless::Vec<(usize, i128, tempora_core::ptp::port::Actions), 4> =
@@ -407,10 +403,7 @@ fn ptp_engine() -> Result<(), &'static str> {
             for a in actions {
                 match a {
                     Action::Send(p) => {
-                        seed ^= seed << 13;
-                        seed ^= seed >> 17;
-                        seed ^= seed << 5;
-                        let arrive = at + 2_000 + i128::from(seed % 201) - 100;
+                        let arrive = at + 2_000 + i128::from(rng.jitter(100));
                         in_flight
                             .push((arrive, 1 - node, p.bytes, p.event))
                             .map_err(|_| "network full")?;

@@ -231,10 +231,11 @@ impl<const N: usize> Default for ForeignMasters<N> {
     }
 }
 
-/// The table is full and the new sender is no better than any entry: it was not recorded.
+/// The table is full and the new sender is no better than any entry: it was not recorded
+/// and is handed back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct TableFull;
+pub struct TableFull(pub Dataset);
 
 impl<const N: usize> ForeignMasters<N> {
     /// An empty table.
@@ -283,7 +284,7 @@ impl<const N: usize> ForeignMasters<N> {
                 Some(i) if compare(&fresh.dataset, &self.entries[i].dataset) == Ordering::Less => {
                     self.entries[i] = fresh;
                 }
-                _ => return Err(TableFull),
+                _ => return Err(TableFull(fresh.dataset)),
             }
         }
         Ok(())

@@ -8,8 +8,9 @@
 //! linuxptp's moving median: it weighs each sample by how noisy the path has been,
 //! tracks the frequency error it needs for holdover, rejects outliers by their innovation
 //! (a queued packet that took 140 µs instead of 2 µs), and reports a standard deviation
-//! from which an error bound follows. After several consecutive rejections it accepts
-//! again, so a real step of the reference is followed, not ignored for ever.
+//! from which an error bound follows. A run of consecutive outliers that agree with each
+//! other is a real step of the reference and is followed; a scattered run is a burst of
+//! queueing and stays rejected.
 
 /// One exchange's timestamps in nanoseconds (any common epoch), with the correction
 /// fields of the Sync/Follow_Up and Delay_Resp already summed per direction.
@@ -72,7 +73,9 @@ pub struct FilterConfig {
     pub initial_noise: f64,
     /// Innovations beyond this many standard deviations are outliers.
     pub reject_sigmas: f64,
-    /// After this many consecutive outliers the next sample is accepted anyway.
+    /// After this many consecutive outliers that agree with each other (same sign, spread
+    /// no wider than the path's own noise), the next one is taken as a step of the
+    /// reference.
     pub max_rejects: u32,
 }
 
@@ -105,6 +108,9 @@ const GATE_AFTER: u64 = 8;
 pub enum Verdict {
     /// Used; the estimate moved.
     Accepted,
+    /// Used as the first sample after a step of the reference: a run of outliers that
+    /// agreed with each other, which the estimate now follows.
+    Stepped,
     /// Too far from the prediction; ignored (consecutive count so far).
     Rejected(u32),
 }
@@ -122,6 +128,8 @@ pub struct Estimate {
     pub delay: f64,
     /// The path noise the filter has learnt: standard deviation of one sample, ns.
     pub noise_sigma: f64,
+    /// Standard deviation of `frequency`, ppb.
+    pub frequency_sigma: f64,
 }
 
 /// A two-state Kalman filter over offset samples.
@@ -140,6 +148,8 @@ pub struct OffsetFilter {
     noise: f64,
     delay: f64,
     rejects: u32,
+    /// Smallest and largest innovation of the current run of rejections.
+    rejected_range: (f64, f64),
     samples: u64,
     /// The first samples (seconds since the first, offset), fitted by least squares:
     /// a line through several noisy points is a far better start than one point.
@@ -164,6 +174,7 @@ impl OffsetFilter {
             noise: config.initial_noise,
             delay: 0.0,
             rejects: 0,
+            rejected_range: (0.0, 0.0),
             samples: 0,
             warmup: [(0.0, 0.0); WARMUP],
             first_at: 0,
@@ -182,6 +193,7 @@ impl OffsetFilter {
             frequency: self.frequency,
             offset_sigma: sqrt(self.p00),
             noise_sigma: sqrt(self.noise),
+            frequency_sigma: sqrt(self.p11),
             delay: self.delay,
         })
     }
@@ -284,14 +296,28 @@ impl OffsetFilter {
         let mut p00 = p00;
         let innovation = z - offset;
         let limit = self.config.reject_sigmas * self.config.reject_sigmas * (p00 + self.noise);
+        let mut stepped = false;
         // No gating until the path noise has been learnt from a few samples.
         if innovation * innovation > limit && self.samples >= GATE_AFTER {
-            if self.rejects < self.config.max_rejects {
-                self.rejects += 1;
+            let (lo, hi) = if self.rejects == 0 {
+                (innovation, innovation)
+            } else {
+                (
+                    self.rejected_range.0.min(innovation),
+                    self.rejected_range.1.max(innovation),
+                )
+            };
+            self.rejected_range = (lo, hi);
+            // Outliers that keep coming *and agree with each other* are the reference
+            // moving: follow it. A burst of queued packets also comes as a run of
+            // outliers, but scattered; it is rejected however long it lasts.
+            let agree = lo.signum() == hi.signum() && hi - lo <= 6.0 * sqrt(self.noise);
+            if self.rejects < self.config.max_rejects || !agree {
+                self.rejects = self.rejects.saturating_add(1);
                 return Verdict::Rejected(self.rejects);
             }
-            // Outliers that keep coming are the reference moving: follow it.
             p00 += innovation * innovation;
+            stepped = true;
         }
         self.rejects = 0;
         // Update.
@@ -314,7 +340,11 @@ impl OffsetFilter {
         let weight = (self.samples as f64).min(32.0);
         self.noise = ((self.noise * (weight - 1.0) + r) / weight).max(MIN_NOISE);
         self.delay += (delay - self.delay) / 8.0;
-        Verdict::Accepted
+        if stepped {
+            Verdict::Stepped
+        } else {
+            Verdict::Accepted
+        }
     }
 }
 

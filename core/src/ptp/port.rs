@@ -10,14 +10,15 @@
 //! use this new offset estimate. All times are nanoseconds of the port's local clock on
 //! the PTP timescale (TAI); the platform converts its clock readings.
 
-use core::time::Duration;
-
 use super::bmca::{decide, Dataset, DefaultDataset, ForeignMasters, Recommendation};
-use super::filter::{Exchange, FilterConfig, OffsetFilter, Verdict};
+use super::filter::{Estimate, Exchange, FilterConfig, OffsetFilter, Verdict};
 use super::wire::{
     Announce, Body, Flags, Header, MessageType, PortIdentity, PtpMessage, WireError, WireTimestamp,
 };
 use crate::time::{Instant, Tai};
+
+/// How well the frequency must be known for the slave to call itself locked (ppb).
+const LOCK_FREQUENCY_SIGMA_PPB: f64 = 10_000.0;
 
 /// Largest message the port sends.
 pub const MAX_PACKET: usize = 96;
@@ -45,8 +46,6 @@ pub struct PortConfig {
     pub two_step: bool,
     /// TAI - UTC announced as master.
     pub utc_offset: i16,
-    /// An offset change beyond this (ns) resets the filter instead of being filtered.
-    pub step_threshold_ns: u64,
     /// The measurement filter.
     pub filter: FilterConfig,
 }
@@ -65,7 +64,6 @@ impl PortConfig {
             announce_receipt_timeout: 3,
             two_step: true,
             utc_offset: 37,
-            step_threshold_ns: 1_000_000,
             filter: FilterConfig::DEFAULT,
         }
     }
@@ -146,7 +144,8 @@ pub struct Measurement {
     pub raw_offset: i128,
     /// Whether the filter used the sample (false: an outlier).
     pub accepted: bool,
-    /// Whether the filter was reset by a step beyond the step threshold.
+    /// Whether the filter took this sample as a step of the reference (a run of
+    /// outliers that agreed) and now follows it.
     pub stepped: bool,
 }
 
@@ -171,7 +170,9 @@ pub enum Action {
     Measure(Measurement),
 }
 
-/// The actions of one call; at most a handful.
+/// The actions of one call. The most any call produces is five (a state change from
+/// master to slave: the state, two cancelled timers, the Delay_Req timer, the re-armed
+/// receipt timeout), so eight never overflow.
 pub type Actions = heapless::Vec<Action, 8>;
 
 /// Why a received packet was not used (the port is unchanged).
@@ -283,6 +284,8 @@ pub struct Port<const FOREIGN: usize = 4> {
     master_ptp_timescale: Option<bool>,
     /// The master the filter's estimate is about.
     last_master: Option<PortIdentity>,
+    /// Whether the estimate counts as locked (with hysteresis, see [`Port::locked`]).
+    lock: bool,
 }
 
 impl<const FOREIGN: usize> Port<FOREIGN> {
@@ -304,6 +307,7 @@ impl<const FOREIGN: usize> Port<FOREIGN> {
             master_utc_offset: None,
             master_ptp_timescale: None,
             last_master: None,
+            lock: false,
         }
     }
 
@@ -329,16 +333,34 @@ impl<const FOREIGN: usize> Port<FOREIGN> {
         self.master_ptp_timescale
     }
 
-    /// Whether the slave's estimate has settled: at least 8 accepted exchanges, averaged
-    /// to below the noise of a single one (on a quiet LAN, tens of ns; on a path with
-    /// 200 µs of jitter, tens of µs).
+    /// Whether the slave's estimate has converged. Locking needs at least 8 exchanges,
+    /// the offset averaged down to half the noise of one exchange, and the frequency
+    /// known to 10 ppm (about a second on a quiet LAN, a few under 200 µs of jitter).
+    /// Once locked, the port stays locked until the offset is less certain than one
+    /// exchange or the frequency than 40 ppm, so noise in the noise estimate does not
+    /// make the status flap.
     pub fn locked(&self) -> bool {
-        matches!(self.state, PortState::Slave(_))
-            && self.filter.samples() >= 8
-            && self
-                .filter
-                .estimate()
-                .is_some_and(|e| e.offset_sigma < e.noise_sigma)
+        matches!(self.state, PortState::Slave(_)) && self.lock
+    }
+
+    fn update_lock(&mut self) {
+        let Some(e) = self.filter.estimate() else {
+            self.lock = false;
+            return;
+        };
+        self.lock = if self.lock {
+            e.offset_sigma <= e.noise_sigma && e.frequency_sigma <= 4.0 * LOCK_FREQUENCY_SIGMA_PPB
+        } else {
+            self.filter.samples() >= 8
+                && e.offset_sigma <= e.noise_sigma / 2.0
+                && e.frequency_sigma <= LOCK_FREQUENCY_SIGMA_PPB
+        };
+    }
+
+    /// The slave's current estimate (offset, frequency, their uncertainty, path delay
+    /// and noise), once an exchange has completed.
+    pub fn estimate(&self) -> Option<Estimate> {
+        self.filter.estimate()
     }
 
     /// The slave's offset prediction at local time `now` (ns) and its standard
@@ -437,6 +459,7 @@ impl<const FOREIGN: usize> Port<FOREIGN> {
                 self.delay = None;
                 if self.last_master != Some(master) {
                     self.filter = OffsetFilter::new(self.config.filter);
+                    self.lock = false;
                     self.last_master = Some(master);
                 }
                 let _ = out.push(Action::SetTimer {
@@ -724,18 +747,13 @@ impl<const FOREIGN: usize> Port<FOREIGN> {
 
     fn measure(&mut self, e: &Exchange) -> Measurement {
         let raw = e.offset();
-        let mut stepped = false;
-        if let Some((predicted, _)) = self.filter.predict(e.t2) {
-            let jump = raw as f64 - predicted;
-            let jump = if jump < 0.0 { -jump } else { jump };
-            // A step is a jump beyond the threshold that the path's noise cannot explain.
-            let noise = self.filter.estimate().map_or(0.0, |x| x.noise_sigma);
-            if jump > self.config.step_threshold_ns as f64 && jump > 10.0 * noise {
-                self.filter = OffsetFilter::new(self.config.filter);
-                stepped = true;
-            }
-        }
-        let accepted = self.filter.update(e) == Verdict::Accepted;
+        let verdict = self.filter.update(e);
+        let (accepted, stepped) = match verdict {
+            Verdict::Accepted => (true, false),
+            Verdict::Stepped => (true, true),
+            Verdict::Rejected(_) => (false, false),
+        };
+        self.update_lock();
         let est = self.filter.estimate();
         Measurement {
             at: e.t2,
@@ -748,9 +766,4 @@ impl<const FOREIGN: usize> Port<FOREIGN> {
             stepped,
         }
     }
-}
-
-/// The interval `2^log2` seconds as a [`Duration`] (log2 clamped to ±20).
-pub fn log_interval(log2: i8) -> Duration {
-    Duration::from_nanos(interval_ns(log2) as u64)
 }

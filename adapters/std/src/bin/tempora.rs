@@ -394,7 +394,6 @@ mod ptp {
     #[derive(Default)]
     struct Shared {
         state: Option<PortState>,
-        locked: bool,
         measurements: u64,
     }
 
@@ -437,7 +436,6 @@ mod ptp {
                         NodeEvent::Measured(_) => s.measurements += 1,
                     }
                 });
-                shared.lock().unwrap_or_else(|p| p.into_inner()).locked = node.locked();
                 r
             })
         };
@@ -446,17 +444,23 @@ mod ptp {
         while !worker.is_finished() {
             let reading = clock.read();
             let s = shared.lock().unwrap_or_else(|p| p.into_inner());
-            let (_, frequency, delay) = clock.estimate().unwrap_or((f64::NAN, f64::NAN, f64::NAN));
+            let (frequency, sigma, noise, delay) = clock
+                .estimate()
+                .map_or((f64::NAN, f64::NAN, f64::NAN, f64::NAN), |d| {
+                    (d.frequency, d.sigma, d.noise, d.delay)
+                });
             // The system clock minus the master, both on one timescale.
             let offset = clock.system_offset().unwrap_or(f64::NAN);
             let line = format!(
-                "{}  source=ptp:{iface} state={} status={} offset={:.0}ns freq={:.1}ppb delay={:.0}ns bound={} measurements={}",
+                "{}  source=ptp:{iface} state={} status={} offset={:.0}ns freq={:.1}ppb delay={:.0}ns sigma={:.0}ns noise={:.0}ns bound={} measurements={}",
                 reading.time,
                 s.state.map_or("initializing", state_name),
                 reading.status,
                 offset,
                 frequency,
                 delay,
+                sigma,
+                noise,
                 format_bound(reading.bound),
                 s.measurements
             );

@@ -5,11 +5,13 @@
 use std::collections::BinaryHeap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use tempora_core::rng::SplitMix64;
 
 use super::sh;
 
@@ -103,24 +105,16 @@ pub fn udp_in(ns: &str, addr: &str) -> std::net::UdpSocket {
     .expect("socket in namespace")
 }
 
-/// splitmix64, for reproducible impairments.
-fn next(seed: &mut u64) -> u64 {
-    *seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *seed;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 fn pump(
     mut from: File,
     mut to: File,
     imp: Impairment,
-    mut seed: u64,
+    seed: u64,
     stop: Arc<AtomicBool>,
     counts: Arc<Counts>,
 ) {
     let mut queue: BinaryHeap<std::cmp::Reverse<(Instant, u64, Vec<u8>)>> = BinaryHeap::new();
+    let mut rng = SplitMix64::new(seed);
     let mut n = 0u64;
     let mut buf = [0u8; 2048];
     while !stop.load(Ordering::Relaxed) {
@@ -131,17 +125,12 @@ fn pump(
                 break;
             }
             idle = false;
-            if next(&mut seed) % 100 < imp.loss_percent {
+            if rng.chance(imp.loss_percent) {
                 counts.dropped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            let j = imp.jitter.as_nanos() as i128;
-            let jitter = if j > 0 {
-                (next(&mut seed) % (2 * j as u64 + 1)) as i128 - j
-            } else {
-                0
-            };
-            let delay = (imp.delay.as_nanos() as i128 + jitter).max(0) as u64;
+            let jitter = rng.jitter(imp.jitter.as_nanos() as u64);
+            let delay = (imp.delay.as_nanos() as i64 + jitter).max(0) as u64;
             n += 1;
             queue.push(std::cmp::Reverse((
                 Instant::now() + Duration::from_nanos(delay),
@@ -158,8 +147,20 @@ fn pump(
             idle = false;
         }
         if idle {
-            // Short naps keep delivery within about 60 µs of schedule on this VM.
-            std::thread::sleep(Duration::from_micros(20));
+            // Sleep until a frame arrives or the next one is due (at most 1 ms), on a
+            // high-resolution timeout: no busy waiting, so several labs can run at once.
+            let due = queue
+                .peek()
+                .map(|f| f.0 .0.saturating_duration_since(Instant::now()));
+            let wait = due
+                .unwrap_or(Duration::from_millis(1))
+                .min(Duration::from_millis(1));
+            let timeout = nix::sys::time::TimeSpec::from_duration(wait);
+            let mut fds = [nix::poll::PollFd::new(
+                from.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            let _ = nix::poll::ppoll(&mut fds, Some(timeout), None);
         }
     }
 }

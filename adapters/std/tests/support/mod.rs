@@ -203,6 +203,32 @@ pub fn stats(errors: &[f64]) -> (f64, f64, f64) {
     (rms, *abs.last().unwrap(), p99)
 }
 
+/// A ptp4l master on the master side; on the slave side a tempora slave and, on the same
+/// path in the same run, a ptp4l slave whose per-sample offsets are the baseline. Returns
+/// tempora's status lines (one per 250 ms for `seconds`) and ptp4l's offsets (ns).
+pub fn ptp4l_master_two_slaves(lab: &mut Lab, seconds: u64) -> (Vec<String>, Vec<f64>) {
+    let (m, s) = (lab.master_ns.clone(), lab.slave_ns.clone());
+    let (mi, si) = (lab.master_if.clone(), lab.slave_if.clone());
+    let cfg = lab.ptp4l_config("master", "masterOnly 1\npriority1 10");
+    lab.spawn(&m, &["ptp4l", "-f", &cfg, "-i", &mi, "-S", "-4", "-m"]);
+    let scfg = lab.ptp4l_config("slave", "slaveOnly 1");
+    let peer = lab.spawn(&s, &["ptp4l", "-f", &scfg, "-i", &si, "-S", "-4", "-m"]);
+    let (source, duration) = (format!("ptp:{si}"), format!("{seconds}s"));
+    let mut cmd = vec![
+        env!("CARGO_BIN_EXE_tempora"),
+        "run",
+        "--source",
+        &source,
+        "--duration",
+        &duration,
+    ];
+    cmd.extend(FAST);
+    let ours = lab.spawn(&s, &cmd);
+    let lines = lab.lines(ours, Duration::from_secs(seconds + 10));
+    let baseline = ptp4l_offsets(&lab.lines(peer, Duration::from_millis(100)));
+    (lines, baseline)
+}
+
 pub fn ptp4l_offsets(lines: &[String]) -> Vec<f64> {
     lines
         .iter()

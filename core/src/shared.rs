@@ -1,9 +1,9 @@
 //! Sharing a structure between tasks and interrupt handlers through `critical-section`.
 //!
-//! The core's HLC is lock-free and its `SharedTemporalQueue` already locks; structures
-//! that need `&mut` (a `CausalQueue`, an `IntervalTree`, a pattern `Detector`) go in a
-//! [`Shared`], which runs each access in one critical section (on a single-core MCU: with
-//! interrupts masked, so keep accesses short).
+//! The HLC is lock-free; structures that need `&mut` (a `CausalQueue`, an
+//! `IntervalTree`, a pattern `Detector`, a PTP `Port`) go in a [`Shared`], which runs each
+//! access in one critical section (on a single-core MCU: with interrupts masked, so keep
+//! accesses short). `SharedTemporalQueue` is one with queue methods.
 
 use core::cell::RefCell;
 
@@ -13,8 +13,8 @@ use critical_section::Mutex;
 ///
 /// ```
 /// use tempora_core::causal::CausalQueue;
+/// use tempora_core::shared::Shared;
 /// use tempora_core::NodeId;
-/// use tempora_embedded::Shared;
 ///
 /// static QUEUE: Shared<CausalQueue<u32, 4, 8>> = Shared::new(CausalQueue::new(NodeId(1)));
 /// let clock = QUEUE.with(|q| q.stamp_send()).unwrap();
@@ -32,9 +32,11 @@ impl<T> Shared<T> {
         }
     }
 
-    /// Runs `f` on the value inside a critical section. `f` must not call `with` on the
-    /// same `Shared` again (that is reported as `None` by [`Shared::try_with`]; `with`
-    /// would find the value borrowed).
+    /// Runs `f` on the value inside a critical section.
+    ///
+    /// # Panics
+    /// If `f` calls `with` on the same `Shared` again (a programming error; use
+    /// [`Shared::try_with`] where re-entry is possible).
     pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         critical_section::with(|cs| f(&mut self.inner.borrow_ref_mut(cs)))
     }
