@@ -155,10 +155,9 @@ fn ptp_through(tag: &str, sc: Scenario) {
         let bmean = baseline.iter().sum::<f64>() / baseline.len() as f64;
         println!("{name}: ptp4l slave, same path: offset mean {bmean:.0} ns, error RMS {brms:.0} ns, max {bmax:.0}, p99 {bp99:.0} ({} samples)", baseline.len());
     }
-    // The 10 s lock target is for a LAN path with the fast settings (tests/ptp4l.rs). On
-    // a path with millisecond jitter, knowing the frequency to 10 ppm takes longer: the
-    // simulation needs 4-6 s, this lab 3-10.5 s depending on the machine's load.
-    assert!(lock <= 15.0, "{name}: locked only after {lock} s");
+    // The target: lock within 10 s of start with the fast announce settings,
+    // held here under impairment too (the simulation locks in 4-6 s under 1 ms jitter).
+    assert!(lock <= 10.0, "{name}: locked only after {lock} s");
     assert!(
         synced as f64 >= 0.9 * after_lock as f64,
         "{name}: lost lock: {synced}/{after_lock}"
