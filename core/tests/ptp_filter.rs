@@ -20,7 +20,7 @@ fn truth(t: i128, step_at: i128) -> i128 {
 #[test]
 fn the_filter_tracks_offset_and_frequency_inside_its_bound() {
     let mut rng = Rng::new(7);
-    let mut f = OffsetFilter::new(FilterConfig::DEFAULT);
+    let mut f: OffsetFilter = OffsetFilter::new(FilterConfig::DEFAULT);
     let step_at = 60_000_000_000; // the reference steps 30 µs at 60 s
     let (mut err2, mut raw2, mut n, mut inside, mut outliers, mut rejected) =
         (0f64, 0f64, 0u32, 0u32, 0, 0);
@@ -99,7 +99,7 @@ fn the_filter_tracks_offset_and_frequency_inside_its_bound() {
 
 #[test]
 fn prediction_bound_grows_in_holdover() {
-    let mut f = OffsetFilter::new(FilterConfig::DEFAULT);
+    let mut f: OffsetFilter = OffsetFilter::new(FilterConfig::DEFAULT);
     for k in 0..100i128 {
         let t1 = k * 125_000_000;
         let e = Exchange {
@@ -141,7 +141,7 @@ fn exchange_arithmetic() {
 #[test]
 fn a_stall_and_a_burst_of_scattered_outliers_stay_rejected() {
     let mut rng = Rng::new(3);
-    let mut f = OffsetFilter::new(FilterConfig::DEFAULT);
+    let mut f: OffsetFilter = OffsetFilter::new(FilterConfig::DEFAULT);
     let exchange = |t1: i128, ms: i128, sm: i128| Exchange {
         t1,
         t2: t1 + ms,
@@ -179,4 +179,67 @@ fn a_stall_and_a_burst_of_scattered_outliers_stay_rejected() {
             Verdict::Accepted
         );
     }
+}
+
+/// Delay noise is one-sided (queueing, interrupts, cold caches only ever add delay) and
+/// here it is unequal: the master-to-slave direction carries an exponential excess with a
+/// 2 µs mean, the way back 0.3 µs, as on veth with software timestamps. A plain two-way
+/// average is then biased by half the difference (+850 ns); taking each direction at its
+/// floor is not. The slave is 20 ppm fast, so the floors only line up when old transits
+/// are brought to the present with the learnt frequency.
+#[test]
+fn floors_remove_the_bias_of_one_sided_unequal_delay_noise() {
+    const FAST: i128 = 20_000; // ppb
+    let mut rng = Rng::new(11);
+    let mut f: OffsetFilter = OffsetFilter::new(FilterConfig::DEFAULT);
+    // An exponential excess with the given mean, from a uniform draw.
+    let excess = |rng: &mut Rng, mean: f64| -> i128 {
+        let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        (-mean * (1.0 - u).ln()) as i128
+    };
+    let offset_at = |t: i128| 500_000 + t * FAST / 1_000_000_000;
+    let (mut floored, mut plain, mut n) = (0f64, 0f64, 0u32);
+    for k in 0..480i128 {
+        let t1 = k * 125_000_000; // 8 per second for 60 s
+        let ms = DELAY + excess(&mut rng, 2_000.0);
+        let sm = DELAY + excess(&mut rng, 300.0);
+        let t2 = t1 + ms + offset_at(t1 + ms);
+        let t3 = t2 + 200_000;
+        let master_t3 = t3 - offset_at(t1 + ms + 200_000);
+        let t4 = master_t3 + sm;
+        let e = Exchange {
+            t1,
+            t2,
+            t3,
+            t4,
+            correction_ms: 0,
+            correction_sm: 0,
+        };
+        let verdict = f.update(&e);
+        assert_ne!(verdict, Verdict::Stepped, "exchange {k}");
+        let est = f.estimate().expect("estimate");
+        // (A rejected sample leaves the estimate at the previous exchange's time.)
+        if k >= 240 && verdict == Verdict::Accepted {
+            let truth = offset_at(t1 + ms) as f64;
+            floored += (est.offset - truth).powi(2);
+            plain += (est.offset - est.floor_correction - truth).powi(2);
+            n += 1;
+        }
+    }
+    let (floored, plain) = (
+        (floored / f64::from(n)).sqrt(),
+        (plain / f64::from(n)).sqrt(),
+    );
+    println!("floored error RMS {floored:.0} ns, plain two-way {plain:.0} ns");
+    assert!(
+        plain > 600.0,
+        "the plain estimate should carry the bias: {plain} ns"
+    );
+    assert!(floored < 100.0, "floored error RMS {floored} ns");
+    let est = f.estimate().expect("estimate");
+    assert!(
+        (est.frequency - FAST as f64).abs() < 200.0,
+        "frequency {} ppb",
+        est.frequency
+    );
 }

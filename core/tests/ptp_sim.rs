@@ -11,7 +11,7 @@ use std::collections::{BinaryHeap, HashMap};
 
 use tempora_core::ptp::bmca::DefaultDataset;
 use tempora_core::ptp::port::{Action, Measurement, Port, PortConfig, PortState, Timer};
-use tempora_core::ptp::wire::{ClockIdentity, PortIdentity};
+use tempora_core::ptp::wire::{ClockIdentity, MessageType, PortIdentity};
 
 /// A node's local clock: local = epoch + offset + T + drift_ppb * T / 1e9.
 #[derive(Clone, Copy)]
@@ -52,6 +52,8 @@ struct Outcome {
     /// Measurements after the first lock, and how many of them were locked.
     after_lock: (u32, u32),
     errors: Vec<(f64, f64)>, // (estimate - truth, sigma) after settling
+    /// The slave's Delay_Reqs sent in reaction to a received message, and otherwise.
+    delay_reqs: (u32, u32),
 }
 
 fn simulate(seed: u64, delay: i128, jitter: i128, seconds: i128) -> Outcome {
@@ -85,18 +87,32 @@ fn simulate(seed: u64, delay: i128, jitter: i128, seconds: i128) -> Outcome {
         locked_at: None,
         after_lock: (0, 0),
         errors: Vec::new(),
+        delay_reqs: (0, 0),
     };
-    let mut pending: Vec<(usize, i128, Vec<Action>)> = Vec::new();
+    // (node, time, actions, whether they answer a received message)
+    let mut pending: Vec<(usize, i128, Vec<Action>, bool)> = Vec::new();
     for (i, p) in ports.iter_mut().enumerate() {
-        pending.push((i, 0, p.start(clocks[i].local(0)).into_iter().collect()));
+        pending.push((
+            i,
+            0,
+            p.start(clocks[i].local(0)).into_iter().collect(),
+            false,
+        ));
     }
     let end = seconds * 1_000_000_000;
     loop {
         // Carry out actions (which may produce more, via on_sent).
-        while let Some((i, t, actions)) = pending.pop() {
+        while let Some((i, t, actions, received)) = pending.pop() {
             for a in actions {
                 match a {
                     Action::Send(p) => {
+                        if i == 1 && p.message_type == MessageType::DelayReq {
+                            if received {
+                                out.delay_reqs.0 += 1;
+                            } else {
+                                out.delay_reqs.1 += 1;
+                            }
+                        }
                         let arrive = t + delay + i128::from(rng.jitter(jitter as u64));
                         push(
                             &mut queue,
@@ -107,7 +123,7 @@ fn simulate(seed: u64, delay: i128, jitter: i128, seconds: i128) -> Outcome {
                         if p.event {
                             let more =
                                 ports[i].on_sent(p.message_type, p.sequence_id, clocks[i].local(t));
-                            pending.push((i, t, more.into_iter().collect()));
+                            pending.push((i, t, more.into_iter().collect(), received));
                         }
                     }
                     Action::SetTimer { timer, at } => {
@@ -154,13 +170,13 @@ fn simulate(seed: u64, delay: i128, jitter: i128, seconds: i128) -> Outcome {
             Ev::Timer(i, timer, g) => {
                 if generation.get(&(i, timer)) == Some(&g) {
                     let a = ports[i].on_timer(timer, clocks[i].local(t));
-                    pending.push((i, t, a.into_iter().collect()));
+                    pending.push((i, t, a.into_iter().collect(), false));
                 }
             }
             Ev::Deliver(i, bytes, event) => {
                 let local = clocks[i].local(t);
                 if let Ok(a) = ports[i].on_receive(&bytes, event.then_some(local), local) {
-                    pending.push((i, t, a.into_iter().collect()));
+                    pending.push((i, t, a.into_iter().collect(), true));
                 }
             }
         }
@@ -209,6 +225,14 @@ fn slave_selects_locks_and_tracks_the_master() {
         let (n, rms, inside) = settled(&o);
         println!("seed {seed}: selected {:.2} s, locked {:.2} s, steady RMS {rms:.1} ns, {:.1}% inside 3 sigma", selected as f64 / 1e9, locked as f64 / 1e9, 100.0 * inside / n);
         assert!(n > 100.0, "seed {seed}: only {n} measurements");
+        // Every Delay_Req follows a Sync's arrival (keeps the send path as warm as the
+        // master's); at 8 Syncs per second over 40 s that is roughly 300 of them.
+        let (after_receipt, otherwise) = o.delay_reqs;
+        assert_eq!(otherwise, 0, "seed {seed}: Delay_Req sent on a timer alone");
+        assert!(
+            after_receipt > 250,
+            "seed {seed}: {after_receipt} Delay_Reqs"
+        );
         assert!(
             rms < 100.0,
             "seed {seed}: steady-state RMS {rms} ns; {replay}"

@@ -358,7 +358,8 @@ fn ptp_codec() -> Result<(), &'static str> {
 }
 
 /// Master and slave engines on recorded-style timestamps: the slave's clock runs 20 ppm
-/// fast and 250 µs ahead; packets take 2 µs ± 100 ns. Everything on the stack.
+/// fast and 250 µs ahead; packets take 2 µs ± 100 ns. Everything on the stack (two
+/// ports with 16-exchange delay floors: the micro:bit has 16 KiB of RAM).
 fn ptp_engine() -> Result<(), &'static str> {
     use tempora_core::ptp::bmca::DefaultDataset;
     use tempora_core::ptp::port::{Action, Port, PortConfig, PortState};
@@ -380,8 +381,8 @@ fn ptp_engine() -> Result<(), &'static str> {
         }
     };
     let mut ports = [
-        Port::<2>::new(cfg(1, 10, false)),
-        Port::<2>::new(cfg(2, 128, true)),
+        Port::<2, 16>::new(cfg(1, 10, false)),
+        Port::<2, 16>::new(cfg(2, 128, true)),
     ];
     let mut timers = [[None::<i128>; 4]; 2];
     type Wire = heapless::Vec<u8, 96>;

@@ -11,6 +11,16 @@
 //! from which an error bound follows. A run of consecutive outliers that agree with each
 //! other is a real step of the reference and is followed; a scattered run is a burst of
 //! queueing and stays rejected.
+//!
+//! Before the Kalman filter, a *delay floor* stage ("lucky packet" filtering, as telecom
+//! profiles do for packet delay variation): queueing, interrupts and cold caches only
+//! ever add delay, and they add it unequally to the two directions, which biases the
+//! two-way offset. Each direction's transit is therefore taken at its floor, the least
+//! transit over recent exchanges (each brought to the present with the estimated
+//! frequency), and the offset is half the difference of the two floors. The window
+//! spans only as far back as the frequency is known well enough for the drift across
+//! it to stay below a quarter of the path noise, so it starts at one exchange and grows
+//! as the estimate settles.
 
 /// One exchange's timestamps in nanoseconds (any common epoch), with the correction
 /// fields of the Sync/Follow_Up and Delay_Resp already summed per direction.
@@ -55,6 +65,16 @@ impl Exchange {
     /// rates.
     pub fn offset(&self) -> i128 {
         ((self.t2 - self.t1 - self.correction_ms) - (self.t4 - self.t3 - self.correction_sm)) / 2
+    }
+
+    /// The two transits (forward `t2 - t1`, reverse `t4 - t3`, corrections removed), the
+    /// reverse one brought to the Sync's time as in [`Exchange::offset_at_sync`]: the
+    /// offset is half their difference.
+    pub fn transits_at_sync(&self, frequency_ppb: f64) -> (i128, i128) {
+        let forward = self.t2 - self.t1 - self.correction_ms;
+        let reverse = self.t4 - self.t3 - self.correction_sm;
+        let drift = frequency_ppb * (self.t3 - self.t2) as f64 / 1e9;
+        (forward, reverse + drift as i128)
     }
 
     /// One-way path delay, in nanoseconds.
@@ -120,6 +140,9 @@ pub enum Verdict {
 pub struct Estimate {
     /// Offset (local minus master), ns, at the time of the last update.
     pub offset: f64,
+    /// How far (ns) taking the transits at their floors moved `offset` from the plain
+    /// two-way estimate: the bias the path's one-sided delay noise would have caused.
+    pub floor_correction: f64,
     /// Frequency error (local minus master), ns per s (= ppb).
     pub frequency: f64,
     /// Standard deviation of `offset`, ns.
@@ -134,7 +157,7 @@ pub struct Estimate {
 
 /// A two-state Kalman filter over offset samples.
 #[derive(Clone, Debug)]
-pub struct OffsetFilter {
+pub struct OffsetFilter<const FLOOR: usize = FLOOR_WINDOW> {
     config: FilterConfig,
     /// Time (ns) of the last update.
     at: Option<i128>,
@@ -155,12 +178,104 @@ pub struct OffsetFilter {
     /// a line through several noisy points is a far better start than one point.
     warmup: [(f64, f64); WARMUP],
     first_at: i128,
+    floor: DelayFloor<FLOOR>,
+    /// The estimate from the floored samples (offset ns, frequency ppb): what the filter
+    /// reports.
+    floored: (f64, f64),
 }
 
 /// Samples fitted by least squares before the Kalman filter takes over.
 const WARMUP: usize = 8;
 
-impl OffsetFilter {
+/// Exchanges the delay floor looks back over by default (8 s at 8 per second); the
+/// `FLOOR` parameter of [`OffsetFilter`] and of the port. Each costs 16 bytes.
+pub const FLOOR_WINDOW: usize = 64;
+
+/// Units of [`Transit::at`]: 100 µs, so a `u32` spans almost five days; exchanges more
+/// than [`FLOOR_MAX_GAP_NS`] apart clear the window, so ages never wrap.
+const FLOOR_TICK_NS: i128 = 100_000;
+
+/// A gap between exchanges after which the kept transits are dropped (10 minutes).
+const FLOOR_MAX_GAP_NS: i128 = 600_000_000_000;
+
+/// One accepted exchange as the delay floor keeps it, in 16 bytes: when the Sync arrived
+/// (local time in [`FLOOR_TICK_NS`] units, wrapping), the forward transit (ns; it carries
+/// the whole clock offset, which may be large) and the round trip (ns; small, or the
+/// exchange is not kept).
+#[derive(Clone, Copy, Debug)]
+struct Transit {
+    forward: i64,
+    at: u32,
+    round_trip: i32,
+}
+
+impl Transit {
+    fn new(at: i128, forward: i128, reverse: i128) -> Option<Self> {
+        Some(Self {
+            forward: i64::try_from(forward).ok()?,
+            at: at.div_euclid(FLOOR_TICK_NS) as u32,
+            round_trip: i32::try_from(forward + reverse).ok()?,
+        })
+    }
+}
+
+/// The recent transits of accepted exchanges, oldest overwritten first.
+#[derive(Clone, Debug)]
+struct DelayFloor<const N: usize> {
+    ring: [Transit; N],
+    len: usize,
+    next: usize,
+}
+
+impl<const N: usize> DelayFloor<N> {
+    const fn new() -> Self {
+        Self {
+            ring: [Transit {
+                forward: 0,
+                at: 0,
+                round_trip: 0,
+            }; N],
+            len: 0,
+            next: 0,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+        self.next = 0;
+    }
+
+    fn push(&mut self, t: Transit) {
+        if N == 0 {
+            return;
+        }
+        self.ring[self.next] = t;
+        self.next = (self.next + 1) % N;
+        self.len = (self.len + 1).min(N);
+    }
+
+    /// How far (ns) the floors of the exchange `now` lie below its own transits, over
+    /// the kept exchanges no older than `span_s` seconds: (forward, reverse), both <= 0.
+    /// Each older transit is first brought to `now`'s time with `frequency_ppb`.
+    fn depth(&self, now: &Transit, frequency_ppb: f64, span_s: f64) -> (f64, f64) {
+        let (mut forward, mut reverse) = (0.0f64, 0.0f64);
+        for t in &self.ring[..self.len] {
+            let age = f64::from(now.at.wrapping_sub(t.at)) * (FLOOR_TICK_NS as f64 / 1e9);
+            if age > span_s {
+                continue;
+            }
+            // An older transit brought to `now`: forward + drift, reverse - drift.
+            let drift = frequency_ppb * age;
+            let f = now.forward.saturating_sub(t.forward) as f64;
+            let r = f64::from(now.round_trip) - f64::from(t.round_trip) - f;
+            forward = forward.min(drift - f);
+            reverse = reverse.min(-drift - r);
+        }
+        (forward, reverse)
+    }
+}
+
+impl<const FLOOR: usize> OffsetFilter<FLOOR> {
     /// An empty filter.
     pub const fn new(config: FilterConfig) -> Self {
         Self {
@@ -178,6 +293,8 @@ impl OffsetFilter {
             samples: 0,
             warmup: [(0.0, 0.0); WARMUP],
             first_at: 0,
+            floor: DelayFloor::new(),
+            floored: (0.0, 0.0),
         }
     }
 
@@ -189,8 +306,9 @@ impl OffsetFilter {
     /// The estimate after the last update, if any sample was accepted.
     pub fn estimate(&self) -> Option<Estimate> {
         self.at.map(|_| Estimate {
-            offset: self.offset,
-            frequency: self.frequency,
+            offset: self.floored.0,
+            frequency: self.floored.1,
+            floor_correction: self.floored.0 - self.offset,
             offset_sigma: sqrt(self.p00),
             noise_sigma: sqrt(self.noise),
             frequency_sigma: sqrt(self.p11),
@@ -204,7 +322,7 @@ impl OffsetFilter {
     pub fn predict(&self, now: i128) -> Option<(f64, f64)> {
         let at = self.at?;
         let dt = (now - at) as f64 / 1e9;
-        let offset = self.offset + self.frequency * dt;
+        let offset = self.floored.0 + self.floored.1 * dt;
         let var = self.p00
             + 2.0 * dt * self.p01
             + dt * dt * self.p11
@@ -278,8 +396,17 @@ impl OffsetFilter {
         let z = e.offset_at_sync(self.frequency);
         let now = e.t2;
         let delay = e.delay_at_sync(self.frequency);
+        let (forward, reverse) = e.transits_at_sync(self.frequency);
+        let transit = Transit::new(now, forward, reverse);
+        if self.at.is_some_and(|at| now - at > FLOOR_MAX_GAP_NS) {
+            self.floor.clear();
+        }
         if (self.samples as usize) < WARMUP {
+            if let Some(t) = transit {
+                self.floor.push(t);
+            }
             self.warm_up(now, z, delay);
+            self.floored = (self.offset, self.frequency);
             return Verdict::Accepted;
         }
         let Some(at) = self.at else {
@@ -335,11 +462,44 @@ impl OffsetFilter {
         // so the first noisy samples get modest gains); then from the residuals:
         // E[residual²] = R - p00 (posterior), so residual² + p00 estimates R without bias
         // and never goes negative.
+        // The path noise is that of single exchanges (what the gate compares against):
+        // the raw sample against the estimate.
         let residual = z - self.offset;
         let r = residual * residual + self.p00;
         let weight = (self.samples as f64).min(32.0);
         self.noise = ((self.noise * (weight - 1.0) + r) / weight).max(MIN_NOISE);
         self.delay += (delay - self.delay) / 8.0;
+        // The floored estimate: the same gains applied to the sample taken at the delay
+        // floors. The Kalman filter is linear and its gains depend on covariances only,
+        // so this is the filter the floored samples would have had, while the raw
+        // frequency (which brings old transits to the present) never sees them: no loop
+        // between the two. After a step the old transits describe another reference and
+        // are dropped, and the floored estimate restarts from the raw one.
+        if stepped {
+            self.floor.clear();
+            self.floored = (self.offset, self.frequency);
+        } else {
+            let (deep_forward, deep_reverse) = match transit {
+                Some(t) => {
+                    let span = FLOOR_SPAN_NOISE * sqrt(self.noise) / sqrt(self.p11).max(1e-3);
+                    self.floor.depth(&t, self.frequency, span)
+                }
+                None => (0.0, 0.0),
+            };
+            let floored_z = z + (deep_forward - deep_reverse) / 2.0;
+            let (offset, frequency) = self.floored;
+            let predicted = offset + frequency * dt;
+            let innovation = floored_z - predicted;
+            self.floored = (
+                predicted + k0 * innovation,
+                (frequency + k1 * innovation).clamp(-MAX_FREQUENCY_PPB, MAX_FREQUENCY_PPB),
+            );
+        }
+        match transit {
+            Some(t) => self.floor.push(t),
+            // A round trip beyond two seconds: nothing to compare later exchanges with.
+            None => self.floor.clear(),
+        }
         if stepped {
             Verdict::Stepped
         } else {
@@ -347,6 +507,10 @@ impl OffsetFilter {
         }
     }
 }
+
+/// The floor window spans at most this fraction of the path noise's worth of drift at
+/// the frequency's uncertainty.
+const FLOOR_SPAN_NOISE: f64 = 0.25;
 
 /// Square root by Newton's method (core has no `sqrt` without `std`). Exact enough for
 /// error bounds.

@@ -11,7 +11,7 @@
 //! the PTP timescale (TAI); the platform converts its clock readings.
 
 use super::bmca::{decide, Dataset, DefaultDataset, ForeignMasters, Recommendation};
-use super::filter::{Estimate, Exchange, FilterConfig, OffsetFilter, Verdict};
+use super::filter::{Estimate, Exchange, FilterConfig, OffsetFilter, Verdict, FLOOR_WINDOW};
 use super::wire::{
     Announce, Body, Flags, Header, MessageType, PortIdentity, PtpMessage, WireError, WireTimestamp,
 };
@@ -108,7 +108,13 @@ pub enum Timer {
     Announce,
     /// Master: send the next Sync.
     Sync,
-    /// Slave: send the next Delay_Req.
+    /// Slave: a Delay_Req is due; it goes out as soon as the next Sync has arrived.
+    ///
+    /// Sending right after a receipt, rather than at an arbitrary moment, keeps the
+    /// slave's send path as warm as the master's: with kernel software timestamps, a
+    /// send from a process that has just been idle takes 1-2 µs longer between its send
+    /// and receive timestamps (measured on veth), which would bias the offset by half
+    /// that.
     DelayReq,
     /// Any state: no Announce from the master (or anyone) for the receipt timeout.
     AnnounceReceipt,
@@ -147,6 +153,12 @@ pub struct Measurement {
     /// Whether the filter took this sample as a step of the reference (a run of
     /// outliers that agreed) and now follows it.
     pub stepped: bool,
+    /// This exchange's master-to-slave transit `t2 - t1` (ns, corrections removed;
+    /// includes the offset), for diagnostics: the two transits show where an asymmetry
+    /// comes from.
+    pub forward: i64,
+    /// This exchange's slave-to-master transit `t4 - t3` (ns, likewise).
+    pub reverse: i64,
 }
 
 /// Something the platform must do.
@@ -230,6 +242,10 @@ fn interval_ns(log2: i8) -> i128 {
     }
 }
 
+fn clamp_i64(v: i128) -> i64 {
+    v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
 fn correction_ns(c: i64) -> i128 {
     i128::from(c) / 65_536
 }
@@ -244,6 +260,10 @@ fn wire_ts(ns: i128) -> WireTimestamp {
 }
 
 /// A PTP port.
+///
+/// `FOREIGN` is how many foreign masters it tracks for the BMCA; `FLOOR` how many recent
+/// exchanges its filter keeps for the delay floor (16 bytes each; see
+/// [`filter`](super::filter)). Firmware short of RAM can trade floor accuracy for memory.
 ///
 /// ```
 /// use tempora_core::ptp::bmca::{ClockQuality, DefaultDataset};
@@ -266,14 +286,17 @@ fn wire_ts(ns: i128) -> WireTimestamp {
 /// assert!(actions.contains(&Action::State(PortState::Master)));
 /// assert_eq!(port.state(), PortState::Master);
 /// ```
-pub struct Port<const FOREIGN: usize = 4> {
+pub struct Port<const FOREIGN: usize = 4, const FLOOR: usize = FLOOR_WINDOW> {
     config: PortConfig,
     state: PortState,
     foreign: ForeignMasters<FOREIGN>,
-    filter: OffsetFilter,
+    filter: OffsetFilter<FLOOR>,
     seq_announce: u16,
     seq_sync: u16,
     seq_delay: u16,
+    /// The Delay_Req timer has fired; the request goes out right after the next Sync
+    /// (see [`Timer::DelayReq`]).
+    delay_due: bool,
     sync: Option<PendingSync>,
     early_follow_up: Option<EarlyFollowUp>,
     forward: Option<Forward>,
@@ -288,7 +311,7 @@ pub struct Port<const FOREIGN: usize = 4> {
     lock: bool,
 }
 
-impl<const FOREIGN: usize> Port<FOREIGN> {
+impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
     /// A port in the Listening state; call [`Port::start`] next. `const`, so a port can
     /// live in a `static` on firmware.
     pub const fn new(config: PortConfig) -> Self {
@@ -300,6 +323,7 @@ impl<const FOREIGN: usize> Port<FOREIGN> {
             seq_announce: 0,
             seq_sync: 0,
             seq_delay: 0,
+            delay_due: false,
             sync: None,
             early_follow_up: None,
             forward: None,
@@ -560,19 +584,7 @@ impl<const FOREIGN: usize> Port<FOREIGN> {
                 });
             }
             Timer::DelayReq if matches!(self.state, PortState::Slave(_)) => {
-                let seq = self.seq_delay;
-                self.seq_delay = self.seq_delay.wrapping_add(1);
-                let header = self.header(MessageType::DelayReq, seq, 0x7F);
-                Self::send(
-                    &mut out,
-                    &PtpMessage {
-                        header,
-                        body: Body::DelayReq {
-                            origin: WireTimestamp::default(),
-                        },
-                    },
-                );
-                self.delay = Some(PendingDelay { seq, t3: None });
+                self.delay_due = true;
                 let _ = out.push(Action::SetTimer {
                     timer: Timer::DelayReq,
                     at: now + interval_ns(self.config.log_min_delay_req_interval),
@@ -581,6 +593,22 @@ impl<const FOREIGN: usize> Port<FOREIGN> {
             _ => {}
         }
         out
+    }
+
+    fn send_delay_req(&mut self, out: &mut Actions) {
+        let seq = self.seq_delay;
+        self.seq_delay = self.seq_delay.wrapping_add(1);
+        let header = self.header(MessageType::DelayReq, seq, 0x7F);
+        Self::send(
+            out,
+            &PtpMessage {
+                header,
+                body: Body::DelayReq {
+                    origin: WireTimestamp::default(),
+                },
+            },
+        );
+        self.delay = Some(PendingDelay { seq, t3: None });
     }
 
     /// An event message this port sent left at local time `sent` (the send timestamp).
@@ -629,6 +657,7 @@ impl<const FOREIGN: usize> Port<FOREIGN> {
         if h.source_port == self.config.identity {
             return Err(Ignored::Own);
         }
+        let forward_before = self.forward.map(|f| f.t2);
         let from_master = self.state == PortState::Slave(h.source_port);
         let mut out = Actions::new();
         match m.body {
@@ -742,6 +771,11 @@ impl<const FOREIGN: usize> Port<FOREIGN> {
             }
             _ => return Err(Ignored::NotForUs),
         }
+        let fresh_forward = self.forward.map(|f| f.t2) != forward_before;
+        if self.delay_due && fresh_forward && matches!(self.state, PortState::Slave(_)) {
+            self.delay_due = false;
+            self.send_delay_req(&mut out);
+        }
         Ok(out)
     }
 
@@ -764,6 +798,8 @@ impl<const FOREIGN: usize> Port<FOREIGN> {
             raw_offset: raw,
             accepted,
             stepped,
+            forward: clamp_i64(e.t2 - e.t1 - e.correction_ms),
+            reverse: clamp_i64(e.t4 - e.t3 - e.correction_sm),
         }
     }
 }

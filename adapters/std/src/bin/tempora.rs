@@ -433,7 +433,17 @@ mod ptp {
                             s.state = Some(*st);
                             tracing::info!(state = state_name(*st), "PTP port state");
                         }
-                        NodeEvent::Measured(_) => s.measurements += 1,
+                        NodeEvent::Measured(m) => {
+                            s.measurements += 1;
+                            tracing::debug!(
+                                forward = m.forward,
+                                reverse = m.reverse,
+                                raw_offset = %m.raw_offset,
+                                offset = m.offset,
+                                accepted = m.accepted,
+                                "PTP exchange"
+                            );
+                        }
                     }
                 });
                 r
