@@ -120,6 +120,10 @@ const FIRST_SAMPLE_VARIANCE: f64 = 1.0e12;
 /// (crystals are within ±100 ppm); estimates are clamped to it.
 const MAX_FREQUENCY_PPB: f64 = 500_000.0;
 
+/// What the filter assumes about the frequency error before any sample: zero, with a
+/// standard deviation of 100 ppm (crystals), in (ns/s)².
+const INITIAL_FREQUENCY_VARIANCE: f64 = 1.0e10;
+
 /// Samples accepted before outlier gating starts (the noise is learnt by then).
 const GATE_AFTER: u64 = 8;
 
@@ -350,7 +354,7 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
             self.frequency = 0.0;
             self.p00 = FIRST_SAMPLE_VARIANCE.max(self.noise);
             self.p01 = 0.0;
-            self.p11 = 1.0e10; // (100 000 ns/s)²
+            self.p11 = INITIAL_FREQUENCY_VARIANCE;
             return;
         }
         let nf = n as f64;
@@ -362,14 +366,14 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
             self.offset = zm;
             return;
         }
-        // Over less than half a second a noisy path says little about frequency: keep
-        // the prior (zero, ±100 ppm) until the samples span that much.
-        let span = tl - pts[0].0;
-        let slope = if span >= 0.5 {
-            (sxz / sxx).clamp(-MAX_FREQUENCY_PPB, MAX_FREQUENCY_PPB)
-        } else {
-            0.0
-        };
+        // The slope is fitted against the prior (zero, ±100 ppm; `INITIAL_FREQUENCY_VARIANCE`):
+        // the least-squares slope shrunk by how little the samples say about it so far
+        // (a ridge fit, the posterior mean). A bare fit over half a second of a path with
+        // 100 µs of jitter lands hundreds of ppm off, which then inflates the learnt noise
+        // and delays the lock for seconds.
+        let r = self.noise;
+        let slope = (sxz / (sxx + r / INITIAL_FREQUENCY_VARIANCE))
+            .clamp(-MAX_FREQUENCY_PPB, MAX_FREQUENCY_PPB);
         let residuals = pts
             .iter()
             .map(|p| {
@@ -381,13 +385,12 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
             self.noise = (residuals / (nf - 2.0)).max(MIN_NOISE);
         }
         let r = self.noise;
+        let slope_variance = r / (sxx + r / INITIAL_FREQUENCY_VARIANCE);
         self.offset = zm + slope * (tl - tm);
         self.frequency = slope;
-        self.p00 = r * (1.0 / nf + (tl - tm) * (tl - tm) / sxx);
-        if span >= 0.5 {
-            self.p01 = r * (tl - tm) / sxx;
-            self.p11 = r / sxx;
-        }
+        self.p00 = r / nf + (tl - tm) * (tl - tm) * slope_variance;
+        self.p01 = (tl - tm) * slope_variance;
+        self.p11 = slope_variance;
     }
 
     /// Takes one exchange, measured at local time `e.t2`.
