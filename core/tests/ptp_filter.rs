@@ -17,6 +17,18 @@ fn truth(t: i128, step_at: i128) -> i128 {
     1_000_000 + t * PPB / 1_000_000_000 + step
 }
 
+/// An exchange with these four timestamps and no corrections.
+fn exchange(t1: i128, t2: i128, t3: i128, t4: i128) -> Exchange {
+    Exchange {
+        t1,
+        t2,
+        t3,
+        t4,
+        correction_ms: 0,
+        correction_sm: 0,
+    }
+}
+
 #[test]
 fn the_filter_tracks_offset_and_frequency_inside_its_bound() {
     let mut rng = Rng::new(7);
@@ -41,14 +53,7 @@ fn the_filter_tracks_offset_and_frequency_inside_its_bound() {
         let t2 = t1 + ms + truth(t1 + ms, step_at);
         let t3 = t2 + 1_000_000;
         let t4 = t3 - truth(t3 - truth(t1, step_at), step_at) + sm;
-        let e = Exchange {
-            t1,
-            t2,
-            t3,
-            t4,
-            correction_ms: 0,
-            correction_sm: 0,
-        };
+        let e = exchange(t1, t2, t3, t4);
         if let Verdict::Rejected(_) = f.update(&e) {
             rejected += 1;
         }
@@ -102,14 +107,12 @@ fn prediction_bound_grows_in_holdover() {
     let mut f: OffsetFilter = OffsetFilter::new(FilterConfig::DEFAULT);
     for k in 0..100i128 {
         let t1 = k * 125_000_000;
-        let e = Exchange {
+        let e = exchange(
             t1,
-            t2: t1 + 2_000 + 500,
-            t3: t1 + 3_000_000,
-            t4: t1 + 3_000_000 + 2_000 - 500,
-            correction_ms: 0,
-            correction_sm: 0,
-        };
+            t1 + 2_000 + 500,
+            t1 + 3_000_000,
+            t1 + 3_000_000 + 2_000 - 500,
+        );
         f.update(&e);
     }
     let last = 99 * 125_000_000 + 2_500;
@@ -121,14 +124,7 @@ fn prediction_bound_grows_in_holdover() {
 
 #[test]
 fn exchange_arithmetic() {
-    let e = Exchange {
-        t1: 1_000,
-        t2: 3_500,
-        t3: 10_000,
-        t4: 11_500,
-        correction_ms: 0,
-        correction_sm: 0,
-    };
+    let e = exchange(1_000, 3_500, 10_000, 11_500);
     assert_eq!(e.offset(), 500);
     assert_eq!(e.delay(), 2_000);
     let c = Exchange {
@@ -142,13 +138,8 @@ fn exchange_arithmetic() {
 fn a_stall_and_a_burst_of_scattered_outliers_stay_rejected() {
     let mut rng = Rng::new(3);
     let mut f: OffsetFilter = OffsetFilter::new(FilterConfig::DEFAULT);
-    let exchange = |t1: i128, ms: i128, sm: i128| Exchange {
-        t1,
-        t2: t1 + ms,
-        t3: t1 + ms + 1_000_000,
-        t4: t1 + ms + 1_000_000 + sm,
-        correction_ms: 0,
-        correction_sm: 0,
+    let exchange = |t1: i128, ms: i128, sm: i128| {
+        exchange(t1, t1 + ms, t1 + ms + 1_000_000, t1 + ms + 1_000_000 + sm)
     };
     for k in 0..80i128 {
         f.update(&exchange(
@@ -207,14 +198,7 @@ fn floors_remove_the_bias_of_one_sided_unequal_delay_noise() {
         let t3 = t2 + 200_000;
         let master_t3 = t3 - offset_at(t1 + ms + 200_000);
         let t4 = master_t3 + sm;
-        let e = Exchange {
-            t1,
-            t2,
-            t3,
-            t4,
-            correction_ms: 0,
-            correction_sm: 0,
-        };
+        let e = exchange(t1, t2, t3, t4);
         let verdict = f.update(&e);
         assert_ne!(verdict, Verdict::Stepped, "exchange {k}");
         let est = f.estimate().expect("estimate");
