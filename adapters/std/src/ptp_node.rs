@@ -17,14 +17,6 @@ use tempora_core::time::{Instant, Tai};
 use crate::ptp_udp::UdpTransport;
 use crate::system_clock::SystemClock;
 
-/// How far a kernel software timestamp can sit from the moment the packet really left or
-/// arrived. Measured on veth here: with both ends on one clock, the master-to-slave
-/// apparent delay came out *negative* (-0.4 µs; the driver takes the send timestamp after
-/// the peer has already timestamped the receipt), and under CPU load the offset exceeded
-/// the mean path delay by up to 0.8 µs. Asymmetry alone cannot explain either; this
-/// budget covers them with margin. Hardware timestamps would need far less.
-pub const SOFTWARE_TIMESTAMP_ERROR: Duration = Duration::from_micros(2);
-
 /// The slave's estimate as the virtual clock holds it: what the bound is made of.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Discipline {
@@ -46,11 +38,11 @@ pub struct Discipline {
 
 /// The system clock corrected by a PTP slave's estimate: `master = local - offset`.
 ///
-/// Readings are TAI. The bound is three standard deviations of the offset estimate, plus
-/// the mean path delay (a path's asymmetry is invisible to PTP and, between honest
-/// timestamps, can be anywhere up to the delay itself), plus the error budget of software
-/// timestamps ([`SOFTWARE_TIMESTAMP_ERROR`]); it grows while no exchange completes
-/// (holdover).
+/// Readings are TAI. The bound is three standard deviations of the offset estimate plus
+/// the mean path delay: a path's asymmetry is invisible to PTP and can be anywhere up to
+/// the delay itself (the filter takes each direction at its floor, so the residual
+/// asymmetry is that of the floors, which lie below the mean delay). It grows while no
+/// exchange completes (holdover).
 #[derive(Debug)]
 pub struct VirtualClock {
     /// Local time = `CLOCK_REALTIME` + `shift` (TAI - UTC, plus any injected offset).
@@ -117,8 +109,7 @@ impl ClockSource for VirtualClock {
             Some(d) => {
                 let dt = (local - d.at) as f64 / 1e9;
                 let offset = d.offset + d.frequency * dt;
-                let budget = SOFTWARE_TIMESTAMP_ERROR.as_nanos() as f64;
-                let bound = 3.0 * d.sigma + d.delay.abs() + budget;
+                let bound = 3.0 * d.sigma + d.delay.abs();
                 let to_tai = i128::from(self.to_tai.load(Ordering::Relaxed));
                 ClockReading {
                     time: clamp(local - offset as i128 + to_tai),

@@ -183,9 +183,9 @@ pub struct OffsetFilter<const FLOOR: usize = FLOOR_WINDOW> {
     warmup: [(f64, f64); WARMUP],
     first_at: i128,
     floor: DelayFloor<FLOOR>,
-    /// The estimate from the floored samples (offset ns, frequency ppb): what the filter
+    /// Floored minus raw offset (ns), averaged like the offset; added to what the filter
     /// reports.
-    floored: (f64, f64),
+    floor_correction: f64,
 }
 
 /// Samples fitted by least squares before the Kalman filter takes over.
@@ -298,7 +298,7 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
             warmup: [(0.0, 0.0); WARMUP],
             first_at: 0,
             floor: DelayFloor::new(),
-            floored: (0.0, 0.0),
+            floor_correction: 0.0,
         }
     }
 
@@ -310,9 +310,9 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
     /// The estimate after the last update, if any sample was accepted.
     pub fn estimate(&self) -> Option<Estimate> {
         self.at.map(|_| Estimate {
-            offset: self.floored.0,
-            frequency: self.floored.1,
-            floor_correction: self.floored.0 - self.offset,
+            offset: self.offset + self.floor_correction,
+            frequency: self.frequency,
+            floor_correction: self.floor_correction,
             offset_sigma: sqrt(self.p00),
             noise_sigma: sqrt(self.noise),
             frequency_sigma: sqrt(self.p11),
@@ -326,7 +326,7 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
     pub fn predict(&self, now: i128) -> Option<(f64, f64)> {
         let at = self.at?;
         let dt = (now - at) as f64 / 1e9;
-        let offset = self.floored.0 + self.floored.1 * dt;
+        let offset = self.offset + self.floor_correction + self.frequency * dt;
         let var = self.p00
             + 2.0 * dt * self.p01
             + dt * dt * self.p11
@@ -357,11 +357,49 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
             self.p11 = INITIAL_FREQUENCY_VARIANCE;
             return;
         }
-        let nf = n as f64;
-        let tm = pts.iter().map(|p| p.0).sum::<f64>() / nf;
-        let zm = pts.iter().map(|p| p.1).sum::<f64>() / nf;
-        let sxx = pts.iter().map(|p| (p.0 - tm) * (p.0 - tm)).sum::<f64>();
-        let sxz = pts.iter().map(|p| (p.0 - tm) * (p.1 - zm)).sum::<f64>();
+        // Screen first: one packet held up by a millisecond in the first second would
+        // otherwise pull the fit, inflate the learnt noise and widen the gate that should
+        // have caught it. The screen is a robust line (Theil-Sen: the median of the
+        // pairwise slopes, then the median intercept) and a robust spread (1.4826 x the
+        // median absolute residual); points beyond five of those are left out.
+        let mut inlier = [true; WARMUP];
+        if n >= 4 {
+            let mut slopes = [0.0f64; WARMUP * (WARMUP - 1) / 2];
+            let mut k = 0;
+            for i in 0..n {
+                for j in i + 1..n {
+                    let dt = pts[j].0 - pts[i].0;
+                    if dt > 0.0 {
+                        slopes[k] = (pts[j].1 - pts[i].1) / dt;
+                        k += 1;
+                    }
+                }
+            }
+            let slope = median(&mut slopes[..k]);
+            let mut work = [0.0f64; WARMUP];
+            for (w, p) in work.iter_mut().zip(pts) {
+                *w = p.1 - slope * p.0;
+            }
+            let intercept = median(&mut work[..n]);
+            for (w, p) in work.iter_mut().zip(pts) {
+                *w = abs(p.1 - slope * p.0 - intercept);
+            }
+            let spread = (1.4826 * median(&mut work[..n])).max(sqrt(MIN_NOISE));
+            for (keep, p) in inlier.iter_mut().zip(pts) {
+                *keep = abs(p.1 - slope * p.0 - intercept) <= 5.0 * spread;
+            }
+        }
+        let kept = || {
+            pts.iter()
+                .zip(inlier)
+                .filter(|(_, keep)| *keep)
+                .map(|(p, _)| *p)
+        };
+        let nf = kept().count() as f64;
+        let tm = kept().map(|p| p.0).sum::<f64>() / nf;
+        let zm = kept().map(|p| p.1).sum::<f64>() / nf;
+        let sxx = kept().map(|p| (p.0 - tm) * (p.0 - tm)).sum::<f64>();
+        let sxz = kept().map(|p| (p.0 - tm) * (p.1 - zm)).sum::<f64>();
         if sxx <= 0.0 {
             self.offset = zm;
             return;
@@ -374,14 +412,13 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
         let r = self.noise;
         let slope = (sxz / (sxx + r / INITIAL_FREQUENCY_VARIANCE))
             .clamp(-MAX_FREQUENCY_PPB, MAX_FREQUENCY_PPB);
-        let residuals = pts
-            .iter()
+        let residuals = kept()
             .map(|p| {
                 let r = p.1 - (zm + slope * (p.0 - tm));
                 r * r
             })
             .sum::<f64>();
-        if n > 2 {
+        if nf > 2.0 {
             self.noise = (residuals / (nf - 2.0)).max(MIN_NOISE);
         }
         let r = self.noise;
@@ -409,7 +446,6 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
                 self.floor.push(t);
             }
             self.warm_up(now, z, delay);
-            self.floored = (self.offset, self.frequency);
             return Verdict::Accepted;
         }
         let Some(at) = self.at else {
@@ -467,36 +503,28 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
         // and never goes negative.
         // The path noise is that of single exchanges (what the gate compares against):
         // the raw sample against the estimate.
+        // Winsorised at three standard deviations: a packet that passed the gate with a
+        // large excess delay must not inflate the noise (and so the gate) for the next
+        // thirty samples.
         let residual = z - self.offset;
-        let r = residual * residual + self.p00;
+        let r = (residual * residual).min(9.0 * self.noise) + self.p00;
         let weight = (self.samples as f64).min(32.0);
         self.noise = ((self.noise * (weight - 1.0) + r) / weight).max(MIN_NOISE);
         self.delay += (delay - self.delay) / 8.0;
-        // The floored estimate: the same gains applied to the sample taken at the delay
-        // floors. The Kalman filter is linear and its gains depend on covariances only,
-        // so this is the filter the floored samples would have had, while the raw
-        // frequency (which brings old transits to the present) never sees them: no loop
-        // between the two. After a step the old transits describe another reference and
-        // are dropped, and the floored estimate restarts from the raw one.
+        // The floor correction: how far taking this exchange's transits at their floors
+        // moves its offset, averaged with the offset's own gain, so that raw estimate plus
+        // correction is the offset the floored samples give. The frequency stays the raw
+        // filter's: it brings old transits to the present, and a floored frequency fed
+        // back into that makes a loop (it ran away as the window grew). After a step the
+        // old transits describe another reference and are dropped.
         if stepped {
             self.floor.clear();
-            self.floored = (self.offset, self.frequency);
-        } else {
-            let (deep_forward, deep_reverse) = match transit {
-                Some(t) => {
-                    let span = FLOOR_SPAN_NOISE * sqrt(self.noise) / sqrt(self.p11).max(1e-3);
-                    self.floor.depth(&t, self.frequency, span)
-                }
-                None => (0.0, 0.0),
-            };
-            let floored_z = z + (deep_forward - deep_reverse) / 2.0;
-            let (offset, frequency) = self.floored;
-            let predicted = offset + frequency * dt;
-            let innovation = floored_z - predicted;
-            self.floored = (
-                predicted + k0 * innovation,
-                (frequency + k1 * innovation).clamp(-MAX_FREQUENCY_PPB, MAX_FREQUENCY_PPB),
-            );
+            self.floor_correction = 0.0;
+        } else if let Some(t) = transit {
+            let span = FLOOR_SPAN_NOISE * sqrt(self.noise) / sqrt(self.p11).max(1e-3);
+            let (deep_forward, deep_reverse) = self.floor.depth(&t, self.frequency, span);
+            let correction = (deep_forward - deep_reverse) / 2.0;
+            self.floor_correction += k0 * (correction - self.floor_correction);
         }
         match transit {
             Some(t) => self.floor.push(t),
@@ -514,6 +542,28 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
 /// The floor window spans at most this fraction of the path noise's worth of drift at
 /// the frequency's uncertainty.
 const FLOOR_SPAN_NOISE: f64 = 0.25;
+
+fn abs(v: f64) -> f64 {
+    if v < 0.0 {
+        -v
+    } else {
+        v
+    }
+}
+
+/// The median of `v` (reordered in place; the mean of the middle two for an even count).
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_unstable_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
+}
 
 /// Square root by Newton's method (core has no `sqrt` without `std`). Exact enough for
 /// error bounds.

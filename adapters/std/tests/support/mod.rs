@@ -213,6 +213,10 @@ pub fn ptp4l_master_two_slaves(lab: &mut Lab, seconds: u64) -> (Vec<String>, Vec
     lab.spawn(&m, &["ptp4l", "-f", &cfg, "-i", &mi, "-S", "-4", "-m"]);
     let scfg = lab.ptp4l_config("slave", "slaveOnly 1");
     let peer = lab.spawn(&s, &["ptp4l", "-f", &scfg, "-i", &si, "-S", "-4", "-m"]);
+    // A slave joins a network whose master is already serving: give ptp4l a second to
+    // start and win its election, so tempora's lock time is its own and its first
+    // samples are not taken while three processes start on two cores.
+    std::thread::sleep(Duration::from_secs(1));
     let (source, duration) = (format!("ptp:{si}"), format!("{seconds}s"));
     let mut cmd = vec![
         env!("CARGO_BIN_EXE_tempora"),
