@@ -223,6 +223,14 @@ fn spsc(n: u64, push: impl Fn(u64) -> bool + Sync, pop: impl Fn(&mut u64) -> u64
     start.elapsed()
 }
 
+/// A single-message pop for [`spsc`]: adds the message to `sum`, returns how many came.
+fn one(sum: &mut u64, popped: Option<u64>) -> u64 {
+    popped.map_or(0, |m| {
+        *sum += m;
+        1
+    })
+}
+
 fn shared_group(c: &mut Criterion) {
     let mut g = c.benchmark_group("shared_queue_1p1c");
     g.sample_size(10);
@@ -252,13 +260,7 @@ fn shared_group(c: &mut Criterion) {
                     spsc(
                         N,
                         |k| q.push(Priority(0), ts(k), k).is_ok(),
-                        |sum: &mut u64| match q.pop() {
-                            Some(e) => {
-                                *sum += e.message;
-                                1
-                            }
-                            None => 0,
-                        },
+                        |sum: &mut u64| one(sum, q.pop().map(|e| e.message)),
                     )
                 })
                 .sum()
@@ -272,13 +274,7 @@ fn shared_group(c: &mut Criterion) {
                     spsc(
                         N,
                         |k| !matches!(q.push(Priority(0), ts(k), k), Err(Full(_))),
-                        |sum: &mut u64| match q.pop() {
-                            Some(e) => {
-                                *sum += e.message;
-                                1
-                            }
-                            None => 0,
-                        },
+                        |sum: &mut u64| one(sum, q.pop().map(|e| e.message)),
                     )
                 })
                 .sum()
@@ -289,17 +285,7 @@ fn shared_group(c: &mut Criterion) {
             (0..iters)
                 .map(|_| {
                     let q = crossbeam_queue::ArrayQueue::<u64>::new(1024);
-                    spsc(
-                        N,
-                        |k| q.push(k).is_ok(),
-                        |sum: &mut u64| match q.pop() {
-                            Some(m) => {
-                                *sum += m;
-                                1
-                            }
-                            None => 0,
-                        },
-                    )
+                    spsc(N, |k| q.push(k).is_ok(), |sum: &mut u64| one(sum, q.pop()))
                 })
                 .sum()
         })

@@ -680,20 +680,24 @@ impl<const NODES: usize> PathSearch<NODES> {
         if start >= self.nodes {
             return Err(GraphError::UnknownNode(node));
         }
-        // Count first, then fill, so the buffer can be exactly the path's length.
-        let mut hops = 0;
-        let mut at = start;
         let forward_search = self.direction == Direction::Forward;
-        while let Some(&e) = self.pred.get(at).filter(|&&e| e != NONE) {
-            hops += 1;
-            let Some(edge) = graph.edge(EdgeIx(e)) else {
-                break;
-            };
-            at = if forward_search {
+        // One step back along the search tree: the edge that reached `at`, and the node
+        // it came from.
+        let back = |at: usize| -> Option<(u32, usize)> {
+            let e = *self.pred.get(at).filter(|&&e| e != NONE)?;
+            let edge = graph.edge(EdgeIx(e))?;
+            let from = if forward_search {
                 edge.from.0
             } else {
                 edge.to.0
-            } as usize;
+            };
+            Some((e, from as usize))
+        };
+        // Count first, then fill, so the buffer can be exactly the path's length.
+        let (mut hops, mut at) = (0, start);
+        while let Some((_, from)) = back(at) {
+            hops += 1;
+            at = from;
             if hops > self.nodes {
                 break;
             }
@@ -703,17 +707,12 @@ impl<const NODES: usize> PathSearch<NODES> {
             .ok_or(GraphError::PathBuffer { needed: hops })?;
         let mut at = start;
         for i in 0..hops {
-            let e = self.pred[at];
-            let slot = if forward_search { hops - 1 - i } else { i };
-            out[slot] = EdgeIx(e);
-            let Some(edge) = graph.edge(EdgeIx(e)) else {
+            let Some((e, from)) = back(at) else {
                 break;
             };
-            at = if forward_search {
-                edge.from.0
-            } else {
-                edge.to.0
-            } as usize;
+            let slot = if forward_search { hops - 1 - i } else { i };
+            out[slot] = EdgeIx(e);
+            at = from;
         }
         Ok(out)
     }

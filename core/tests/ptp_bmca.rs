@@ -77,30 +77,16 @@ fn gm(p1: u8, class: u8, acc: u8, var: u16, p2: u8, id: u8) -> Dataset {
 fn precedence_follows_the_standard() {
     let base = gm(128, 248, 0xfe, 0xffff, 128, 5);
     // Each field, in order, decides when the earlier ones tie; later fields cannot win back.
-    assert_eq!(
-        compare(&gm(127, 255, 0xff, 0xffff, 255, 9), &base),
-        Ordering::Less
-    );
-    assert_eq!(
-        compare(&gm(128, 6, 0xff, 0xffff, 255, 9), &base),
-        Ordering::Less
-    );
-    assert_eq!(
-        compare(&gm(128, 248, 0x20, 0xffff, 255, 9), &base),
-        Ordering::Less
-    );
-    assert_eq!(
-        compare(&gm(128, 248, 0xfe, 0x4e5d, 255, 9), &base),
-        Ordering::Less
-    );
-    assert_eq!(
-        compare(&gm(128, 248, 0xfe, 0xffff, 127, 9), &base),
-        Ordering::Less
-    );
-    assert_eq!(
-        compare(&gm(128, 248, 0xfe, 0xffff, 128, 4), &base),
-        Ordering::Less
-    );
+    for better in [
+        gm(127, 255, 0xff, 0xffff, 255, 9), // priority1
+        gm(128, 6, 0xff, 0xffff, 255, 9),   // class
+        gm(128, 248, 0x20, 0xffff, 255, 9), // accuracy
+        gm(128, 248, 0xfe, 0x4e5d, 255, 9), // variance
+        gm(128, 248, 0xfe, 0xffff, 127, 9), // priority2
+        gm(128, 248, 0xfe, 0xffff, 128, 4), // identity
+    ] {
+        assert_eq!(compare(&better, &base), Ordering::Less, "{better:?}");
+    }
     // The same grandmaster: fewer steps wins; equal steps: the lower sender port wins.
     let mut near = base;
     let mut far = base;

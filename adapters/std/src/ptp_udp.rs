@@ -155,28 +155,8 @@ impl UdpTransport {
         Ok(Some((buf[..n].to_vec(), ts)))
     }
 
-    /// Waits up to `timeout` for a datagram on either socket.
-    pub fn recv(&self, timeout: Duration) -> io::Result<Option<Datagram>> {
-        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-        for (event, socket) in [(true, &self.event), (false, &self.general)] {
-            if let Some((bytes, timestamp)) = Self::recv_on(socket, MsgFlags::empty())? {
-                return Ok(Some(Datagram {
-                    event,
-                    bytes,
-                    timestamp,
-                }));
-            }
-        }
-        let ms = u16::try_from(timeout.as_millis().min(u128::from(u16::MAX))).unwrap_or(u16::MAX);
-        let mut fds = [
-            PollFd::new(self.event.as_fd(), PollFlags::POLLIN),
-            PollFd::new(self.general.as_fd(), PollFlags::POLLIN),
-        ];
-        match poll(&mut fds, PollTimeout::from(ms)) {
-            Ok(0) | Err(nix::errno::Errno::EINTR) => return Ok(None),
-            Ok(_) => {}
-            Err(e) => return Err(io::Error::from(e)),
-        }
+    /// A datagram already queued on either socket (event first), without waiting.
+    fn try_recv(&self) -> io::Result<Option<Datagram>> {
         for (event, socket) in [(true, &self.event), (false, &self.general)] {
             if let Some((bytes, timestamp)) = Self::recv_on(socket, MsgFlags::empty())? {
                 return Ok(Some(Datagram {
@@ -187,5 +167,23 @@ impl UdpTransport {
             }
         }
         Ok(None)
+    }
+
+    /// Waits up to `timeout` for a datagram on either socket.
+    pub fn recv(&self, timeout: Duration) -> io::Result<Option<Datagram>> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        if let Some(d) = self.try_recv()? {
+            return Ok(Some(d));
+        }
+        let ms = u16::try_from(timeout.as_millis().min(u128::from(u16::MAX))).unwrap_or(u16::MAX);
+        let mut fds = [
+            PollFd::new(self.event.as_fd(), PollFlags::POLLIN),
+            PollFd::new(self.general.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => Ok(None),
+            Ok(_) => self.try_recv(),
+            Err(e) => Err(io::Error::from(e)),
+        }
     }
 }

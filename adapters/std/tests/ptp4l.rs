@@ -51,31 +51,8 @@ fn tempora_slave_finds_an_injected_master_offset() {
     let mut lab = Lab::new("b");
     let (m, s) = (lab.master_ns.clone(), lab.slave_ns.clone());
     let (mi, si) = (lab.master_if.clone(), lab.slave_if.clone());
-    let source = format!("ptp:{si}");
-    let mut serve = vec![
-        env!("CARGO_BIN_EXE_tempora"),
-        "serve",
-        "--iface",
-        &mi,
-        "--offset",
-        "250us",
-        "--priority1",
-        "10",
-        "--duration",
-        "25s",
-    ];
-    serve.extend(&FAST[..5]);
-    lab.spawn(&m, &serve);
-    let mut cmd = vec![
-        env!("CARGO_BIN_EXE_tempora"),
-        "run",
-        "--source",
-        &source,
-        "--duration",
-        "15s",
-    ];
-    cmd.extend(FAST);
-    let ours = lab.spawn(&s, &cmd);
+    lab.spawn_tempora_master(&m, &mi, 25, &["--offset", "250us"]);
+    let ours = lab.spawn_tempora_slave(&s, &si, 15);
     let lines = lab.lines(ours, Duration::from_secs(25));
     let run = slave_run(&lines, 0.25);
     assert!(
@@ -105,18 +82,7 @@ fn tempora_master_to_ptp4l_slave() {
     let mut lab = Lab::new("c");
     let (m, s) = (lab.master_ns.clone(), lab.slave_ns.clone());
     let (mi, si) = (lab.master_if.clone(), lab.slave_if.clone());
-    let mut serve = vec![
-        env!("CARGO_BIN_EXE_tempora"),
-        "serve",
-        "--iface",
-        &mi,
-        "--priority1",
-        "10",
-        "--duration",
-        "20s",
-    ];
-    serve.extend(&FAST[..5]);
-    lab.spawn(&m, &serve);
+    lab.spawn_tempora_master(&m, &mi, 20, &[]);
     let scfg = lab.ptp4l_config("slave", "slaveOnly 1");
     let peer = lab.spawn(&s, &["ptp4l", "-f", &scfg, "-i", &si, "-S", "-4", "-m"]);
     let lines = lab.lines(peer, Duration::from_secs(12));

@@ -47,29 +47,26 @@ impl Exchange {
     /// free-running clock 30 ppm fast, with the Delay_Req 60 ms after the Sync, biases the
     /// offset by 0.9 µs.
     pub fn offset_at_sync(&self, frequency_ppb: f64) -> f64 {
-        let forward = (self.t2 - self.t1 - self.correction_ms) as f64;
-        let reverse = (self.t4 - self.t3 - self.correction_sm) as f64;
-        let drift = frequency_ppb * (self.t3 - self.t2) as f64 / 1e9;
-        (forward - reverse - drift) / 2.0
+        let (forward, reverse) = self.transits_at_sync(frequency_ppb);
+        (forward - reverse) as f64 / 2.0
     }
 
     /// One-way path delay with the same correction.
     pub fn delay_at_sync(&self, frequency_ppb: f64) -> f64 {
-        let forward = (self.t2 - self.t1 - self.correction_ms) as f64;
-        let reverse = (self.t4 - self.t3 - self.correction_sm) as f64;
-        let drift = frequency_ppb * (self.t3 - self.t2) as f64 / 1e9;
-        (forward + reverse + drift) / 2.0
+        let (forward, reverse) = self.transits_at_sync(frequency_ppb);
+        (forward + reverse) as f64 / 2.0
     }
 
     /// Slave minus master, in nanoseconds, assuming a symmetric path and equal clock
     /// rates.
     pub fn offset(&self) -> i128 {
-        ((self.t2 - self.t1 - self.correction_ms) - (self.t4 - self.t3 - self.correction_sm)) / 2
+        let (forward, reverse) = self.transits_at_sync(0.0);
+        (forward - reverse) / 2
     }
 
     /// The two transits (forward `t2 - t1`, reverse `t4 - t3`, corrections removed), the
-    /// reverse one brought to the Sync's time as in [`Exchange::offset_at_sync`]: the
-    /// offset is half their difference.
+    /// reverse one brought to the Sync's time with the clocks' frequency difference: the
+    /// offset is half their difference, the delay half their sum.
     pub fn transits_at_sync(&self, frequency_ppb: f64) -> (i128, i128) {
         let forward = self.t2 - self.t1 - self.correction_ms;
         let reverse = self.t4 - self.t3 - self.correction_sm;
@@ -79,7 +76,8 @@ impl Exchange {
 
     /// One-way path delay, in nanoseconds.
     pub fn delay(&self) -> i128 {
-        ((self.t2 - self.t1 - self.correction_ms) + (self.t4 - self.t3 - self.correction_sm)) / 2
+        let (forward, reverse) = self.transits_at_sync(0.0);
+        (forward + reverse) / 2
     }
 }
 
@@ -359,34 +357,23 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
         }
         // Screen first: one packet held up by a millisecond in the first second would
         // otherwise pull the fit, inflate the learnt noise and widen the gate that should
-        // have caught it. The screen is a robust line (Theil-Sen: the median of the
-        // pairwise slopes, then the median intercept) and a robust spread (1.4826 x the
-        // median absolute residual); points beyond five of those are left out.
+        // have caught it. Points further than five robust standard deviations (1.4826 x
+        // the median absolute deviation) from the median are left out. A drift of up to
+        // 100 ppm over the first second only widens the spread, so the screen errs
+        // towards keeping points.
         let mut inlier = [true; WARMUP];
         if n >= 4 {
-            let mut slopes = [0.0f64; WARMUP * (WARMUP - 1) / 2];
-            let mut k = 0;
-            for i in 0..n {
-                for j in i + 1..n {
-                    let dt = pts[j].0 - pts[i].0;
-                    if dt > 0.0 {
-                        slopes[k] = (pts[j].1 - pts[i].1) / dt;
-                        k += 1;
-                    }
-                }
-            }
-            let slope = median(&mut slopes[..k]);
             let mut work = [0.0f64; WARMUP];
             for (w, p) in work.iter_mut().zip(pts) {
-                *w = p.1 - slope * p.0;
+                *w = p.1;
             }
-            let intercept = median(&mut work[..n]);
+            let middle = median(&mut work[..n]);
             for (w, p) in work.iter_mut().zip(pts) {
-                *w = abs(p.1 - slope * p.0 - intercept);
+                *w = abs(p.1 - middle);
             }
             let spread = (1.4826 * median(&mut work[..n])).max(sqrt(MIN_NOISE));
             for (keep, p) in inlier.iter_mut().zip(pts) {
-                *keep = abs(p.1 - slope * p.0 - intercept) <= 5.0 * spread;
+                *keep = abs(p.1 - middle) <= 5.0 * spread;
             }
         }
         let kept = || {
@@ -556,7 +543,14 @@ fn median(v: &mut [f64]) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
-    v.sort_unstable_by(f64::total_cmp);
+    // Insertion sort: at most eight values, and core's sort would add kilobytes of flash.
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && v[j - 1] > v[j] {
+            v.swap(j - 1, j);
+            j -= 1;
+        }
+    }
     let m = v.len() / 2;
     if v.len() % 2 == 1 {
         v[m]

@@ -781,6 +781,7 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
 
     fn measure(&mut self, e: &Exchange) -> Measurement {
         let raw = e.offset();
+        let (forward, reverse) = e.transits_at_sync(0.0);
         let verdict = self.filter.update(e);
         let (accepted, stepped) = match verdict {
             Verdict::Accepted => (true, false),
@@ -798,8 +799,8 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
             raw_offset: raw,
             accepted,
             stepped,
-            forward: clamp_i64(e.t2 - e.t1 - e.correction_ms),
-            reverse: clamp_i64(e.t4 - e.t3 - e.correction_sm),
+            forward: clamp_i64(forward),
+            reverse: clamp_i64(reverse),
         }
     }
 }

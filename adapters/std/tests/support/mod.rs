@@ -94,6 +94,41 @@ impl Lab {
         self.children.len() - 1
     }
 
+    /// Starts `tempora run --source ptp:IFACE` in `ns` for `seconds`, with the fast
+    /// settings; returns the child's index.
+    pub fn spawn_tempora_slave(&mut self, ns: &str, iface: &str, seconds: u64) -> usize {
+        let (source, duration) = (format!("ptp:{iface}"), format!("{seconds}s"));
+        let mut cmd = vec![
+            env!("CARGO_BIN_EXE_tempora"),
+            "run",
+            "--source",
+            &source,
+            "--duration",
+            &duration,
+        ];
+        cmd.extend(FAST);
+        self.spawn(ns, &cmd)
+    }
+
+    /// Starts `tempora serve --iface IFACE` in `ns` for `seconds` as the preferred master
+    /// (priority1 10), with the fast intervals and `extra` arguments.
+    pub fn spawn_tempora_master(&mut self, ns: &str, iface: &str, seconds: u64, extra: &[&str]) {
+        let duration = format!("{seconds}s");
+        let mut cmd = vec![
+            env!("CARGO_BIN_EXE_tempora"),
+            "serve",
+            "--iface",
+            iface,
+            "--priority1",
+            "10",
+            "--duration",
+            &duration,
+        ];
+        cmd.extend(extra);
+        cmd.extend(&FAST[..5]);
+        self.spawn(ns, &cmd);
+    }
+
     /// A ptp4l config: fast announce settings, and never touching the host clock.
     pub fn ptp4l_config(&self, name: &str, role: &str) -> String {
         let path = self.dir.join(format!("{name}.cfg"));
@@ -217,17 +252,7 @@ pub fn ptp4l_master_two_slaves(lab: &mut Lab, seconds: u64) -> (Vec<String>, Vec
     // start and win its election, so tempora's lock time is its own and its first
     // samples are not taken while three processes start on two cores.
     std::thread::sleep(Duration::from_secs(1));
-    let (source, duration) = (format!("ptp:{si}"), format!("{seconds}s"));
-    let mut cmd = vec![
-        env!("CARGO_BIN_EXE_tempora"),
-        "run",
-        "--source",
-        &source,
-        "--duration",
-        &duration,
-    ];
-    cmd.extend(FAST);
-    let ours = lab.spawn(&s, &cmd);
+    let ours = lab.spawn_tempora_slave(&s, &si, seconds);
     let lines = lab.lines(ours, Duration::from_secs(seconds + 10));
     let baseline = ptp4l_offsets(&lab.lines(peer, Duration::from_millis(100)));
     (lines, baseline)

@@ -36,7 +36,9 @@ static HLC: Hlc<CounterClock<&Extended<SysTick>, Tai>> = Hlc::new(
     NodeId(1),
 );
 static QUEUE: Shared<CausalQueue<u32, 8, 32>> = Shared::new(CausalQueue::new(NodeId(1)));
-static PORT: Shared<Port<2>> = Shared::new(Port::new(CONFIG));
+/// The default profile sends one Sync a second, so a 32-exchange delay floor already
+/// looks back 32 s (the default 64 is sized for 8 per second).
+static PORT: Shared<Port<2, 32>> = Shared::new(Port::new(CONFIG));
 
 /// A receive buffer as a NIC driver would fill it; its contents are unknown to the
 /// compiler, so no parsing path can be folded away.
