@@ -193,7 +193,7 @@ fn settled(o: &Outcome) -> (f64, f64, f64) {
     let inside = o
         .errors
         .iter()
-        .filter(|(e, s)| e.abs() <= 3.0 * s + 20.0)
+        .filter(|(e, s)| e.abs() <= 3.0 * s)
         .count() as f64;
     (n, rms, inside)
 }
