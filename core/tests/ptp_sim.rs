@@ -190,11 +190,7 @@ fn simulate(seed: u64, delay: i128, jitter: i128, seconds: i128) -> Outcome {
 fn settled(o: &Outcome) -> (f64, f64, f64) {
     let n = o.errors.len() as f64;
     let rms = (o.errors.iter().map(|(e, _)| e * e).sum::<f64>() / n).sqrt();
-    let inside = o
-        .errors
-        .iter()
-        .filter(|(e, s)| e.abs() <= 3.0 * s)
-        .count() as f64;
+    let inside = o.errors.iter().filter(|(e, s)| e.abs() <= 3.0 * s).count() as f64;
     (n, rms, inside)
 }
 
