@@ -10,7 +10,9 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
 use tempora_core::ptp::bmca::DefaultDataset;
-use tempora_core::ptp::port::{Action, Measurement, Port, PortConfig, PortState, Timer};
+use tempora_core::ptp::port::{
+    Action, DelayMechanism, Measurement, Port, PortConfig, PortState, Timer,
+};
 use tempora_core::ptp::wire::{ClockIdentity, MessageType, PortIdentity};
 
 /// A node's local clock: local = epoch + offset + T + drift_ppb * T / 1e9.
@@ -37,13 +39,15 @@ enum Ev {
     Deliver(usize, Vec<u8>, bool),
 }
 
-fn config(id: u8, priority1: u8, slave_only: bool) -> PortConfig {
+fn config(id: u8, priority1: u8, slave_only: bool, mechanism: DelayMechanism) -> PortConfig {
     let identity = PortIdentity {
         clock: ClockIdentity([id; 8]),
         port: 1,
     };
     let clock = DefaultDataset::ordinary(identity.clock, priority1, slave_only);
-    PortConfig::default_profile(identity, clock).with_intervals(-3, -3, -3, 2)
+    PortConfig::default_profile(identity, clock)
+        .with_intervals(-3, -3, -3, 2)
+        .with_delay_mechanism(mechanism)
 }
 
 struct Outcome {
@@ -52,11 +56,24 @@ struct Outcome {
     /// Measurements after the first lock, and how many of them were locked.
     after_lock: (u32, u32),
     errors: Vec<(f64, f64)>, // (estimate - truth, sigma) after settling
-    /// The slave's Delay_Reqs sent in reaction to a received message, and otherwise.
+    /// The slave's Delay_Reqs (or Pdelay_Reqs) sent in reaction to a received message,
+    /// and otherwise.
     delay_reqs: (u32, u32),
+    /// Messages each port sent, by type (P2P: both ports answer peer-delay requests).
+    sent: [HashMap<MessageType, u32>; 2],
 }
 
 fn simulate(seed: u64, delay: i128, jitter: i128, seconds: i128) -> Outcome {
+    simulate_with(seed, delay, jitter, seconds, DelayMechanism::E2E)
+}
+
+fn simulate_with(
+    seed: u64,
+    delay: i128,
+    jitter: i128,
+    seconds: i128,
+    mechanism: DelayMechanism,
+) -> Outcome {
     let mut rng = Rng::new(seed);
     let clocks = [
         LocalClock {
@@ -69,8 +86,8 @@ fn simulate(seed: u64, delay: i128, jitter: i128, seconds: i128) -> Outcome {
         },
     ];
     let mut ports = [
-        Port::<4>::new(config(1, 10, false)),
-        Port::<4>::new(config(2, 128, true)),
+        Port::<4>::new(config(1, 10, false, mechanism)),
+        Port::<4>::new(config(2, 128, true, mechanism)),
     ];
     let master_id = ports[0].config().identity;
     let mut queue: BinaryHeap<Reverse<(i128, u64, usize)>> = BinaryHeap::new();
@@ -88,6 +105,7 @@ fn simulate(seed: u64, delay: i128, jitter: i128, seconds: i128) -> Outcome {
         after_lock: (0, 0),
         errors: Vec::new(),
         delay_reqs: (0, 0),
+        sent: [HashMap::new(), HashMap::new()],
     };
     // (node, time, actions, whether they answer a received message)
     let mut pending: Vec<(usize, i128, Vec<Action>, bool)> = Vec::new();
@@ -106,7 +124,16 @@ fn simulate(seed: u64, delay: i128, jitter: i128, seconds: i128) -> Outcome {
             for a in actions {
                 match a {
                     Action::Send(p) => {
-                        if i == 1 && p.message_type == MessageType::DelayReq {
+                        *out.sent[i].entry(p.message_type).or_insert(0) += 1;
+                        let request = match mechanism {
+                            DelayMechanism::E2E => MessageType::DelayReq,
+                            #[cfg(feature = "p2p")]
+                            DelayMechanism::P2P => MessageType::PdelayReq,
+                        };
+                        // Requests the slave sends once it follows the master (a P2P port
+                        // also measures its link before).
+                        let following = matches!(ports[1].state(), PortState::Slave(_));
+                        if i == 1 && following && p.message_type == request {
                             if received {
                                 out.delay_reqs.0 += 1;
                             } else {
@@ -265,6 +292,59 @@ fn slave_holds_lock_through_heavy_jitter() {
         assert!(
             inside >= 0.99 * n,
             "seed {seed}: {inside}/{n} inside; {replay}"
+        );
+    }
+}
+
+/// Peer to peer: both ports measure the link with Pdelay messages and answer each
+/// other's; the slave pairs each of its link measurements with the latest Sync. Same
+/// network and clocks as above; the same convergence and accuracy are required.
+#[cfg(feature = "p2p")]
+#[test]
+fn slave_locks_and_tracks_with_peer_delay() {
+    for seed in 0..10u64 {
+        let o = simulate_with(seed, 2_000, 200, 40, DelayMechanism::P2P);
+        let replay = format!("replay: seed {seed} of slave_locks_and_tracks_with_peer_delay");
+        let locked = o
+            .locked_at
+            .unwrap_or_else(|| panic!("seed {seed}: never locked; {replay}"));
+        let (n, rms, inside) = settled(&o);
+        println!(
+            "P2P seed {seed}: locked {:.2} s, steady RMS {rms:.1} ns, {:.1}% inside 3 sigma",
+            locked as f64 / 1e9,
+            100.0 * inside / n
+        );
+        assert!(
+            locked < 10_000_000_000,
+            "seed {seed}: lock took {locked} ns"
+        );
+        assert!(n > 100.0, "seed {seed}: only {n} measurements");
+        assert!(
+            rms < 100.0,
+            "seed {seed}: steady-state RMS {rms} ns; {replay}"
+        );
+        assert!(inside >= 0.99 * n, "seed {seed}: {inside} of {n} inside");
+        // No E2E message on the wire; the master measured its side of the link too and
+        // answered every one of the slave's requests with a response and a follow-up.
+        for sent in &o.sent {
+            assert!(!sent.contains_key(&MessageType::DelayReq), "seed {seed}");
+            assert!(!sent.contains_key(&MessageType::DelayResp), "seed {seed}");
+        }
+        let count = |i: usize, t| o.sent[i].get(&t).copied().unwrap_or(0);
+        assert!(count(0, MessageType::PdelayReq) > 250, "seed {seed}");
+        let answered = count(0, MessageType::PdelayResp);
+        assert!(
+            answered + 2 >= count(1, MessageType::PdelayReq),
+            "seed {seed}"
+        );
+        assert_eq!(
+            answered,
+            count(0, MessageType::PdelayRespFollowUp),
+            "seed {seed}"
+        );
+        assert_eq!(
+            o.delay_reqs.1, 0,
+            "seed {seed}: Pdelay_Req on a timer alone"
         );
     }
 }

@@ -1,5 +1,5 @@
 //! One PTP port as a sans-IO state machine: master and slave, one- and two-step, E2E
-//! delay measurement.
+//! or P2P delay measurement.
 //!
 //! The port never reads a clock or touches a socket. The platform feeds it
 //! - received packets, with their receive timestamps ([`Port::on_receive`]),
@@ -23,6 +23,20 @@ const LOCK_FREQUENCY_SIGMA_PPB: f64 = 10_000.0;
 /// Largest message the port sends.
 pub const MAX_PACKET: usize = 96;
 
+/// How the port measures the path delay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum DelayMechanism {
+    /// End to end: the slave sends Delay_Req to the master, which answers with
+    /// Delay_Resp.
+    E2E,
+    /// Peer to peer: every port measures the link to its neighbour with Pdelay_Req,
+    /// Pdelay_Resp and Pdelay_Resp_Follow_Up, and answers its neighbour's requests,
+    /// whatever its state. Needs the `p2p` feature (on by default).
+    #[cfg(feature = "p2p")]
+    P2P,
+}
+
 /// A port's configuration (the port dataset and the clock's default dataset).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PortConfig {
@@ -38,8 +52,10 @@ pub struct PortConfig {
     pub log_announce_interval: i8,
     /// log2 of the Sync interval in seconds.
     pub log_sync_interval: i8,
-    /// log2 of the minimum Delay_Req interval in seconds.
+    /// log2 of the minimum Delay_Req (E2E) or Pdelay_Req (P2P) interval in seconds.
     pub log_min_delay_req_interval: i8,
+    /// E2E or P2P.
+    pub delay_mechanism: DelayMechanism,
     /// Announce intervals without an Announce from the master before it is given up.
     pub announce_receipt_timeout: u8,
     /// Send Syncs two-step (with a Follow_Up carrying the send timestamp).
@@ -61,6 +77,7 @@ impl PortConfig {
             log_announce_interval: 1,
             log_sync_interval: 0,
             log_min_delay_req_interval: 0,
+            delay_mechanism: DelayMechanism::E2E,
             announce_receipt_timeout: 3,
             two_step: true,
             utc_offset: 37,
@@ -82,6 +99,12 @@ impl PortConfig {
         self.log_sync_interval = sync;
         self.log_min_delay_req_interval = delay_req;
         self.announce_receipt_timeout = receipt_timeout;
+        self
+    }
+
+    /// The same with another delay mechanism.
+    pub const fn with_delay_mechanism(mut self, mechanism: DelayMechanism) -> Self {
+        self.delay_mechanism = mechanism;
         self
     }
 }
@@ -108,7 +131,9 @@ pub enum Timer {
     Announce,
     /// Master: send the next Sync.
     Sync,
-    /// Slave: a Delay_Req is due; it goes out as soon as the next Sync has arrived.
+    /// A delay request is due. E2E slave: a Delay_Req, sent as soon as the next Sync
+    /// has arrived. P2P: a Pdelay_Req, likewise after the next Sync on a slave, at once
+    /// in any other state.
     ///
     /// Sending right after a receipt, rather than at an arbitrary moment, keeps the
     /// slave's send path as warm as the master's: with kernel software timestamps, a
@@ -233,6 +258,48 @@ struct PendingDelay {
     t3: Option<i128>,
 }
 
+/// The peer-delay half of a P2P port: its own request in flight and the response it
+/// owes a Follow_Up.
+#[cfg(feature = "p2p")]
+#[derive(Clone, Copy, Debug)]
+struct PeerDelay {
+    pending: Option<PendingPdelay>,
+    responding: Option<Responding>,
+}
+
+/// A Pdelay_Req of ours in flight: its send time `t1`, then the Pdelay_Resp.
+#[cfg(feature = "p2p")]
+#[derive(Clone, Copy, Debug)]
+struct PendingPdelay {
+    seq: u16,
+    t1: Option<i128>,
+    response: Option<PdelayResponse>,
+    /// A Pdelay_Resp_Follow_Up that overtook its Pdelay_Resp: the responder, its send
+    /// time and correction.
+    early_follow_up: Option<(PortIdentity, i128, i128)>,
+}
+
+#[cfg(feature = "p2p")]
+#[derive(Clone, Copy, Debug)]
+struct PdelayResponse {
+    responder: PortIdentity,
+    /// `requestReceiptTimestamp` (responder's clock; 0 from a one-step responder).
+    t2: i128,
+    /// When the Pdelay_Resp arrived (ours).
+    t4: i128,
+    correction: i128,
+    two_step: bool,
+}
+
+/// A Pdelay_Resp of ours waiting for its send timestamp, which its Follow_Up carries.
+#[cfg(feature = "p2p")]
+#[derive(Clone, Copy, Debug)]
+struct Responding {
+    seq: u16,
+    requester: PortIdentity,
+    correction: i64,
+}
+
 fn interval_ns(log2: i8) -> i128 {
     let log2 = i32::from(log2.clamp(-20, 20));
     if log2 >= 0 {
@@ -301,6 +368,8 @@ pub struct Port<const FOREIGN: usize = 4, const FLOOR: usize = FLOOR_WINDOW> {
     early_follow_up: Option<EarlyFollowUp>,
     forward: Option<Forward>,
     delay: Option<PendingDelay>,
+    #[cfg(feature = "p2p")]
+    peer: PeerDelay,
     /// The master's TAI - UTC, from its Announces.
     master_utc_offset: Option<i16>,
     /// Whether the master announces the PTP timescale (TAI); `false` is ARB.
@@ -328,6 +397,11 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
             early_follow_up: None,
             forward: None,
             delay: None,
+            #[cfg(feature = "p2p")]
+            peer: PeerDelay {
+                pending: None,
+                responding: None,
+            },
             master_utc_offset: None,
             master_ptp_timescale: None,
             last_master: None,
@@ -411,7 +485,23 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
             timer: Timer::AnnounceReceipt,
             at: now + self.receipt_timeout(),
         });
+        if self.p2p() {
+            // The link is measured in every state, so a new slave has its delay at once.
+            let _ = out.push(Action::SetTimer {
+                timer: Timer::DelayReq,
+                at: now + interval_ns(self.config.log_min_delay_req_interval),
+            });
+        }
         out
+    }
+
+    /// Whether the port runs P2P; a constant `false` without the `p2p` feature, so
+    /// firmware that does not need it does not carry its code.
+    fn p2p(&self) -> bool {
+        #[cfg(feature = "p2p")]
+        return self.config.delay_mechanism == DelayMechanism::P2P;
+        #[cfg(not(feature = "p2p"))]
+        false
     }
 
     fn header(&self, message_type: MessageType, sequence_id: u16, log_interval: i8) -> Header {
@@ -471,7 +561,9 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
                     timer: Timer::Sync,
                     at: now,
                 });
-                let _ = out.push(Action::CancelTimer(Timer::DelayReq));
+                if !self.p2p() {
+                    let _ = out.push(Action::CancelTimer(Timer::DelayReq));
+                }
             }
             PortState::Slave(master) => {
                 // Old half-exchanges never carry over; the estimate does when the same
@@ -492,7 +584,9 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
                 });
             }
             PortState::Listening | PortState::Passive => {
-                let _ = out.push(Action::CancelTimer(Timer::DelayReq));
+                if !self.p2p() {
+                    let _ = out.push(Action::CancelTimer(Timer::DelayReq));
+                }
             }
         }
     }
@@ -583,8 +677,12 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
                     at: now + interval_ns(self.config.log_sync_interval),
                 });
             }
-            Timer::DelayReq if matches!(self.state, PortState::Slave(_)) => {
-                self.delay_due = true;
+            Timer::DelayReq if matches!(self.state, PortState::Slave(_)) || self.p2p() => {
+                if matches!(self.state, PortState::Slave(_)) {
+                    self.delay_due = true;
+                } else {
+                    self.send_delay_req(&mut out);
+                }
                 let _ = out.push(Action::SetTimer {
                     timer: Timer::DelayReq,
                     at: now + interval_ns(self.config.log_min_delay_req_interval),
@@ -598,6 +696,11 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
     fn send_delay_req(&mut self, out: &mut Actions) {
         let seq = self.seq_delay;
         self.seq_delay = self.seq_delay.wrapping_add(1);
+        #[cfg(feature = "p2p")]
+        if self.p2p() {
+            self.send_pdelay_req(seq, out);
+            return;
+        }
         let header = self.header(MessageType::DelayReq, seq, 0x7F);
         Self::send(
             out,
@@ -635,6 +738,10 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
                 if let Some(d) = self.delay.as_mut().filter(|d| d.seq == sequence_id) {
                     d.t3 = Some(sent);
                 }
+            }
+            #[cfg(feature = "p2p")]
+            MessageType::PdelayReq | MessageType::PdelayResp => {
+                self.peer_delay_sent(message_type, sequence_id, sent, &mut out);
             }
             _ => {}
         }
@@ -725,7 +832,7 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
                     }
                 }
             }
-            Body::DelayReq { .. } if self.state == PortState::Master => {
+            Body::DelayReq { .. } if self.state == PortState::Master && !self.p2p() => {
                 let t4 = received.ok_or(Ignored::NoTimestamp)?;
                 let mut header = self.header(
                     MessageType::DelayResp,
@@ -747,7 +854,7 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
             Body::DelayResp {
                 receive,
                 requesting_port,
-            } if from_master => {
+            } if from_master && !self.p2p() => {
                 if requesting_port != self.config.identity {
                     return Err(Ignored::NotForUs);
                 }
@@ -768,6 +875,12 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
                     correction_sm: correction_ns(h.correction),
                 };
                 let _ = out.push(Action::Measure(self.measure(&exchange)));
+            }
+            #[cfg(feature = "p2p")]
+            Body::PdelayReq { .. } | Body::PdelayResp { .. } | Body::PdelayRespFollowUp { .. }
+                if self.p2p() =>
+            {
+                self.peer_delay_receive(&m, received, &mut out)?;
             }
             _ => return Err(Ignored::NotForUs),
         }
@@ -802,5 +915,196 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
             forward: clamp_i64(forward),
             reverse: clamp_i64(reverse),
         }
+    }
+}
+
+/// Peer-to-peer delay measurement (`p2p` feature): the requester measures the link's
+/// round trip, the responder answers in any state, always two-step.
+#[cfg(feature = "p2p")]
+impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
+    fn send_pdelay_req(&mut self, seq: u16, out: &mut Actions) {
+        let header = self.header(MessageType::PdelayReq, seq, 0x7F);
+        Self::send(
+            out,
+            &PtpMessage {
+                header,
+                body: Body::PdelayReq {
+                    origin: WireTimestamp::default(),
+                },
+            },
+        );
+        self.peer.pending = Some(PendingPdelay {
+            seq,
+            t1: None,
+            response: None,
+            early_follow_up: None,
+        });
+    }
+
+    fn peer_delay_sent(
+        &mut self,
+        message_type: MessageType,
+        sequence_id: u16,
+        sent: i128,
+        out: &mut Actions,
+    ) {
+        match message_type {
+            MessageType::PdelayReq => {
+                if let Some(p) = self.peer.pending.as_mut().filter(|p| p.seq == sequence_id) {
+                    p.t1 = Some(sent);
+                }
+            }
+            MessageType::PdelayResp => {
+                if let Some(r) = self.peer.responding.take().filter(|r| r.seq == sequence_id) {
+                    let mut header = self.header(MessageType::PdelayRespFollowUp, r.seq, 0x7F);
+                    header.correction = r.correction;
+                    Self::send(
+                        out,
+                        &PtpMessage {
+                            header,
+                            body: Body::PdelayRespFollowUp {
+                                response_origin: wire_ts(sent),
+                                requesting_port: r.requester,
+                            },
+                        },
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn peer_delay_receive(
+        &mut self,
+        m: &PtpMessage<'_>,
+        received: Option<i128>,
+        out: &mut Actions,
+    ) -> Result<(), Ignored> {
+        let h = m.header;
+        match m.body {
+            Body::PdelayReq { .. } => {
+                let t2 = received.ok_or(Ignored::NoTimestamp)?;
+                // Always two-step: the send time goes in the Follow_Up.
+                let mut header = self.header(MessageType::PdelayResp, h.sequence_id, 0x7F);
+                header.flags = Flags(Flags::TWO_STEP);
+                Self::send(
+                    out,
+                    &PtpMessage {
+                        header,
+                        body: Body::PdelayResp {
+                            request_receipt: wire_ts(t2),
+                            requesting_port: h.source_port,
+                        },
+                    },
+                );
+                self.peer.responding = Some(Responding {
+                    seq: h.sequence_id,
+                    requester: h.source_port,
+                    correction: h.correction,
+                });
+            }
+            Body::PdelayResp {
+                request_receipt,
+                requesting_port,
+            } => {
+                let t4 = received.ok_or(Ignored::NoTimestamp)?;
+                let p = self
+                    .peer
+                    .pending
+                    .as_mut()
+                    .filter(|p| {
+                        p.seq == h.sequence_id
+                            && p.response.is_none()
+                            && requesting_port == self.config.identity
+                    })
+                    .ok_or(Ignored::NotForUs)?;
+                let response = PdelayResponse {
+                    responder: h.source_port,
+                    t2: ts_ns(request_receipt),
+                    t4,
+                    correction: correction_ns(h.correction),
+                    two_step: h.flags.has(Flags::TWO_STEP),
+                };
+                p.response = Some(response);
+                match p.early_follow_up {
+                    _ if !response.two_step => self.complete_pdelay(None, 0, out)?,
+                    Some((from, t3, c)) if from == h.source_port => {
+                        self.complete_pdelay(Some(t3), c, out)?;
+                    }
+                    _ => {}
+                }
+            }
+            Body::PdelayRespFollowUp {
+                response_origin,
+                requesting_port,
+            } => {
+                let p = self
+                    .peer
+                    .pending
+                    .as_mut()
+                    .filter(|p| p.seq == h.sequence_id && requesting_port == self.config.identity)
+                    .ok_or(Ignored::NotForUs)?;
+                let (t3, correction) = (ts_ns(response_origin), correction_ns(h.correction));
+                match p.response {
+                    Some(r) if r.two_step && r.responder == h.source_port => {
+                        self.complete_pdelay(Some(t3), correction, out)?;
+                    }
+                    // Its Pdelay_Resp has not arrived yet (event and general messages may
+                    // be reordered): keep it for when it does.
+                    None => p.early_follow_up = Some((h.source_port, t3, correction)),
+                    Some(_) => return Err(Ignored::NotForUs),
+                }
+            }
+            _ => return Err(Ignored::NotForUs),
+        }
+        Ok(())
+    }
+
+    /// A peer-delay exchange is complete: `t3` is the responder's send time (two-step)
+    /// and `correction` the Follow_Up's. A slave pairs it with the latest Sync.
+    fn complete_pdelay(
+        &mut self,
+        t3: Option<i128>,
+        correction: i128,
+        out: &mut Actions,
+    ) -> Result<(), Ignored> {
+        let p = self.peer.pending.take().ok_or(Ignored::NotForUs)?;
+        let (Some(t1), Some(r)) = (p.t1, p.response) else {
+            return Err(Ignored::NotForUs);
+        };
+        let (PortState::Slave(master), Some(f)) = (self.state, self.forward) else {
+            return Ok(());
+        };
+        let exchange = match t3 {
+            // The responder is the master's clock: its receipt time is a reading of the
+            // master, so the request's own transit is the reverse leg, exactly as a
+            // Delay_Req's would be (and its floor can be taken like one).
+            Some(_) if r.responder.clock == master.clock => Exchange {
+                t1: f.t1,
+                t2: f.t2,
+                t3: t1,
+                t4: r.t2,
+                correction_ms: f.correction,
+                correction_sm: r.correction,
+            },
+            // Any other responder (a peer-to-peer transparent clock) only vouches for its
+            // turnaround time: of the link's round trip, the reverse leg is what the
+            // Sync's transit leaves.
+            _ => {
+                let turnaround = t3.map_or(0, |t3| t3 - r.t2) + r.correction + correction;
+                let round_trip = r.t4 - t1 - turnaround;
+                let forward = f.t2 - f.t1 - f.correction;
+                Exchange {
+                    t1: f.t1,
+                    t2: f.t2,
+                    t3: f.t2,
+                    t4: f.t2 + round_trip - forward,
+                    correction_ms: f.correction,
+                    correction_sm: 0,
+                }
+            }
+        };
+        let _ = out.push(Action::Measure(self.measure(&exchange)));
+        Ok(())
     }
 }

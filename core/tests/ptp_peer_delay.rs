@@ -1,0 +1,191 @@
+//! Peer-to-peer delay measurement, scripted message by message with exact timestamps:
+//! the slave's offset must come out exact whoever answers its Pdelay_Req (the master
+//! itself, another clock on the link, a one-step responder) and in whichever order the
+//! response and its follow-up arrive.
+#![cfg(all(feature = "p2p", not(loom)))]
+
+use tempora_core::ptp::bmca::DefaultDataset;
+use tempora_core::ptp::port::{
+    Action, DelayMechanism, Measurement, Packet, Port, PortConfig, PortState, Timer,
+};
+use tempora_core::ptp::wire::{ClockIdentity, MessageType, PortIdentity};
+
+/// One-way link delay (ns), the same both ways.
+const DELAY: i128 = 3_000;
+/// Slave minus true time (ns).
+const THETA: i128 = 500_000;
+/// How long a responder takes between receiving a Pdelay_Req and answering it (ns).
+const TURNAROUND: i128 = 10_000;
+const MS: i128 = 1_000_000;
+
+fn config(id: u8, priority1: u8, slave_only: bool) -> PortConfig {
+    let identity = PortIdentity {
+        clock: ClockIdentity([id; 8]),
+        port: 1,
+    };
+    let clock = DefaultDataset::ordinary(identity.clock, priority1, slave_only);
+    PortConfig::default_profile(identity, clock)
+        .with_intervals(-3, -3, -3, 2)
+        .with_delay_mechanism(DelayMechanism::P2P)
+}
+
+fn sent(actions: impl IntoIterator<Item = Action>) -> Vec<Packet> {
+    actions
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Send(p) => Some(p),
+            _ => None,
+        })
+        .collect()
+}
+
+fn only(actions: impl IntoIterator<Item = Action>, t: MessageType) -> Packet {
+    let p: Vec<Packet> = sent(actions)
+        .into_iter()
+        .filter(|p| p.message_type == t)
+        .collect();
+    assert_eq!(p.len(), 1, "expected one {t:?}: {p:?}");
+    p.into_iter().next().unwrap()
+}
+
+fn measurement(actions: impl IntoIterator<Item = Action>) -> Option<Measurement> {
+    actions.into_iter().find_map(|a| match a {
+        Action::Measure(m) => Some(m),
+        _ => None,
+    })
+}
+
+/// A master (true time) and a slave (true time + THETA) with the slave following the
+/// master; returns them after the slave has been given a Sync at `t` and has sent its
+/// Pdelay_Req 50 µs later, and that request.
+fn slave_with_request(t: i128) -> (Port, Port, Packet, i128) {
+    let mut master = Port::<4>::new(config(1, 10, false));
+    let mut slave = Port::<4>::new(config(2, 128, true));
+    master.start(0);
+    slave.start(THETA);
+    master.on_timer(Timer::AnnounceReceipt, 250 * MS);
+    assert_eq!(master.state(), PortState::Master);
+    for k in 0..3 {
+        let at = 300 * MS + k * 125 * MS;
+        let a = only(master.on_timer(Timer::Announce, at), MessageType::Announce);
+        let _ = slave.on_receive(&a.bytes, None, at + DELAY + THETA);
+    }
+    assert!(matches!(slave.state(), PortState::Slave(_)));
+    slave.on_timer(Timer::DelayReq, t - MS + THETA);
+    let sync = only(master.on_timer(Timer::Sync, t), MessageType::Sync);
+    let follow_up = only(
+        master.on_sent(MessageType::Sync, sync.sequence_id, t),
+        MessageType::FollowUp,
+    );
+    let a = slave
+        .on_receive(&sync.bytes, Some(t + DELAY + THETA), t + DELAY + THETA)
+        .unwrap();
+    assert!(sent(a).is_empty());
+    let t1 = t + 50_000;
+    let a = slave
+        .on_receive(&follow_up.bytes, None, t1 + THETA)
+        .unwrap();
+    let request = only(a, MessageType::PdelayReq);
+    assert!(slave
+        .on_sent(MessageType::PdelayReq, request.sequence_id, t1 + THETA)
+        .is_empty());
+    (master, slave, request, t1)
+}
+
+/// `responder` (whose clock reads true time + `skew`) answers `request`, sent at true
+/// time `t1`; returns its Pdelay_Resp and Follow_Up and the true arrival time of both.
+fn respond(responder: &mut Port, request: &Packet, t1: i128, skew: i128) -> (Packet, Packet, i128) {
+    let t2 = t1 + DELAY;
+    let resp = only(
+        responder
+            .on_receive(&request.bytes, Some(t2 + skew), t2 + skew)
+            .unwrap(),
+        MessageType::PdelayResp,
+    );
+    let t3 = t2 + TURNAROUND;
+    let follow_up = only(
+        responder.on_sent(MessageType::PdelayResp, resp.sequence_id, t3 + skew),
+        MessageType::PdelayRespFollowUp,
+    );
+    (resp, follow_up, t3 + DELAY)
+}
+
+#[test]
+fn the_master_as_responder_gives_the_exact_offset_and_both_legs() {
+    let (mut master, mut slave, request, t1) = slave_with_request(2_000 * MS);
+    let (resp, follow_up, t4) = respond(&mut master, &request, t1, 0);
+    let a = slave
+        .on_receive(&resp.bytes, Some(t4 + THETA), t4 + THETA)
+        .unwrap();
+    assert!(measurement(a).is_none(), "measured before the follow-up");
+    let m = measurement(
+        slave
+            .on_receive(&follow_up.bytes, None, t4 + THETA)
+            .unwrap(),
+    )
+    .expect("a measurement");
+    assert_eq!(m.raw_offset, THETA);
+    // The master's receipt time is a reading of the master: the legs are separate.
+    assert_eq!(
+        (m.forward, m.reverse),
+        ((DELAY + THETA) as i64, (DELAY - THETA) as i64)
+    );
+}
+
+#[test]
+fn another_responder_only_vouches_for_its_turnaround() {
+    // A clock 7 s off from everyone answers (a peer-to-peer transparent clock between
+    // master and slave would). Its timestamps mean nothing to the slave but their
+    // difference; the Follow_Up overtakes the response.
+    let (_master, mut slave, request, t1) = slave_with_request(2_000 * MS);
+    let mut other = Port::<4>::new(config(9, 200, false));
+    other.start(0);
+    let (resp, follow_up, t4) = respond(&mut other, &request, t1, 7_000_000_000);
+    let a = slave
+        .on_receive(&follow_up.bytes, None, t4 + THETA)
+        .unwrap();
+    assert!(measurement(a).is_none());
+    let m = measurement(
+        slave
+            .on_receive(&resp.bytes, Some(t4 + THETA), t4 + THETA)
+            .unwrap(),
+    )
+    .expect("a measurement");
+    assert_eq!(m.raw_offset, THETA);
+    assert_eq!(m.forward + m.reverse, 2 * DELAY as i64);
+}
+
+#[test]
+fn a_one_step_responder_puts_its_turnaround_in_the_correction() {
+    let (_master, mut slave, request, t1) = slave_with_request(2_000 * MS);
+    let mut other = Port::<4>::new(config(9, 200, false));
+    other.start(0);
+    let (resp, _, t4) = respond(&mut other, &request, t1, 123_456_789);
+    // Rewrite it as a one-step responder would send it: no TWO_STEP flag, no receipt
+    // time, the turnaround in the correction field (ns * 2^16).
+    let mut bytes = resp.bytes.to_vec();
+    bytes[6] &= !0x02;
+    bytes[8..16].copy_from_slice(&((TURNAROUND as i64) << 16).to_be_bytes());
+    bytes[34..44].fill(0);
+    let m = measurement(
+        slave
+            .on_receive(&bytes, Some(t4 + THETA), t4 + THETA)
+            .unwrap(),
+    )
+    .expect("measured from the response alone");
+    assert_eq!(m.raw_offset, THETA);
+}
+
+#[test]
+fn an_e2e_port_ignores_peer_delay_and_events_need_timestamps() {
+    let (mut master, mut slave, request, t1) = slave_with_request(2_000 * MS);
+    // A P2P master does not answer Delay_Req; a P2P port answers Pdelay_Req in any state.
+    let mut e2e = Port::<4>::new(config(5, 128, true).with_delay_mechanism(DelayMechanism::E2E));
+    e2e.start(0);
+    assert!(e2e.on_receive(&request.bytes, Some(t1), t1).is_err());
+    let (resp, _, _) = respond(&mut master, &request, t1, 0);
+    assert!(
+        slave.on_receive(&resp.bytes, None, t1).is_err(),
+        "event without timestamp"
+    );
+}
