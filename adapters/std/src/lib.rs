@@ -8,7 +8,9 @@
 
 pub mod concurrent_queue;
 pub mod hooks;
+pub mod ptp_l2;
 pub mod ptp_node;
+pub mod ptp_transport;
 pub mod ptp_udp;
 pub mod system_clock;
 

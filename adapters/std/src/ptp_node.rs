@@ -14,7 +14,7 @@ use tempora_core::clock::{ClockReading, ClockSource, ClockStatus};
 use tempora_core::ptp::port::{Action, Measurement, Port, PortConfig, PortState, Timer};
 use tempora_core::time::{Instant, Tai};
 
-use crate::ptp_udp::UdpTransport;
+use crate::ptp_transport::{PtpTransport, TransportKind};
 use crate::system_clock::SystemClock;
 
 /// The slave's estimate as the virtual clock holds it: what the bound is made of.
@@ -142,7 +142,7 @@ pub enum NodeEvent {
 /// The port, its sockets and its virtual clock.
 pub struct PtpNode {
     port: Port<4>,
-    transport: UdpTransport,
+    transport: Box<dyn PtpTransport>,
     timers: [Option<i128>; 4],
     clock: Arc<VirtualClock>,
     last_measure: Option<i128>,
@@ -166,11 +166,22 @@ const TIMERS: [Timer; 4] = [
 ];
 
 impl PtpNode {
-    /// Opens `iface` and prepares the port; local time is `CLOCK_REALTIME + shift_ns`.
+    /// Opens `iface` over UDP/IPv4 and prepares the port; local time is
+    /// `CLOCK_REALTIME + shift_ns`.
     pub fn open(iface: &str, config: PortConfig, shift_ns: i128) -> io::Result<Self> {
+        Self::open_with(TransportKind::Udpv4, iface, config, shift_ns)
+    }
+
+    /// The same over the chosen transport.
+    pub fn open_with(
+        kind: TransportKind,
+        iface: &str,
+        config: PortConfig,
+        shift_ns: i128,
+    ) -> io::Result<Self> {
         Ok(Self {
             port: Port::new(config),
-            transport: UdpTransport::open(iface)?,
+            transport: kind.open(iface)?,
             timers: [None; 4],
             clock: Arc::new(VirtualClock::new(
                 shift_ns,

@@ -14,7 +14,32 @@ use support::*;
 
 #[test]
 fn ptp4l_master_to_tempora_slave() {
-    let mut lab = Lab::new("a");
+    ptp4l_master_to_tempora_slave_over(Transport::Udpv4, "a");
+}
+
+#[test]
+fn ptp4l_master_to_tempora_slave_over_l2() {
+    ptp4l_master_to_tempora_slave_over(Transport::L2, "d");
+}
+
+/// Peer-to-peer delay measurement: every process runs P2P (ptp4l's `delay_mechanism
+/// P2P`), so the tempora slave measures the link with Pdelay messages that ptp4l's
+/// master answers, and answers ptp4l's in turn.
+#[test]
+fn ptp4l_master_to_tempora_slave_peer_to_peer() {
+    let mut lab = Lab::new("f");
+    lab.p2p = true;
+    ptp4l_master_to_tempora_slave_in(lab);
+}
+
+fn ptp4l_master_to_tempora_slave_over(transport: Transport, tag: &str) {
+    let mut lab = Lab::new(tag);
+    lab.transport = transport;
+    ptp4l_master_to_tempora_slave_in(lab);
+}
+
+fn ptp4l_master_to_tempora_slave_in(mut lab: Lab) {
+    let label = format!("{:?}{}", lab.transport, if lab.p2p { " P2P" } else { "" });
     let (lines, baseline) = ptp4l_master_two_slaves(&mut lab, 20);
     let run = slave_run(&lines, 0.25);
     let lock = run
@@ -32,11 +57,11 @@ fn ptp4l_master_to_tempora_slave() {
     let errors: Vec<f64> = steady.iter().map(|s| s.0).collect();
     let (rms, max, p99) = stats(&errors);
     let mean = errors.iter().sum::<f64>() / errors.len() as f64;
-    println!("tempora slave: lock {lock:.2} s, error RMS {rms:.0} ns, mean {mean:.0} ns, max {max:.0} ns, p99 {p99:.0} ns, {inside}/{} inside its bound", steady.len());
+    println!("{label}: tempora slave: lock {lock:.2} s, error RMS {rms:.0} ns, mean {mean:.0} ns, max {max:.0} ns, p99 {p99:.0} ns, {inside}/{} inside its bound", steady.len());
     if baseline.len() > 10 {
         let (brms, bmax, bp99) = stats(&baseline);
         let bmean = baseline.iter().sum::<f64>() / baseline.len() as f64;
-        println!("ptp4l slave, same path: RMS {brms:.0} ns, mean {bmean:.0} ns, max {bmax:.0} ns, p99 {bp99:.0} ns, {} samples", baseline.len());
+        println!("{label}: ptp4l slave, same path: RMS {brms:.0} ns, mean {bmean:.0} ns, max {bmax:.0} ns, p99 {bp99:.0} ns, {} samples", baseline.len());
     }
     assert!(
         inside as f64 >= 0.99 * steady.len() as f64,
@@ -79,12 +104,35 @@ fn tempora_slave_finds_an_injected_master_offset() {
 
 #[test]
 fn tempora_master_to_ptp4l_slave() {
-    let mut lab = Lab::new("c");
+    tempora_master_to_ptp4l_slave_over(Transport::Udpv4, "c");
+}
+
+#[test]
+fn tempora_master_to_ptp4l_slave_over_l2() {
+    tempora_master_to_ptp4l_slave_over(Transport::L2, "e");
+}
+
+/// ptp4l as a P2P slave measures its link against tempora's Pdelay responder.
+#[test]
+fn tempora_master_to_ptp4l_slave_peer_to_peer() {
+    let mut lab = Lab::new("g");
+    lab.p2p = true;
+    tempora_master_to_ptp4l_slave_in(lab);
+}
+
+fn tempora_master_to_ptp4l_slave_over(transport: Transport, tag: &str) {
+    let mut lab = Lab::new(tag);
+    lab.transport = transport;
+    tempora_master_to_ptp4l_slave_in(lab);
+}
+
+fn tempora_master_to_ptp4l_slave_in(mut lab: Lab) {
+    let label = format!("{:?}{}", lab.transport, if lab.p2p { " P2P" } else { "" });
     let (m, s) = (lab.master_ns.clone(), lab.slave_ns.clone());
     let (mi, si) = (lab.master_if.clone(), lab.slave_if.clone());
     lab.spawn_tempora_master(&m, &mi, 20, &[]);
     let scfg = lab.ptp4l_config("slave", "slaveOnly 1");
-    let peer = lab.spawn(&s, &["ptp4l", "-f", &scfg, "-i", &si, "-S", "-4", "-m"]);
+    let peer = lab.spawn_ptp4l(&s, &scfg, &si);
     let lines = lab.lines(peer, Duration::from_secs(12));
     // With free_running 1 ptp4l's servo never locks, so its port stays UNCALIBRATED
     // (RS_SLAVE: it follows that master) rather than reaching SLAVE.
@@ -107,11 +155,36 @@ fn tempora_master_to_ptp4l_slave() {
     let steady = &offsets[offsets.len() / 2..];
     let (rms, max, _) = stats(steady);
     println!(
-        "ptp4l slave of tempora: offset RMS {rms:.0} ns, max {max:.0} ns over {} samples",
+        "{label}: ptp4l slave of tempora: offset RMS {rms:.0} ns, max {max:.0} ns over {} samples",
         steady.len()
     );
     assert!(
         max < 10_000.0,
         "ptp4l sees offsets up to {max} ns from tempora"
     );
+    // Its path delay comes from tempora's Delay_Resp (E2E) or Pdelay responder (P2P):
+    // a veth link's is a few microseconds, never negative.
+    let delays: Vec<f64> = lines
+        .iter()
+        .filter_map(|l| {
+            l.split("path delay")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert!(delays.len() >= 5, "{} path delays", delays.len());
+    let steady = &delays[delays.len() / 2..];
+    assert!(
+        steady.iter().all(|d| (0.0..10_000.0).contains(d)),
+        "ptp4l's path delays: {steady:?}"
+    );
+    // The only fault allowed is ptp4l's own race: on a state change it drops its
+    // outstanding Pdelay_Req, and a response already on its way counts as "rogue".
+    let unexplained = lines.iter().enumerate().any(|(i, l)| {
+        l.contains("FAULTY") && (i == 0 || !lines[i - 1].contains("rogue peer delay response"))
+    });
+    assert!(!unexplained, "ptp4l saw a fault:\n{}", lines.join("\n"));
 }

@@ -12,6 +12,7 @@ use tempora_core::clock::{ClockReading, ClockSource};
 use tempora_core::hlc::{Hlc, HlcConfig};
 use tempora_core::time::Utc;
 use tempora_core::timestamp::{NodeId, Timestamp};
+use tempora_std::ptp_transport::TransportKind;
 use tempora_std::{CountingHooks, KernelEstimate, SystemClock};
 
 /// Bounded time and hybrid logical clock timestamps.
@@ -139,8 +140,26 @@ impl std::fmt::Display for Source {
 enum Transport {
     /// UDP over IPv4, multicast 224.0.1.129, ports 319 and 320.
     Udpv4,
-    /// Ethernet frames, ethertype 0x88F7 (not implemented yet).
+    /// Ethernet frames, ethertype 0x88F7, to 01-1B-19-00-00-00.
     L2,
+}
+
+impl From<Transport> for TransportKind {
+    fn from(t: Transport) -> Self {
+        match t {
+            Transport::Udpv4 => Self::Udpv4,
+            Transport::L2 => Self::L2,
+        }
+    }
+}
+
+/// PTP delay mechanisms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Delay {
+    /// End to end: Delay_Req to the master, Delay_Resp back.
+    E2e,
+    /// Peer to peer: Pdelay_Req to the link neighbour, Pdelay_Resp and Follow_Up back.
+    P2p,
 }
 
 /// PTP settings shared by the slave (`run --source ptp:IFACE`) and the master (`serve`).
@@ -154,6 +173,10 @@ struct PtpArgs {
     #[arg(long, value_enum, default_value = "udpv4")]
     ptp_transport: Transport,
 
+    /// How the path delay is measured.
+    #[arg(long, value_enum, default_value = "e2e")]
+    ptp_delay_mechanism: Delay,
+
     /// log2 of the Announce interval in seconds (-3 = 8 per second).
     #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     ptp_announce_log2: i8,
@@ -162,7 +185,7 @@ struct PtpArgs {
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     ptp_sync_log2: i8,
 
-    /// log2 of the Delay_Req interval in seconds.
+    /// log2 of the Delay_Req (or Pdelay_Req) interval in seconds.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     ptp_delay_log2: i8,
 
@@ -330,7 +353,7 @@ mod ptp {
 
     use super::*;
     use tempora_core::ptp::bmca::DefaultDataset;
-    use tempora_core::ptp::port::{PortConfig, PortState};
+    use tempora_core::ptp::port::{DelayMechanism, PortConfig, PortState};
     use tempora_core::ptp::wire::{ClockIdentity, PortIdentity};
     use tempora_std::ptp_node::NodeEvent;
     use tempora_std::{PtpNode, VirtualClock};
@@ -368,18 +391,12 @@ mod ptp {
             args.ptp_announce_timeout,
         );
         c.domain = args.ptp_domain;
+        c.delay_mechanism = match args.ptp_delay_mechanism {
+            Delay::E2e => DelayMechanism::E2E,
+            Delay::P2p => DelayMechanism::P2P,
+        };
         c.utc_offset = utc_offset;
         c
-    }
-
-    fn check_transport(args: &PtpArgs) -> Result<(), ExitCode> {
-        match args.ptp_transport {
-            Transport::Udpv4 => Ok(()),
-            Transport::L2 => {
-                eprintln!("tempora: --ptp-transport l2 is not implemented yet; use udpv4");
-                Err(ExitCode::from(2))
-            }
-        }
     }
 
     fn state_name(s: PortState) -> &'static str {
@@ -398,9 +415,6 @@ mod ptp {
     }
 
     pub(super) fn run_slave(iface: &str, args: &RunArgs, stop: &Arc<AtomicBool>) -> ExitCode {
-        if let Err(code) = check_transport(&args.ptp) {
-            return code;
-        }
         let node_id = args.clock.node.unwrap_or_else(|| default_node().0);
         let shift = shift_ns(&args.ptp);
         let cfg = config(
@@ -410,7 +424,7 @@ mod ptp {
             true,
             (shift / 1_000_000_000) as i16,
         );
-        let mut node = match PtpNode::open(iface, cfg, shift) {
+        let mut node = match PtpNode::open_with(args.ptp.ptp_transport.into(), iface, cfg, shift) {
             Ok(n) => n,
             Err(e) => {
                 eprintln!("tempora: cannot open PTP on {iface}: {e}");
@@ -501,9 +515,6 @@ mod ptp {
     }
 
     pub(super) fn serve(args: &ServeArgs) -> ExitCode {
-        if let Err(code) = check_transport(&args.ptp) {
-            return code;
-        }
         let Some(stop) = stop_flag() else {
             return ExitCode::FAILURE;
         };
@@ -522,13 +533,14 @@ mod ptp {
             false,
             (base / 1_000_000_000) as i16,
         );
-        let mut node = match PtpNode::open(&args.iface, cfg, shift) {
-            Ok(n) => n,
-            Err(e) => {
-                eprintln!("tempora: cannot open PTP on {}: {e}", args.iface);
-                return ExitCode::FAILURE;
-            }
-        };
+        let mut node =
+            match PtpNode::open_with(args.ptp.ptp_transport.into(), &args.iface, cfg, shift) {
+                Ok(n) => n,
+                Err(e) => {
+                    eprintln!("tempora: cannot open PTP on {}: {e}", args.iface);
+                    return ExitCode::FAILURE;
+                }
+            };
         let until = args
             .duration
             .map(|d| node.clock().local_ns() + d.as_nanos() as i128);

@@ -17,8 +17,37 @@ pub struct Lab {
     pub master_if: String,
     /// The slave side's interface (veth labs: `vs<id>`).
     pub slave_if: String,
+    /// The PTP transport every process of the lab uses.
+    pub transport: Transport,
+    /// Peer-to-peer delay measurement instead of end-to-end, for every process.
+    pub p2p: bool,
     children: Vec<Child>,
     dir: std::path::PathBuf,
+}
+
+/// How the lab's PTP messages travel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// UDP over IPv4 (`ptp4l -4`, `--ptp-transport udpv4`).
+    Udpv4,
+    /// Ethernet frames, ethertype 0x88F7 (`ptp4l -2`, `--ptp-transport l2`).
+    L2,
+}
+
+impl Transport {
+    fn ptp4l_flag(self) -> &'static str {
+        match self {
+            Self::Udpv4 => "-4",
+            Self::L2 => "-2",
+        }
+    }
+
+    fn tempora_flag(self) -> &'static str {
+        match self {
+            Self::Udpv4 => "--ptp-transport=udpv4",
+            Self::L2 => "--ptp-transport=l2",
+        }
+    }
 }
 
 pub fn sh(args: &[&str]) {
@@ -71,6 +100,8 @@ impl Lab {
             slave_ns: s.clone(),
             master_if: "tpa".into(),
             slave_if: "tpb".into(),
+            transport: Transport::Udpv4,
+            p2p: false,
             children: Vec::new(),
             dir,
         };
@@ -98,6 +129,7 @@ impl Lab {
     /// settings; returns the child's index.
     pub fn spawn_tempora_slave(&mut self, ns: &str, iface: &str, seconds: u64) -> usize {
         let (source, duration) = (format!("ptp:{iface}"), format!("{seconds}s"));
+        let delay = self.delay_flag();
         let mut cmd = vec![
             env!("CARGO_BIN_EXE_tempora"),
             "run",
@@ -105,6 +137,8 @@ impl Lab {
             &source,
             "--duration",
             &duration,
+            self.transport.tempora_flag(),
+            delay,
         ];
         cmd.extend(FAST);
         self.spawn(ns, &cmd)
@@ -114,6 +148,7 @@ impl Lab {
     /// (priority1 10), with the fast intervals and `extra` arguments.
     pub fn spawn_tempora_master(&mut self, ns: &str, iface: &str, seconds: u64, extra: &[&str]) {
         let duration = format!("{seconds}s");
+        let delay = self.delay_flag();
         let mut cmd = vec![
             env!("CARGO_BIN_EXE_tempora"),
             "serve",
@@ -123,10 +158,27 @@ impl Lab {
             "10",
             "--duration",
             &duration,
+            self.transport.tempora_flag(),
+            delay,
         ];
         cmd.extend(extra);
         cmd.extend(&FAST[..5]);
         self.spawn(ns, &cmd);
+    }
+
+    fn delay_flag(&self) -> &'static str {
+        if self.p2p {
+            "--ptp-delay-mechanism=p2p"
+        } else {
+            "--ptp-delay-mechanism=e2e"
+        }
+    }
+
+    /// Starts `ptp4l` with config `cfg` on `iface` in `ns`, over the lab's transport,
+    /// printing every sample; returns the child's index.
+    pub fn spawn_ptp4l(&mut self, ns: &str, cfg: &str, iface: &str) -> usize {
+        let flag = self.transport.ptp4l_flag();
+        self.spawn(ns, &["ptp4l", "-f", cfg, "-i", iface, "-S", flag, "-m"])
     }
 
     /// A ptp4l config: fast announce settings, and never touching the host clock.
@@ -136,10 +188,18 @@ impl Lab {
         std::fs::write(
             &path,
             format!(
-                "[global]\nfree_running 1\nkernel_leap 0\ntime_stamping software\ndelay_mechanism E2E\n\
-                 logSyncInterval -3\nlogMinDelayReqInterval -3\nlogAnnounceInterval -3\n\
+                "[global]\nfree_running 1\nkernel_leap 0\ntime_stamping software\ndelay_mechanism {}\n\
+                 logSyncInterval -3\nlogMinDelayReqInterval -3\nlogMinPdelayReqInterval -3\n\
+                 logAnnounceInterval -3\n\
                  announceReceiptTimeout 2\nsummary_interval -3\nfreq_est_interval 0\n\
                  uds_address {}\n{role}\n",
+                // ptp4l 3.1.1 flushes its Pdelay_Req when its port changes state, takes a
+                // response still in flight as "rogue" and faults; recover at once.
+                if self.p2p {
+                    "P2P\nfault_reset_interval ASAP"
+                } else {
+                    "E2E"
+                },
                 uds.display()
             ),
         )
@@ -238,23 +298,31 @@ pub fn stats(errors: &[f64]) -> (f64, f64, f64) {
     (rms, *abs.last().unwrap(), p99)
 }
 
-/// A ptp4l master on the master side; on the slave side a tempora slave and, on the same
-/// path in the same run, a ptp4l slave whose per-sample offsets are the baseline. Returns
+/// A ptp4l master on the master side; on the slave side a tempora slave and (E2E only),
+/// on the same path in the same run, a ptp4l slave whose per-sample offsets are the
+/// baseline. Returns
 /// tempora's status lines (one per 250 ms for `seconds`) and ptp4l's offsets (ns).
 pub fn ptp4l_master_two_slaves(lab: &mut Lab, seconds: u64) -> (Vec<String>, Vec<f64>) {
     let (m, s) = (lab.master_ns.clone(), lab.slave_ns.clone());
     let (mi, si) = (lab.master_if.clone(), lab.slave_if.clone());
     let cfg = lab.ptp4l_config("master", "masterOnly 1\npriority1 10");
-    lab.spawn(&m, &["ptp4l", "-f", &cfg, "-i", &mi, "-S", "-4", "-m"]);
-    let scfg = lab.ptp4l_config("slave", "slaveOnly 1");
-    let peer = lab.spawn(&s, &["ptp4l", "-f", &scfg, "-i", &si, "-S", "-4", "-m"]);
+    lab.spawn_ptp4l(&m, &cfg, &mi);
+    // Peer-to-peer links have exactly two ends: a second slave on the link would answer
+    // the master's Pdelay_Req too, which ptp4l takes as a fault. P2P runs go without
+    // the baseline slave.
+    let peer = (!lab.p2p).then(|| {
+        let scfg = lab.ptp4l_config("slave", "slaveOnly 1");
+        lab.spawn_ptp4l(&s, &scfg, &si)
+    });
     // A slave joins a network whose master is already serving: give ptp4l a second to
     // start and win its election, so tempora's lock time is its own and its first
     // samples are not taken while three processes start on two cores.
     std::thread::sleep(Duration::from_secs(1));
     let ours = lab.spawn_tempora_slave(&s, &si, seconds);
     let lines = lab.lines(ours, Duration::from_secs(seconds + 10));
-    let baseline = ptp4l_offsets(&lab.lines(peer, Duration::from_millis(100)));
+    let baseline = peer.map_or_else(Vec::new, |peer| {
+        ptp4l_offsets(&lab.lines(peer, Duration::from_millis(100)))
+    });
     (lines, baseline)
 }
 

@@ -1,0 +1,229 @@
+//! PTP over Ethernet (IEEE 1588 annex F): raw frames with ethertype 0x88F7, through an
+//! `AF_PACKET` socket bound to one interface, with kernel timestamps.
+//!
+//! Messages go to the PTP primary address 01-1B-19-00-00-00, and the peer-delay messages
+//! (Pdelay_Req, Pdelay_Resp, Pdelay_Resp_Follow_Up) to 01-80-C2-00-00-0E, which bridges
+//! do not forward. The socket joins both multicast addresses on the interface, so a NIC
+//! that filters by address passes them up.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+use nix::sys::socket::{LinkAddr, MsgFlags};
+
+use crate::ptp_transport::{
+    enable_timestamps, recv_timestamped, wait_readable, wait_send_timestamp, Datagram, PtpTransport,
+};
+
+/// The PTP ethertype.
+pub const PTP_ETHERTYPE: u16 = 0x88F7;
+/// Destination of all but the peer-delay messages.
+pub const PTP_PRIMARY_MAC: [u8; 6] = [0x01, 0x1B, 0x19, 0x00, 0x00, 0x00];
+/// Destination of the peer-delay messages (link-local: never forwarded by bridges).
+pub const PTP_PDELAY_MAC: [u8; 6] = [0x01, 0x80, 0xC2, 0x00, 0x00, 0x0E];
+
+const ETH_HEADER: usize = 14;
+
+/// Whether a PTP message (by its first byte's messageType) is a peer-delay message,
+/// which travels to the peer-delay address.
+pub(crate) fn is_peer_delay(message: &[u8]) -> bool {
+    matches!(message.first().map(|b| b & 0x0F), Some(0x2 | 0x3 | 0xA))
+}
+
+/// Whether a PTP message is an event message (timestamped on both ends).
+fn is_event(message: &[u8]) -> bool {
+    message.first().is_some_and(|b| b & 0x0F < 0x8)
+}
+
+/// One `AF_PACKET` socket on one interface.
+pub struct L2Transport {
+    socket: OwnedFd,
+    /// The interface's own MAC address (the frames' source).
+    mac: [u8; 6],
+}
+
+fn interface_mac(iface: &str) -> io::Result<[u8; 6]> {
+    let addrs = nix::ifaddrs::getifaddrs().map_err(io::Error::from)?;
+    for a in addrs {
+        if a.interface_name != iface {
+            continue;
+        }
+        if let Some(mac) = a
+            .address
+            .as_ref()
+            .and_then(|s| s.as_link_addr())
+            .and_then(LinkAddr::addr)
+        {
+            return Ok(mac);
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("interface {iface} has no MAC address"),
+    ))
+}
+
+fn check(rc: libc::c_int) -> io::Result<()> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+fn set_packet_option<T>(socket: &OwnedFd, name: libc::c_int, value: &T) -> io::Result<()> {
+    let len = std::mem::size_of::<T>() as libc::socklen_t;
+    // SAFETY: `value` points to a live, initialised `T` of `len` bytes for the duration
+    // of the call, and the kernel only reads it; `socket` is an open descriptor.
+    check(unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_PACKET,
+            name,
+            (value as *const T).cast(),
+            len,
+        )
+    })
+}
+
+impl L2Transport {
+    /// Opens a packet socket for ethertype 0x88F7 on `iface` (needs `CAP_NET_RAW`).
+    pub fn open(iface: &str) -> io::Result<Self> {
+        let mac = interface_mac(iface)?;
+        let index = nix::net::if_::if_nametoindex(iface).map_err(io::Error::from)?;
+        let index = libc::c_int::try_from(index)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface index"))?;
+        let protocol = PTP_ETHERTYPE.to_be();
+        // SAFETY: plain socket(2) call with constant arguments; the result is checked
+        // before it is wrapped.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                libc::c_int::from(protocol),
+            )
+        };
+        check(fd)?;
+        // SAFETY: `fd` is a freshly created descriptor that nothing else owns.
+        let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+        let address = libc::sockaddr_ll {
+            sll_family: libc::AF_PACKET as libc::c_ushort,
+            sll_protocol: protocol,
+            sll_ifindex: index,
+            sll_hatype: 0,
+            sll_pkttype: 0,
+            sll_halen: 0,
+            sll_addr: [0; 8],
+        };
+        // SAFETY: `address` is a valid `sockaddr_ll` and its exact size is passed; the
+        // kernel only reads it.
+        check(unsafe {
+            libc::bind(
+                socket.as_raw_fd(),
+                (&address as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        })?;
+        for group in [PTP_PRIMARY_MAC, PTP_PDELAY_MAC] {
+            let mut mr_address = [0u8; 8];
+            mr_address[..6].copy_from_slice(&group);
+            let membership = libc::packet_mreq {
+                mr_ifindex: index,
+                mr_type: libc::PACKET_MR_MULTICAST as libc::c_ushort,
+                mr_alen: 6,
+                mr_address,
+            };
+            set_packet_option(&socket, libc::PACKET_ADD_MEMBERSHIP, &membership)?;
+        }
+        // Our own frames are not for us (Linux 4.20+; older kernels are filtered below).
+        let _ = set_packet_option(&socket, libc::PACKET_IGNORE_OUTGOING, &1 as &libc::c_int);
+        enable_timestamps(&socket)?;
+        Ok(Self { socket, mac })
+    }
+
+    fn frame(&self, message: &[u8]) -> Vec<u8> {
+        let destination = if is_peer_delay(message) {
+            PTP_PDELAY_MAC
+        } else {
+            PTP_PRIMARY_MAC
+        };
+        let mut frame = Vec::with_capacity(ETH_HEADER + message.len());
+        frame.extend_from_slice(&destination);
+        frame.extend_from_slice(&self.mac);
+        frame.extend_from_slice(&PTP_ETHERTYPE.to_be_bytes());
+        frame.extend_from_slice(message);
+        frame
+    }
+
+    /// A PTP frame already queued, without waiting (other frames are dropped).
+    fn try_recv(&self) -> io::Result<Option<Datagram>> {
+        loop {
+            let queued = recv_timestamped::<LinkAddr>(self.socket.as_raw_fd(), MsgFlags::empty())?;
+            let Some(r) = queued else {
+                return Ok(None);
+            };
+            let frame = r.bytes;
+            if r.from.is_some_and(|a| a.pkttype() == libc::PACKET_OUTGOING)
+                || frame.len() <= ETH_HEADER
+                || frame[12..14] != PTP_ETHERTYPE.to_be_bytes()
+            {
+                continue;
+            }
+            let bytes = frame[ETH_HEADER..].to_vec();
+            return Ok(Some(Datagram {
+                event: is_event(&bytes),
+                bytes,
+                timestamp: r.timestamp,
+            }));
+        }
+    }
+}
+
+impl PtpTransport for L2Transport {
+    fn send(&self, _event: bool, bytes: &[u8]) -> io::Result<()> {
+        let frame = self.frame(bytes);
+        nix::sys::socket::send(self.socket.as_raw_fd(), &frame, MsgFlags::empty())
+            .map_err(io::Error::from)?;
+        Ok(())
+    }
+
+    fn send_timestamp(&self, sent: &[u8], limit: Duration) -> io::Result<Option<i128>> {
+        wait_send_timestamp(&self.socket, sent, limit)
+    }
+
+    fn recv(&self, timeout: Duration) -> io::Result<Option<Datagram>> {
+        if let Some(d) = self.try_recv()? {
+            return Ok(Some(d));
+        }
+        if wait_readable(&[self.socket.as_fd()], timeout)? {
+            return self.try_recv();
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_classes_pick_destination_and_event() {
+        // Sync, Delay_Req, Pdelay_Req, Pdelay_Resp: events; Pdelay ones to the peer address.
+        for (first, event, peer) in [
+            (0x10u8, true, false),
+            (0x01, true, false),
+            (0x02, true, true),
+            (0x03, true, true),
+            (0x08, false, false),
+            (0x09, false, false),
+            (0x0A, false, true),
+            (0x0B, false, false),
+        ] {
+            let m = [first, 0x02];
+            assert_eq!(is_event(&m), event, "{first:#x}");
+            assert_eq!(is_peer_delay(&m), peer, "{first:#x}");
+        }
+        assert!(!is_event(&[]) && !is_peer_delay(&[]));
+    }
+}

@@ -1,0 +1,156 @@
+//! What a PTP port needs from a network, whatever carries its messages: send a message,
+//! learn when an event message left (the kernel's send timestamp), and receive messages
+//! with their receive timestamps.
+//!
+//! Two carriers implement it: UDP over IPv4 ([`UdpTransport`](crate::ptp_udp::UdpTransport))
+//! and raw Ethernet frames with ethertype 0x88F7 ([`L2Transport`](crate::ptp_l2::L2Transport)).
+//! Both take their timestamps from `SO_TIMESTAMPING`: software now, hardware when the
+//! NIC has it (the same control message carries both).
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::time::{Duration, Instant as MonoInstant};
+
+use nix::sys::socket::{
+    recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrLike, TimestampingFlag,
+};
+
+/// A received PTP message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Datagram {
+    /// Whether it is an event message (it came to UDP port 319, or its type is one).
+    pub event: bool,
+    /// The PTP message (for Layer 2, without the Ethernet header).
+    pub bytes: Vec<u8>,
+    /// The kernel's receive timestamp (`CLOCK_REALTIME` ns), if any.
+    pub timestamp: Option<i128>,
+}
+
+/// A carrier of PTP messages with kernel timestamps.
+pub trait PtpTransport: Send {
+    /// Sends one message to the PTP multicast destination; `event` says whether it is
+    /// an event message (UDP: port 319 rather than 320).
+    fn send(&self, event: bool, bytes: &[u8]) -> io::Result<()>;
+
+    /// Waits up to `limit` for the send timestamp of the event message `sent`
+    /// (`CLOCK_REALTIME` ns). Timestamps of other (older) messages still queued are
+    /// skipped: using one of them would pair a message with another's send time.
+    fn send_timestamp(&self, sent: &[u8], limit: Duration) -> io::Result<Option<i128>>;
+
+    /// Waits up to `timeout` for a message.
+    fn recv(&self, timeout: Duration) -> io::Result<Option<Datagram>>;
+}
+
+/// Which carrier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransportKind {
+    /// UDP over IPv4: multicast 224.0.1.129, ports 319 and 320.
+    Udpv4,
+    /// Ethernet frames with ethertype 0x88F7 to 01-1B-19-00-00-00.
+    L2,
+}
+
+impl TransportKind {
+    /// Opens this carrier on `iface` (needs `CAP_NET_RAW`/root).
+    pub fn open(self, iface: &str) -> io::Result<Box<dyn PtpTransport>> {
+        Ok(match self {
+            Self::Udpv4 => Box::new(crate::ptp_udp::UdpTransport::open(iface)?),
+            Self::L2 => Box::new(crate::ptp_l2::L2Transport::open(iface)?),
+        })
+    }
+}
+
+/// Asks the kernel for software receive and send timestamps on `socket`.
+pub(crate) fn enable_timestamps(socket: &impl std::os::fd::AsFd) -> io::Result<()> {
+    let flags = TimestampingFlag::SOF_TIMESTAMPING_SOFTWARE
+        | TimestampingFlag::SOF_TIMESTAMPING_RX_SOFTWARE
+        | TimestampingFlag::SOF_TIMESTAMPING_TX_SOFTWARE;
+    setsockopt(socket, sockopt::Timestamping, &flags).map_err(io::Error::from)
+}
+
+fn nanos(ts: &nix::sys::time::TimeSpec) -> i128 {
+    i128::from(ts.tv_sec()) * 1_000_000_000 + i128::from(ts.tv_nsec())
+}
+
+/// One message off a socket: its bytes, its kernel timestamp, the sender's address.
+pub(crate) struct Received<S> {
+    pub bytes: Vec<u8>,
+    pub timestamp: Option<i128>,
+    pub from: Option<S>,
+}
+
+/// A message already queued on `fd` (the error queue with `MSG_ERRQUEUE`), without
+/// waiting.
+pub(crate) fn recv_timestamped<S: SockaddrLike>(
+    fd: RawFd,
+    flags: MsgFlags,
+) -> io::Result<Option<Received<S>>> {
+    let mut buf = [0u8; 1500];
+    // Room for the timestamps and, on the error queue, the extended error record too;
+    // a truncated control buffer would lose the timestamp.
+    let mut cmsg = nix::cmsg_space!(nix::sys::socket::Timestamps, [u8; 128]);
+    let mut iov = [io::IoSliceMut::new(&mut buf)];
+    let msg = match recvmsg::<S>(
+        fd,
+        &mut iov,
+        Some(&mut cmsg),
+        flags | MsgFlags::MSG_DONTWAIT,
+    ) {
+        Ok(m) => m,
+        Err(nix::errno::Errno::EAGAIN) => return Ok(None),
+        Err(e) => return Err(io::Error::from(e)),
+    };
+    let mut ts = None;
+    for c in msg.cmsgs().map_err(io::Error::from)? {
+        if let ControlMessageOwned::ScmTimestampsns(t) = c {
+            // Hardware timestamp when the NIC gives one, else the software one.
+            let hw = nanos(&t.hw_raw);
+            ts = Some(if hw != 0 { hw } else { nanos(&t.system) });
+        }
+    }
+    let (n, from) = (msg.bytes, msg.address);
+    Ok(Some(Received {
+        bytes: buf[..n].to_vec(),
+        timestamp: ts,
+        from,
+    }))
+}
+
+/// The send timestamp of `sent` from `socket`'s error queue, waiting up to `limit`.
+/// The error queue returns the whole frame (from its link-layer header on), so the
+/// message is matched as its tail.
+pub(crate) fn wait_send_timestamp(
+    socket: &impl AsRawFd,
+    sent: &[u8],
+    limit: Duration,
+) -> io::Result<Option<i128>> {
+    let start = MonoInstant::now();
+    loop {
+        let queued = recv_timestamped::<()>(socket.as_raw_fd(), MsgFlags::MSG_ERRQUEUE)?;
+        if let Some(r) = queued {
+            if let (Some(ts), true) = (r.timestamp, r.bytes.ends_with(sent)) {
+                return Ok(Some(ts));
+            }
+            continue;
+        }
+        if start.elapsed() >= limit {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_micros(20));
+    }
+}
+
+/// Waits up to `timeout` for any of `fds` to be readable; `false` on timeout or signal.
+pub(crate) fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Duration) -> io::Result<bool> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let ms = u16::try_from(timeout.as_millis().min(u128::from(u16::MAX))).unwrap_or(u16::MAX);
+    let mut polled: Vec<PollFd<'_>> = fds
+        .iter()
+        .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
+        .collect();
+    match poll(&mut polled, PollTimeout::from(ms)) {
+        Ok(0) | Err(nix::errno::Errno::EINTR) => Ok(false),
+        Ok(_) => Ok(true),
+        Err(e) => Err(io::Error::from(e)),
+    }
+}
