@@ -122,6 +122,10 @@ const MAX_FREQUENCY_PPB: f64 = 500_000.0;
 /// standard deviation of 100 ppm (crystals), in (ns/s)².
 const INITIAL_FREQUENCY_VARIANCE: f64 = 1.0e10;
 
+/// The covariance follows increases of the learnt noise once the frequency variance is
+/// below this ((10 ppm)², in (ns/s)²).
+const SCALE_AFTER_FREQUENCY_VARIANCE: f64 = 1.0e8;
+
 /// Samples accepted before outlier gating starts (the noise is learnt by then).
 const GATE_AFTER: u64 = 8;
 
@@ -181,9 +185,12 @@ pub struct OffsetFilter<const FLOOR: usize = FLOOR_WINDOW> {
     warmup: [(f64, f64); WARMUP],
     first_at: i128,
     floor: DelayFloor<FLOOR>,
-    /// Floored minus raw offset (ns), averaged like the offset; added to what the filter
-    /// reports.
+    /// Floored minus raw offset (ns), filtered with the offset's own gains; added to
+    /// what the filter reports.
     floor_correction: f64,
+    /// The correction's rate of change (ppb), from the frequency gain: added to the
+    /// reported frequency, so that the report is the filter of the floored samples.
+    floor_drift: f64,
 }
 
 /// Samples fitted by least squares before the Kalman filter takes over.
@@ -297,6 +304,7 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
             first_at: 0,
             floor: DelayFloor::new(),
             floor_correction: 0.0,
+            floor_drift: 0.0,
         }
     }
 
@@ -309,7 +317,7 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
     pub fn estimate(&self) -> Option<Estimate> {
         self.at.map(|_| Estimate {
             offset: self.offset + self.floor_correction,
-            frequency: self.frequency,
+            frequency: self.frequency + self.floor_drift,
             floor_correction: self.floor_correction,
             offset_sigma: sqrt(self.p00),
             noise_sigma: sqrt(self.noise),
@@ -324,7 +332,7 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
     pub fn predict(&self, now: i128) -> Option<(f64, f64)> {
         let at = self.at?;
         let dt = (now - at) as f64 / 1e9;
-        let offset = self.offset + self.floor_correction + self.frequency * dt;
+        let offset = self.offset + self.floor_correction + (self.frequency + self.floor_drift) * dt;
         let var = self.p00
             + 2.0 * dt * self.p01
             + dt * dt * self.p11
@@ -496,22 +504,48 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
         let residual = z - self.offset;
         let r = (residual * residual).min(9.0 * self.noise) + self.p00;
         let weight = (self.samples as f64).min(32.0);
-        self.noise = ((self.noise * (weight - 1.0) + r) / weight).max(MIN_NOISE);
+        let learnt = ((self.noise * (weight - 1.0) + r) / weight).max(MIN_NOISE);
+        // The covariance was worked out with the noise believed so far (the warm-up's
+        // from its fit residuals, which a fit over one second's points underestimates).
+        // When the path turns out noisier, what the earlier samples said about offset
+        // and frequency was overstated by the same factor: scale it up. Not down: a
+        // quiet spell does not make the earlier samples better. Without this, a
+        // warm-up slope fitted through the first second's start-up transients was
+        // trusted for tens of seconds (a 400 ppb error decaying over 20 s on veth).
+        // Only once the frequency is known to 10 ppm (what a port waits for before it
+        // calls itself locked): under heavy jitter the frequency is what the lock waits
+        // for, and the start-up noise spikes there would hold it back by seconds, while
+        // the overconfidence this corrects matters for the settled estimate.
+        if learnt > self.noise && self.p11 <= SCALE_AFTER_FREQUENCY_VARIANCE {
+            let scale = learnt / self.noise;
+            self.p00 *= scale;
+            self.p01 *= scale;
+            self.p11 *= scale;
+        }
+        self.noise = learnt;
         self.delay += (delay - self.delay) / 8.0;
         // The floor correction: how far taking this exchange's transits at their floors
-        // moves its offset, averaged with the offset's own gain, so that raw estimate plus
-        // correction is the offset the floored samples give. The frequency stays the raw
-        // filter's: it brings old transits to the present, and a floored frequency fed
-        // back into that makes a loop (it ran away as the window grew). After a step the
-        // old transits describe another reference and are dropped.
+        // moves its offset, filtered with the same two gains as the raw estimate, so that
+        // raw estimate plus correction (offset and rate) is exactly the filter of the
+        // floored samples. With the offset gain alone (as before), a shift of the raw
+        // transits' spread kicked the raw frequency and nothing took the kick back out:
+        // on veth that left a few hundred ns of drift. The frequency that brings old
+        // transits to the present stays the raw filter's: a floored frequency fed back
+        // into that makes a loop (it ran away as the window grew). After a step the old
+        // transits describe another reference and are dropped.
+        self.floor_correction += self.floor_drift * dt;
         if stepped {
             self.floor.clear();
             self.floor_correction = 0.0;
+            self.floor_drift = 0.0;
         } else if let Some(t) = transit {
             let span = FLOOR_SPAN_NOISE * sqrt(self.noise) / sqrt(self.p11).max(1e-3);
             let (deep_forward, deep_reverse) = self.floor.depth(&t, self.frequency, span);
             let correction = (deep_forward - deep_reverse) / 2.0;
-            self.floor_correction += k0 * (correction - self.floor_correction);
+            let innovation = correction - self.floor_correction;
+            self.floor_correction += k0 * innovation;
+            self.floor_drift =
+                (self.floor_drift + k1 * innovation).clamp(-MAX_FREQUENCY_PPB, MAX_FREQUENCY_PPB);
         }
         match transit {
             Some(t) => self.floor.push(t),

@@ -450,6 +450,7 @@ mod ptp {
                         NodeEvent::Measured(m) => {
                             s.measurements += 1;
                             tracing::debug!(
+                                at = %m.at,
                                 forward = m.forward,
                                 reverse = m.reverse,
                                 raw_offset = %m.raw_offset,
