@@ -24,6 +24,10 @@ fi
 echo "== doc tests"
 cargo test --workspace --doc
 
+echo "== examples (each asserts what it shows)"
+cargo run -q -p tempora-core --example hlc_causality
+cargo run -q -p tempora-core --example ptp_two_ports
+
 echo "== loom model of the HLC"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
     cargo test -p tempora-core --test hlc_loom --release

@@ -48,13 +48,13 @@ impl Exchange {
     /// offset by 0.9 µs.
     pub fn offset_at_sync(&self, frequency_ppb: f64) -> f64 {
         let (forward, reverse) = self.transits_at_sync(frequency_ppb);
-        (forward - reverse) as f64 / 2.0
+        ns_f64(forward - reverse) / 2.0
     }
 
     /// One-way path delay with the same correction.
     pub fn delay_at_sync(&self, frequency_ppb: f64) -> f64 {
         let (forward, reverse) = self.transits_at_sync(frequency_ppb);
-        (forward + reverse) as f64 / 2.0
+        ns_f64(forward + reverse) / 2.0
     }
 
     /// Slave minus master, in nanoseconds, assuming a symmetric path and equal clock
@@ -70,8 +70,8 @@ impl Exchange {
     pub fn transits_at_sync(&self, frequency_ppb: f64) -> (i128, i128) {
         let forward = self.t2 - self.t1 - self.correction_ms;
         let reverse = self.t4 - self.t3 - self.correction_sm;
-        let drift = frequency_ppb * (self.t3 - self.t2) as f64 / 1e9;
-        (forward, reverse + drift as i128)
+        let drift = frequency_ppb * ns_f64(self.t3 - self.t2) / 1e9;
+        (forward, reverse + i128::from(drift as i64))
     }
 
     /// One-way path delay, in nanoseconds.
@@ -331,7 +331,7 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
     /// holdover bound.
     pub fn predict(&self, now: i128) -> Option<(f64, f64)> {
         let at = self.at?;
-        let dt = (now - at) as f64 / 1e9;
+        let dt = ns_f64(now - at) / 1e9;
         let offset = self.offset + self.floor_correction + (self.frequency + self.floor_drift) * dt;
         let var = self.p00
             + 2.0 * dt * self.p01
@@ -348,7 +348,7 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
             self.delay = delay;
         }
         let n = self.samples as usize;
-        self.warmup[n] = ((now - self.first_at) as f64 / 1e9, z);
+        self.warmup[n] = (ns_f64(now - self.first_at) / 1e9, z);
         let n = n + 1;
         self.samples = n as u64;
         self.at = Some(now);
@@ -446,7 +446,7 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
         let Some(at) = self.at else {
             return Verdict::Accepted; // unreachable: warm_up set it
         };
-        let dt = ((now - at) as f64 / 1e9).max(0.0);
+        let dt = (ns_f64(now - at) / 1e9).max(0.0);
         // Predict.
         let q = self.config.frequency_wander;
         let offset = self.offset + self.frequency * dt;
@@ -564,6 +564,20 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
 /// the frequency's uncertainty.
 const FLOOR_SPAN_NOISE: f64 = 0.25;
 
+/// Nanoseconds as `f64`, through `i64` (saturating; ±292 years): on Cortex-M the direct
+/// `i128` conversions pull in half a kilobyte of soft-float helpers.
+pub(crate) fn ns_f64(v: i128) -> f64 {
+    // Saturating, by the high word: a generic i128 comparison costs more flash here.
+    let (high, low) = ((v >> 64) as i64, v as i64);
+    if high == low >> 63 {
+        low as f64
+    } else if high < 0 {
+        i64::MIN as f64
+    } else {
+        i64::MAX as f64
+    }
+}
+
 fn abs(v: f64) -> f64 {
     if v < 0.0 {
         -v
@@ -609,4 +623,24 @@ fn sqrt(v: f64) -> f64 {
         x = next;
     }
     x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ns_f64;
+
+    #[test]
+    fn nanoseconds_convert_exactly_in_range_and_saturate_beyond() {
+        assert_eq!(ns_f64(0), 0.0);
+        assert_eq!(ns_f64(-1_500), -1_500.0);
+        assert_eq!(ns_f64(37_000_000_123), 37_000_000_123.0);
+        assert_eq!(ns_f64(i128::from(i64::MAX)), i64::MAX as f64);
+        assert_eq!(ns_f64(i128::from(i64::MIN)), i64::MIN as f64);
+        assert_eq!(ns_f64(i128::from(i64::MAX) + 1), i64::MAX as f64);
+        assert_eq!(ns_f64(i128::from(i64::MIN) - 1), i64::MIN as f64);
+        assert_eq!(ns_f64(i128::MAX), i64::MAX as f64);
+        assert_eq!(ns_f64(i128::MIN), i64::MIN as f64);
+        assert_eq!(ns_f64(1 << 64), i64::MAX as f64);
+        assert_eq!(ns_f64(-(1 << 64)), i64::MIN as f64);
+    }
 }

@@ -11,7 +11,9 @@
 //! the PTP timescale (TAI); the platform converts its clock readings.
 
 use super::bmca::{decide, Dataset, DefaultDataset, ForeignMasters, Recommendation};
-use super::filter::{Estimate, Exchange, FilterConfig, OffsetFilter, Verdict, FLOOR_WINDOW};
+use super::filter::{
+    ns_f64, Estimate, Exchange, FilterConfig, OffsetFilter, Verdict, FLOOR_WINDOW,
+};
 use super::wire::{
     Announce, Body, Flags, Header, MessageType, PortIdentity, PtpMessage, WireError, WireTimestamp,
 };
@@ -905,10 +907,10 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
         let est = self.filter.estimate();
         Measurement {
             at: e.t2,
-            offset: est.map_or(raw as f64, |x| x.offset),
+            offset: est.map_or(ns_f64(raw), |x| x.offset),
             frequency: est.map_or(0.0, |x| x.frequency),
             sigma: est.map_or(f64::MAX, |x| x.offset_sigma),
-            delay: est.map_or(e.delay() as f64, |x| x.delay),
+            delay: est.map_or(ns_f64(e.delay()), |x| x.delay),
             raw_offset: raw,
             accepted,
             stepped,
