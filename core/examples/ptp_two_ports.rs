@@ -9,9 +9,8 @@
 
 use std::collections::BTreeMap;
 
-use tempora_core::ptp::bmca::DefaultDataset;
 use tempora_core::ptp::port::{Action, Port, PortConfig, PortState, Timer};
-use tempora_core::ptp::wire::{ClockIdentity, PortIdentity};
+use tempora_core::ptp::wire::ClockIdentity;
 
 const LINK_NS: i128 = 2_000;
 const START: i128 = 1_700_000_000 * 1_000_000_000;
@@ -33,13 +32,9 @@ fn true_time(i: usize, l: i128) -> i128 {
 }
 
 fn config(id: u8, priority1: u8, slave_only: bool) -> PortConfig {
-    let identity = PortIdentity {
-        clock: ClockIdentity([id; 8]),
-        port: 1,
-    };
-    let clock = DefaultDataset::ordinary(identity.clock, priority1, slave_only);
     // Eight Syncs, Delay_Reqs and Announces a second.
-    PortConfig::default_profile(identity, clock).with_intervals(-3, -3, -3, 2)
+    PortConfig::ordinary(ClockIdentity([id; 8]), priority1, slave_only)
+        .with_intervals(-3, -3, -3, 2)
 }
 
 enum Event {

@@ -4,11 +4,10 @@
 //! response and its follow-up arrive.
 #![cfg(all(feature = "p2p", not(loom)))]
 
-use tempora_core::ptp::bmca::DefaultDataset;
 use tempora_core::ptp::port::{
     Action, DelayMechanism, Measurement, Packet, Port, PortConfig, PortState, Timer,
 };
-use tempora_core::ptp::wire::{ClockIdentity, MessageType, PortIdentity};
+use tempora_core::ptp::wire::{ClockIdentity, MessageType};
 
 /// One-way link delay (ns), the same both ways.
 const DELAY: i128 = 3_000;
@@ -19,12 +18,7 @@ const TURNAROUND: i128 = 10_000;
 const MS: i128 = 1_000_000;
 
 fn config(id: u8, priority1: u8, slave_only: bool) -> PortConfig {
-    let identity = PortIdentity {
-        clock: ClockIdentity([id; 8]),
-        port: 1,
-    };
-    let clock = DefaultDataset::ordinary(identity.clock, priority1, slave_only);
-    PortConfig::default_profile(identity, clock)
+    PortConfig::ordinary(ClockIdentity([id; 8]), priority1, slave_only)
         .with_intervals(-3, -3, -3, 2)
         .with_delay_mechanism(DelayMechanism::P2P)
 }

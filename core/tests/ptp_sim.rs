@@ -9,11 +9,10 @@ use tempora_core::rng::SplitMix64 as Rng;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
-use tempora_core::ptp::bmca::DefaultDataset;
 use tempora_core::ptp::port::{
     Action, DelayMechanism, Measurement, Port, PortConfig, PortState, Timer,
 };
-use tempora_core::ptp::wire::{ClockIdentity, MessageType, PortIdentity};
+use tempora_core::ptp::wire::{ClockIdentity, MessageType};
 
 /// A node's local clock: local = epoch + offset + T + drift_ppb * T / 1e9.
 #[derive(Clone, Copy)]
@@ -40,12 +39,7 @@ enum Ev {
 }
 
 fn config(id: u8, priority1: u8, slave_only: bool, mechanism: DelayMechanism) -> PortConfig {
-    let identity = PortIdentity {
-        clock: ClockIdentity([id; 8]),
-        port: 1,
-    };
-    let clock = DefaultDataset::ordinary(identity.clock, priority1, slave_only);
-    PortConfig::default_profile(identity, clock)
+    PortConfig::ordinary(ClockIdentity([id; 8]), priority1, slave_only)
         .with_intervals(-3, -3, -3, 2)
         .with_delay_mechanism(mechanism)
 }

@@ -361,17 +361,12 @@ fn ptp_codec() -> Result<(), &'static str> {
 /// fast and 250 µs ahead; packets take 2 µs ± 100 ns. Everything on the stack (two
 /// ports with 16-exchange delay floors: the micro:bit has 16 KiB of RAM).
 fn ptp_engine() -> Result<(), &'static str> {
-    use tempora_core::ptp::bmca::DefaultDataset;
     use tempora_core::ptp::port::{Action, Port, PortConfig, PortState};
-    use tempora_core::ptp::wire::{ClockIdentity, PortIdentity};
+    use tempora_core::ptp::wire::ClockIdentity;
 
     fn cfg(id: u8, priority1: u8, slave_only: bool) -> PortConfig {
-        let identity = PortIdentity {
-            clock: ClockIdentity([id; 8]),
-            port: 1,
-        };
-        let clock = DefaultDataset::ordinary(identity.clock, priority1, slave_only);
-        PortConfig::default_profile(identity, clock).with_intervals(-3, -3, -3, 2)
+        PortConfig::ordinary(ClockIdentity([id; 8]), priority1, slave_only)
+            .with_intervals(-3, -3, -3, 2)
     }
     let local = |node: usize, t: i128| -> i128 {
         if node == 0 {

@@ -15,7 +15,8 @@ use super::filter::{
     ns_f64, Estimate, Exchange, FilterConfig, OffsetFilter, Verdict, FLOOR_WINDOW,
 };
 use super::wire::{
-    Announce, Body, Flags, Header, MessageType, PortIdentity, PtpMessage, WireError, WireTimestamp,
+    Announce, Body, ClockIdentity, Flags, Header, MessageType, PortIdentity, PtpMessage, WireError,
+    WireTimestamp,
 };
 use crate::time::{Instant, Tai};
 
@@ -85,6 +86,25 @@ impl PortConfig {
             utc_offset: 37,
             filter: FilterConfig::DEFAULT,
         }
+    }
+
+    /// The default profile for an ordinary clock's one port (port number 1), from the
+    /// clock's identity, `priority1` and whether it may only be a slave.
+    ///
+    /// ```
+    /// use tempora_core::ptp::port::PortConfig;
+    /// use tempora_core::ptp::wire::ClockIdentity;
+    ///
+    /// let c = PortConfig::ordinary(ClockIdentity([1; 8]), 128, true);
+    /// assert_eq!(c.identity.port, 1);
+    /// assert!(c.clock.slave_only);
+    /// ```
+    pub const fn ordinary(clock: ClockIdentity, priority1: u8, slave_only: bool) -> Self {
+        let identity = PortIdentity { clock, port: 1 };
+        Self::default_profile(
+            identity,
+            DefaultDataset::ordinary(clock, priority1, slave_only),
+        )
     }
 
     /// The same with other log2 intervals (Announce, Sync, Delay_Req, in seconds) and

@@ -352,9 +352,8 @@ mod ptp {
     //! The PTP side of the daemon: a slave printing its estimate, or a master.
 
     use super::*;
-    use tempora_core::ptp::bmca::DefaultDataset;
     use tempora_core::ptp::port::{DelayMechanism, PortConfig, PortState};
-    use tempora_core::ptp::wire::{ClockIdentity, PortIdentity};
+    use tempora_core::ptp::wire::ClockIdentity;
     use tempora_std::ptp_node::NodeEvent;
     use tempora_std::{PtpNode, VirtualClock};
 
@@ -379,12 +378,7 @@ mod ptp {
         slave_only: bool,
         utc_offset: i16,
     ) -> PortConfig {
-        let port = PortIdentity {
-            clock: identity(node),
-            port: 1,
-        };
-        let clock = DefaultDataset::ordinary(port.clock, priority1, slave_only);
-        let mut c = PortConfig::default_profile(port, clock).with_intervals(
+        let mut c = PortConfig::ordinary(identity(node), priority1, slave_only).with_intervals(
             args.ptp_announce_log2,
             args.ptp_sync_log2,
             args.ptp_delay_log2,
