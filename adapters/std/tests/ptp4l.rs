@@ -32,6 +32,15 @@ fn ptp4l_master_to_tempora_slave_peer_to_peer() {
     ptp4l_master_to_tempora_slave_in(lab);
 }
 
+/// The same over Layer 2, where peer-delay messages go to 01-80-C2-00-00-0E.
+#[test]
+fn ptp4l_master_to_tempora_slave_peer_to_peer_over_l2() {
+    let mut lab = Lab::new("h");
+    lab.transport = Transport::L2;
+    lab.p2p = true;
+    ptp4l_master_to_tempora_slave_in(lab);
+}
+
 fn ptp4l_master_to_tempora_slave_over(transport: Transport, tag: &str) {
     let mut lab = Lab::new(tag);
     lab.transport = transport;
