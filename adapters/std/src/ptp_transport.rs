@@ -4,8 +4,9 @@
 //!
 //! Two carriers implement it: UDP over IPv4 ([`UdpTransport`](crate::ptp_udp::UdpTransport))
 //! and raw Ethernet frames with ethertype 0x88F7 ([`L2Transport`](crate::ptp_l2::L2Transport)).
-//! Both take their timestamps from `SO_TIMESTAMPING`: software now, hardware when the
-//! NIC has it (the same control message carries both).
+//! Both take their timestamps from `SO_TIMESTAMPING`, software timestamps only: a NIC's
+//! hardware timestamps are on its own clock (a PHC), which the node would have to take
+//! as its local clock; that is not implemented yet.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
@@ -103,9 +104,9 @@ pub(crate) fn recv_timestamped<S: SockaddrLike>(
     let mut ts = None;
     for c in msg.cmsgs().map_err(io::Error::from)? {
         if let ControlMessageOwned::ScmTimestampsns(t) = c {
-            // Hardware timestamp when the NIC gives one, else the software one.
-            let hw = nanos(&t.hw_raw);
-            ts = Some(if hw != 0 { hw } else { nanos(&t.system) });
+            // The software timestamp (`CLOCK_REALTIME`); the hardware slot stays empty
+            // because only software timestamps are asked for.
+            ts = Some(nanos(&t.system));
         }
     }
     let (n, from) = (msg.bytes, msg.address);

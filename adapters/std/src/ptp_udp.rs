@@ -4,9 +4,8 @@
 //! Two sockets, bound to the chosen interface: event messages on port 319 (timestamped
 //! by the kernel on receive and on send, `SO_TIMESTAMPING`), general messages on 320,
 //! both joined to the PTP primary multicast group 224.0.1.129 and the peer-delay group
-//! 224.0.0.107. Send timestamps come back
-//! on the socket's error queue. Software timestamps now; the same cmsg carries hardware
-//! timestamps when the NIC has them.
+//! 224.0.0.107. Send timestamps come back on the socket's error queue. Software
+//! timestamps only (see [`ptp_transport`](crate::ptp_transport)).
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
