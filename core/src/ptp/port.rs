@@ -8,7 +8,9 @@
 //!
 //! and carries out the [`Action`]s each call returns: send these bytes, arm this timer,
 //! use this new offset estimate. All times are nanoseconds of the port's local clock on
-//! the PTP timescale (TAI); the platform converts its clock readings.
+//! the PTP timescale (TAI); the platform converts its clock readings. Any bytes are safe
+//! to feed in; the platform's own times must stay within ±2^100 ns (beyond that, the
+//! timer arithmetic would overflow; `core/tests/ptp_port_props.rs` checks both).
 
 use super::bmca::{decide, Dataset, DefaultDataset, ForeignMasters, Recommendation};
 use super::filter::{
