@@ -70,7 +70,8 @@ fn ptp4l_master_to_tempora_slave_in(mut lab: Lab) {
     if baseline.len() > 10 {
         let (brms, bmax, bp99) = stats(&baseline);
         let bmean = baseline.iter().sum::<f64>() / baseline.len() as f64;
-        println!("{label}: ptp4l slave, same path: RMS {brms:.0} ns, mean {bmean:.0} ns, max {bmax:.0} ns, p99 {bp99:.0} ns, {} samples", baseline.len());
+        let when = if lab.p2p { "right after" } else { "same run" };
+        println!("{label}: ptp4l slave, same path, {when}: RMS {brms:.0} ns, mean {bmean:.0} ns, max {bmax:.0} ns, p99 {bp99:.0} ns, {} samples", baseline.len());
     }
     assert!(
         inside as f64 >= 0.99 * steady.len() as f64,

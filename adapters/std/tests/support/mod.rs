@@ -298,9 +298,9 @@ pub fn stats(errors: &[f64]) -> (f64, f64, f64) {
     (rms, *abs.last().unwrap(), p99)
 }
 
-/// A ptp4l master on the master side; on the slave side a tempora slave and (E2E only),
-/// on the same path in the same run, a ptp4l slave whose per-sample offsets are the
-/// baseline. Returns
+/// A ptp4l master on the master side; on the slave side a tempora slave and, on the same
+/// path, a ptp4l slave whose per-sample offsets are the baseline: in the same run for
+/// E2E, right after tempora's for P2P (a P2P link has two ends). Returns
 /// tempora's status lines (one per 250 ms for `seconds`) and ptp4l's offsets (ns).
 pub fn ptp4l_master_two_slaves(lab: &mut Lab, seconds: u64) -> (Vec<String>, Vec<f64>) {
     let (m, s) = (lab.master_ns.clone(), lab.slave_ns.clone());
@@ -320,9 +320,16 @@ pub fn ptp4l_master_two_slaves(lab: &mut Lab, seconds: u64) -> (Vec<String>, Vec
     std::thread::sleep(Duration::from_secs(1));
     let ours = lab.spawn_tempora_slave(&s, &si, seconds);
     let lines = lab.lines(ours, Duration::from_secs(seconds + 10));
-    let baseline = peer.map_or_else(Vec::new, |peer| {
-        ptp4l_offsets(&lab.lines(peer, Duration::from_millis(100)))
-    });
+    let baseline = match peer {
+        Some(peer) => ptp4l_offsets(&lab.lines(peer, Duration::from_millis(100))),
+        // P2P: once tempora has stopped the link has a free end again, and the baseline
+        // slave runs there, on the same path right after.
+        None => {
+            let scfg = lab.ptp4l_config("slave", "slaveOnly 1");
+            let peer = lab.spawn_ptp4l(&s, &scfg, &si);
+            ptp4l_offsets(&lab.lines(peer, Duration::from_secs(seconds)))
+        }
+    };
     (lines, baseline)
 }
 
