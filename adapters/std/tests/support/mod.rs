@@ -21,6 +21,8 @@ pub struct Lab {
     pub transport: Transport,
     /// Peer-to-peer delay measurement instead of end-to-end, for every process.
     pub p2p: bool,
+    /// Run the ptp4l baseline slave after tempora's run instead of beside it.
+    pub baseline_after: bool,
     children: Vec<Child>,
     dir: std::path::PathBuf,
 }
@@ -102,6 +104,7 @@ impl Lab {
             slave_if: "tpb".into(),
             transport: Transport::Udpv4,
             p2p: false,
+            baseline_after: false,
             children: Vec::new(),
             dir,
         };
@@ -310,7 +313,7 @@ pub fn ptp4l_master_two_slaves(lab: &mut Lab, seconds: u64) -> (Vec<String>, Vec
     // Peer-to-peer links have exactly two ends: a second slave on the link would answer
     // the master's Pdelay_Req too, which ptp4l takes as a fault. P2P runs go without
     // the baseline slave.
-    let peer = (!lab.p2p).then(|| {
+    let peer = (!lab.p2p && !lab.baseline_after).then(|| {
         let scfg = lab.ptp4l_config("slave", "slaveOnly 1");
         lab.spawn_ptp4l(&s, &scfg, &si)
     });
@@ -322,8 +325,8 @@ pub fn ptp4l_master_two_slaves(lab: &mut Lab, seconds: u64) -> (Vec<String>, Vec
     let lines = lab.lines(ours, Duration::from_secs(seconds + 10));
     let baseline = match peer {
         Some(peer) => ptp4l_offsets(&lab.lines(peer, Duration::from_millis(100))),
-        // P2P: once tempora has stopped the link has a free end again, and the baseline
-        // slave runs there, on the same path right after.
+        // P2P (or by choice): once tempora has stopped the link has a free end again,
+        // and the baseline slave runs there, on the same path right after.
         None => {
             let scfg = lab.ptp4l_config("slave", "slaveOnly 1");
             let peer = lab.spawn_ptp4l(&s, &scfg, &si);
