@@ -155,8 +155,10 @@ impl L2Transport {
         frame.extend_from_slice(message);
         frame
     }
+}
 
-    /// A PTP frame already queued, without waiting (other frames are dropped).
+impl PtpTransport for L2Transport {
+    /// Frames that are not PTP, or our own, are dropped.
     fn try_recv(&self) -> io::Result<Option<Datagram>> {
         loop {
             let queued = recv_timestamped::<LinkAddr>(self.socket.as_raw_fd(), MsgFlags::empty())?;
@@ -178,9 +180,7 @@ impl L2Transport {
             }));
         }
     }
-}
 
-impl PtpTransport for L2Transport {
     fn send(&self, _event: bool, bytes: &[u8]) -> io::Result<()> {
         let frame = self.frame(bytes);
         nix::sys::socket::send(self.socket.as_raw_fd(), &frame, MsgFlags::empty())
@@ -192,14 +192,8 @@ impl PtpTransport for L2Transport {
         wait_send_timestamp(&self.socket, sent, limit)
     }
 
-    fn recv(&self, timeout: Duration) -> io::Result<Option<Datagram>> {
-        if let Some(d) = self.try_recv()? {
-            return Ok(Some(d));
-        }
-        if wait_readable(&[self.socket.as_fd()], timeout)? {
-            return self.try_recv();
-        }
-        Ok(None)
+    fn wait(&self, timeout: Duration) -> io::Result<bool> {
+        wait_readable(&[self.socket.as_fd()], timeout)
     }
 }
 

@@ -38,8 +38,22 @@ pub trait PtpTransport: Send {
     /// skipped: using one of them would pair a message with another's send time.
     fn send_timestamp(&self, sent: &[u8], limit: Duration) -> io::Result<Option<i128>>;
 
+    /// A message already queued, without waiting.
+    fn try_recv(&self) -> io::Result<Option<Datagram>>;
+
+    /// Waits up to `timeout` for something to read; `false` on timeout or a signal.
+    fn wait(&self, timeout: Duration) -> io::Result<bool>;
+
     /// Waits up to `timeout` for a message.
-    fn recv(&self, timeout: Duration) -> io::Result<Option<Datagram>>;
+    fn recv(&self, timeout: Duration) -> io::Result<Option<Datagram>> {
+        if let Some(d) = self.try_recv()? {
+            return Ok(Some(d));
+        }
+        if self.wait(timeout)? {
+            return self.try_recv();
+        }
+        Ok(None)
+    }
 }
 
 /// Which carrier.

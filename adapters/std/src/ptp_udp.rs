@@ -79,8 +79,10 @@ impl UdpTransport {
             general: open(iface, addr, GENERAL_PORT, false)?,
         })
     }
+}
 
-    /// A datagram already queued on either socket (event first), without waiting.
+impl PtpTransport for UdpTransport {
+    /// Event socket first.
     fn try_recv(&self) -> io::Result<Option<Datagram>> {
         for (event, socket) in [(true, &self.event), (false, &self.general)] {
             let queued = recv_timestamped::<SockaddrIn>(socket.as_raw_fd(), MsgFlags::empty())?;
@@ -94,9 +96,7 @@ impl UdpTransport {
         }
         Ok(None)
     }
-}
 
-impl PtpTransport for UdpTransport {
     fn send(&self, event: bool, bytes: &[u8]) -> io::Result<()> {
         let (socket, port) = if event {
             (&self.event, EVENT_PORT)
@@ -116,13 +116,7 @@ impl PtpTransport for UdpTransport {
         wait_send_timestamp(&self.event, sent, limit)
     }
 
-    fn recv(&self, timeout: Duration) -> io::Result<Option<Datagram>> {
-        if let Some(d) = self.try_recv()? {
-            return Ok(Some(d));
-        }
-        if wait_readable(&[self.event.as_fd(), self.general.as_fd()], timeout)? {
-            return self.try_recv();
-        }
-        Ok(None)
+    fn wait(&self, timeout: Duration) -> io::Result<bool> {
+        wait_readable(&[self.event.as_fd(), self.general.as_fd()], timeout)
     }
 }
