@@ -189,17 +189,9 @@ fn tempora_master_to_ptp4l_slave_in(mut lab: Lab) {
         "{label}: ptp4l slave of tempora: offset RMS {rms:.0} ns, max {max:.0} ns over {} samples",
         steady.len()
     );
-    // ptp4l's per-sample offset is unfiltered: between two ptp4l instances on these VMs a
-    // single sample of 140 µs has been seen (a vCPU held up between a packet's two
-    // kernel timestamps). One such sample is not tempora's doing; a master that was
-    // actually off would move the median, and more than one far sample fails too.
-    let mut far = steady.iter().map(|o| o.abs()).collect::<Vec<f64>>();
-    far.sort_by(f64::total_cmp);
-    let median = far[far.len() / 2];
-    let beyond = far.iter().filter(|a| **a >= 10_000.0).count();
     assert!(
-        median < 2_000.0 && beyond <= 1,
-        "ptp4l's offsets from tempora (ns): {steady:?}"
+        max < 10_000.0,
+        "ptp4l sees offsets up to {max} ns from tempora"
     );
     // Its path delay comes from tempora's Delay_Resp (E2E) or Pdelay responder (P2P):
     // a veth link's is a few microseconds, never negative.
