@@ -14,12 +14,12 @@ use support::*;
 
 #[test]
 fn ptp4l_master_to_tempora_slave() {
-    ptp4l_master_to_tempora_slave_over(Transport::Udpv4, "a");
+    ptp4l_master_to_tempora_slave_in(Lab::new("a"));
 }
 
 #[test]
 fn ptp4l_master_to_tempora_slave_over_l2() {
-    ptp4l_master_to_tempora_slave_over(Transport::L2, "d");
+    ptp4l_master_to_tempora_slave_in(Lab::new("d").over(Transport::L2));
 }
 
 /// tempora alone on the slave side, the ptp4l slave right after on the same path. A
@@ -29,9 +29,7 @@ fn ptp4l_master_to_tempora_slave_over_l2() {
 /// accuracy a lone slave sees; the test above is the same-run comparison.
 #[test]
 fn ptp4l_master_to_tempora_slave_alone() {
-    let mut lab = Lab::new("i");
-    lab.baseline_after = true;
-    ptp4l_master_to_tempora_slave_in(lab);
+    ptp4l_master_to_tempora_slave_in(Lab::new("i").baseline_after());
 }
 
 /// Peer-to-peer delay measurement: every process runs P2P (ptp4l's `delay_mechanism
@@ -39,33 +37,17 @@ fn ptp4l_master_to_tempora_slave_alone() {
 /// master answers, and answers ptp4l's in turn.
 #[test]
 fn ptp4l_master_to_tempora_slave_peer_to_peer() {
-    let mut lab = Lab::new("f");
-    lab.p2p = true;
-    ptp4l_master_to_tempora_slave_in(lab);
+    ptp4l_master_to_tempora_slave_in(Lab::new("f").peer_to_peer());
 }
 
 /// The same over Layer 2, where peer-delay messages go to 01-80-C2-00-00-0E.
 #[test]
 fn ptp4l_master_to_tempora_slave_peer_to_peer_over_l2() {
-    let mut lab = Lab::new("h");
-    lab.transport = Transport::L2;
-    lab.p2p = true;
-    ptp4l_master_to_tempora_slave_in(lab);
-}
-
-fn ptp4l_master_to_tempora_slave_over(transport: Transport, tag: &str) {
-    let mut lab = Lab::new(tag);
-    lab.transport = transport;
-    ptp4l_master_to_tempora_slave_in(lab);
+    ptp4l_master_to_tempora_slave_in(Lab::new("h").over(Transport::L2).peer_to_peer());
 }
 
 fn ptp4l_master_to_tempora_slave_in(mut lab: Lab) {
-    let label = format!(
-        "{:?}{}{}",
-        lab.transport,
-        if lab.p2p { " P2P" } else { "" },
-        if lab.baseline_after { " alone" } else { "" }
-    );
+    let label = lab.label();
     let (lines, baseline) = ptp4l_master_two_slaves(&mut lab, 20);
     let run = slave_run(&lines, 0.25);
     let lock = run
@@ -87,7 +69,7 @@ fn ptp4l_master_to_tempora_slave_in(mut lab: Lab) {
     if baseline.len() > 10 {
         let (brms, bmax, bp99) = stats(&baseline);
         let bmean = baseline.iter().sum::<f64>() / baseline.len() as f64;
-        let when = if lab.p2p || lab.baseline_after {
+        let when = if lab.baseline_runs_after() {
             "right after"
         } else {
             "same run"
@@ -135,30 +117,22 @@ fn tempora_slave_finds_an_injected_master_offset() {
 
 #[test]
 fn tempora_master_to_ptp4l_slave() {
-    tempora_master_to_ptp4l_slave_over(Transport::Udpv4, "c");
+    tempora_master_to_ptp4l_slave_in(Lab::new("c"));
 }
 
 #[test]
 fn tempora_master_to_ptp4l_slave_over_l2() {
-    tempora_master_to_ptp4l_slave_over(Transport::L2, "e");
+    tempora_master_to_ptp4l_slave_in(Lab::new("e").over(Transport::L2));
 }
 
 /// ptp4l as a P2P slave measures its link against tempora's Pdelay responder.
 #[test]
 fn tempora_master_to_ptp4l_slave_peer_to_peer() {
-    let mut lab = Lab::new("g");
-    lab.p2p = true;
-    tempora_master_to_ptp4l_slave_in(lab);
-}
-
-fn tempora_master_to_ptp4l_slave_over(transport: Transport, tag: &str) {
-    let mut lab = Lab::new(tag);
-    lab.transport = transport;
-    tempora_master_to_ptp4l_slave_in(lab);
+    tempora_master_to_ptp4l_slave_in(Lab::new("g").peer_to_peer());
 }
 
 fn tempora_master_to_ptp4l_slave_in(mut lab: Lab) {
-    let label = format!("{:?}{}", lab.transport, if lab.p2p { " P2P" } else { "" });
+    let label = lab.label();
     let (m, s) = (lab.master_ns.clone(), lab.slave_ns.clone());
     let (mi, si) = (lab.master_if.clone(), lab.slave_if.clone());
     lab.spawn_tempora_master(&m, &mi, 20, &[]);

@@ -18,11 +18,11 @@ pub struct Lab {
     /// The slave side's interface (veth labs: `vs<id>`).
     pub slave_if: String,
     /// The PTP transport every process of the lab uses.
-    pub transport: Transport,
+    transport: Transport,
     /// Peer-to-peer delay measurement instead of end-to-end, for every process.
-    pub p2p: bool,
+    p2p: bool,
     /// Run the ptp4l baseline slave after tempora's run instead of beside it.
-    pub baseline_after: bool,
+    baseline_after: bool,
     children: Vec<Child>,
     dir: std::path::PathBuf,
 }
@@ -65,6 +65,40 @@ pub fn sh(args: &[&str]) {
 }
 
 impl Lab {
+    /// Every process over this transport.
+    pub fn over(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// Every process measures the link peer to peer.
+    pub fn peer_to_peer(mut self) -> Self {
+        self.p2p = true;
+        self
+    }
+
+    /// The ptp4l baseline slave runs after tempora's run instead of beside it.
+    pub fn baseline_after(mut self) -> Self {
+        self.baseline_after = true;
+        self
+    }
+
+    /// Whether the baseline slave runs after tempora's (always so on a P2P link, which
+    /// has two ends).
+    pub fn baseline_runs_after(&self) -> bool {
+        self.p2p || self.baseline_after
+    }
+
+    /// How the lab runs, for printed figures: `Udpv4`, `L2 P2P`, `Udpv4 alone`.
+    pub fn label(&self) -> String {
+        format!(
+            "{:?}{}{}",
+            self.transport,
+            if self.p2p { " P2P" } else { "" },
+            if self.baseline_after { " alone" } else { "" }
+        )
+    }
+
     /// Two namespaces joined by a veth pair (`vm<id>` 10.99.0.1 / `vs<id>` 10.99.0.2).
     pub fn new(tag: &str) -> Self {
         let mut lab = Self::bare(tag);
@@ -313,7 +347,7 @@ pub fn ptp4l_master_two_slaves(lab: &mut Lab, seconds: u64) -> (Vec<String>, Vec
     // Peer-to-peer links have exactly two ends: a second slave on the link would answer
     // the master's Pdelay_Req too, which ptp4l takes as a fault. P2P runs go without
     // the baseline slave.
-    let peer = (!lab.p2p && !lab.baseline_after).then(|| {
+    let peer = (!lab.baseline_runs_after()).then(|| {
         let scfg = lab.ptp4l_config("slave", "slaveOnly 1");
         lab.spawn_ptp4l(&s, &scfg, &si)
     });
