@@ -61,9 +61,9 @@ fn main() {
             match action {
                 Action::Send(p) => {
                     seq += 1;
-                    let event = Event::Deliver(1 - i, p.bytes.to_vec(), p.event);
+                    let event = Event::Deliver(1 - i, p.bytes.to_vec(), p.message_type.is_event());
                     queue.insert((t + LINK_NS, seq), event);
-                    if p.event {
+                    if p.message_type.is_event() {
                         // The "hardware" timestamps the send at once.
                         let more = ports[i].on_sent(p.message_type, p.sequence_id, local(i, t));
                         work.extend(more.into_iter().map(|a| (i, t, a)));

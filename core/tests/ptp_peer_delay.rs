@@ -104,20 +104,27 @@ fn respond(responder: &mut Port, request: &Packet, t1: i128, skew: i128) -> (Pac
     (resp, follow_up, t3 + DELAY)
 }
 
+/// A port of a third clock on the link (not the master), started: a P2P port answers
+/// Pdelay_Req in any state.
+fn third_clock() -> Port {
+    let mut port = Port::<4>::new(config(9, 200, false));
+    port.start(0);
+    port
+}
+
+/// Delivers `bytes` to the slave at local time `at` (with that receive timestamp when
+/// `stamped`) and returns the measurement it produced, if any.
+fn deliver(slave: &mut Port, bytes: &[u8], stamped: bool, at: i128) -> Option<Measurement> {
+    measurement(slave.on_receive(bytes, stamped.then_some(at), at).unwrap())
+}
+
 #[test]
 fn the_master_as_responder_gives_the_exact_offset_and_both_legs() {
     let (mut master, mut slave, request, t1) = slave_with_request(2_000 * MS);
     let (resp, follow_up, t4) = respond(&mut master, &request, t1, 0);
-    let a = slave
-        .on_receive(&resp.bytes, Some(t4 + THETA), t4 + THETA)
-        .unwrap();
-    assert!(measurement(a).is_none(), "measured before the follow-up");
-    let m = measurement(
-        slave
-            .on_receive(&follow_up.bytes, None, t4 + THETA)
-            .unwrap(),
-    )
-    .expect("a measurement");
+    let early = deliver(&mut slave, &resp.bytes, true, t4 + THETA);
+    assert!(early.is_none(), "measured before the follow-up");
+    let m = deliver(&mut slave, &follow_up.bytes, false, t4 + THETA).expect("a measurement");
     assert_eq!(m.raw_offset, THETA);
     // The master's receipt time is a reading of the master: the legs are separate.
     assert_eq!(
@@ -132,19 +139,9 @@ fn another_responder_only_vouches_for_its_turnaround() {
     // master and slave would). Its timestamps mean nothing to the slave but their
     // difference; the Follow_Up overtakes the response.
     let (_master, mut slave, request, t1) = slave_with_request(2_000 * MS);
-    let mut other = Port::<4>::new(config(9, 200, false));
-    other.start(0);
-    let (resp, follow_up, t4) = respond(&mut other, &request, t1, 7_000_000_000);
-    let a = slave
-        .on_receive(&follow_up.bytes, None, t4 + THETA)
-        .unwrap();
-    assert!(measurement(a).is_none());
-    let m = measurement(
-        slave
-            .on_receive(&resp.bytes, Some(t4 + THETA), t4 + THETA)
-            .unwrap(),
-    )
-    .expect("a measurement");
+    let (resp, follow_up, t4) = respond(&mut third_clock(), &request, t1, 7_000_000_000);
+    assert!(deliver(&mut slave, &follow_up.bytes, false, t4 + THETA).is_none());
+    let m = deliver(&mut slave, &resp.bytes, true, t4 + THETA).expect("a measurement");
     assert_eq!(m.raw_offset, THETA);
     assert_eq!(m.forward + m.reverse, 2 * DELAY as i64);
 }
@@ -152,21 +149,15 @@ fn another_responder_only_vouches_for_its_turnaround() {
 #[test]
 fn a_one_step_responder_puts_its_turnaround_in_the_correction() {
     let (_master, mut slave, request, t1) = slave_with_request(2_000 * MS);
-    let mut other = Port::<4>::new(config(9, 200, false));
-    other.start(0);
-    let (resp, _, t4) = respond(&mut other, &request, t1, 123_456_789);
+    let (resp, _, t4) = respond(&mut third_clock(), &request, t1, 123_456_789);
     // Rewrite it as a one-step responder would send it: no TWO_STEP flag, no receipt
     // time, the turnaround in the correction field (ns * 2^16).
     let mut bytes = resp.bytes.to_vec();
     bytes[6] &= !0x02;
     bytes[8..16].copy_from_slice(&((TURNAROUND as i64) << 16).to_be_bytes());
     bytes[34..44].fill(0);
-    let m = measurement(
-        slave
-            .on_receive(&bytes, Some(t4 + THETA), t4 + THETA)
-            .unwrap(),
-    )
-    .expect("measured from the response alone");
+    let m =
+        deliver(&mut slave, &bytes, true, t4 + THETA).expect("measured from the response alone");
     assert_eq!(m.raw_offset, THETA);
 }
 

@@ -100,7 +100,7 @@ fn carry_out(
         rounds += 1;
         assert!(rounds < 1_000, "actions never settle");
         if let Action::Send(p) = a {
-            if p.event {
+            if p.message_type.is_event() {
                 work.extend(ports[from].on_sent(p.message_type, p.sequence_id, now));
             }
             if queue.len() < 64 {

@@ -139,9 +139,9 @@ fn simulate_with(
                             &mut queue,
                             &mut events,
                             arrive,
-                            Ev::Deliver(1 - i, p.bytes.to_vec(), p.event),
+                            Ev::Deliver(1 - i, p.bytes.to_vec(), p.message_type.is_event()),
                         );
-                        if p.event {
+                        if p.message_type.is_event() {
                             let more =
                                 ports[i].on_sent(p.message_type, p.sequence_id, clocks[i].local(t));
                             pending.push((i, t, more.into_iter().collect(), received));

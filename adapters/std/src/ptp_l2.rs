@@ -11,6 +11,7 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
 use nix::sys::socket::{LinkAddr, MsgFlags};
+use tempora_core::ptp::wire::MessageType;
 
 use crate::ptp_transport::{
     enable_timestamps, recv_timestamped, wait_readable, wait_send_timestamp, Datagram, PtpTransport,
@@ -25,15 +26,20 @@ pub const PTP_PDELAY_MAC: [u8; 6] = [0x01, 0x80, 0xC2, 0x00, 0x00, 0x0E];
 
 const ETH_HEADER: usize = 14;
 
-/// Whether a PTP message (by its first byte's messageType) is a peer-delay message,
-/// which travels to the peer-delay address.
-pub(crate) fn is_peer_delay(message: &[u8]) -> bool {
-    matches!(message.first().map(|b| b & 0x0F), Some(0x2 | 0x3 | 0xA))
-}
-
-/// Whether a PTP message is an event message (timestamped on both ends).
-fn is_event(message: &[u8]) -> bool {
-    message.first().is_some_and(|b| b & 0x0F < 0x8)
+/// The Ethernet frame carrying `message` of type `kind` from `source`: to the
+/// peer-delay address for peer-delay messages, to the primary one otherwise.
+fn frame(source: [u8; 6], kind: MessageType, message: &[u8]) -> Vec<u8> {
+    let destination = if kind.is_peer_delay() {
+        PTP_PDELAY_MAC
+    } else {
+        PTP_PRIMARY_MAC
+    };
+    let mut frame = Vec::with_capacity(ETH_HEADER + message.len());
+    frame.extend_from_slice(&destination);
+    frame.extend_from_slice(&source);
+    frame.extend_from_slice(&PTP_ETHERTYPE.to_be_bytes());
+    frame.extend_from_slice(message);
+    frame
 }
 
 /// One `AF_PACKET` socket on one interface.
@@ -141,20 +147,6 @@ impl L2Transport {
         enable_timestamps(&socket)?;
         Ok(Self { socket, mac })
     }
-
-    fn frame(&self, message: &[u8]) -> Vec<u8> {
-        let destination = if is_peer_delay(message) {
-            PTP_PDELAY_MAC
-        } else {
-            PTP_PRIMARY_MAC
-        };
-        let mut frame = Vec::with_capacity(ETH_HEADER + message.len());
-        frame.extend_from_slice(&destination);
-        frame.extend_from_slice(&self.mac);
-        frame.extend_from_slice(&PTP_ETHERTYPE.to_be_bytes());
-        frame.extend_from_slice(message);
-        frame
-    }
 }
 
 impl PtpTransport for L2Transport {
@@ -173,16 +165,17 @@ impl PtpTransport for L2Transport {
                 continue;
             }
             let bytes = frame[ETH_HEADER..].to_vec();
+            let kind = bytes.first().map(|b| MessageType::from_nibble(*b));
             return Ok(Some(Datagram {
-                event: is_event(&bytes),
+                event: kind.is_some_and(|k| k.is_ok_and(MessageType::is_event)),
                 bytes,
                 timestamp: r.timestamp,
             }));
         }
     }
 
-    fn send(&self, _event: bool, bytes: &[u8]) -> io::Result<()> {
-        let frame = self.frame(bytes);
+    fn send(&self, kind: MessageType, bytes: &[u8]) -> io::Result<()> {
+        let frame = frame(self.mac, kind, bytes);
         nix::sys::socket::send(self.socket.as_raw_fd(), &frame, MsgFlags::empty())
             .map_err(io::Error::from)?;
         Ok(())
@@ -202,22 +195,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn message_classes_pick_destination_and_event() {
-        // Sync, Delay_Req, Pdelay_Req, Pdelay_Resp: events; Pdelay ones to the peer address.
-        for (first, event, peer) in [
-            (0x10u8, true, false),
-            (0x01, true, false),
-            (0x02, true, true),
-            (0x03, true, true),
-            (0x08, false, false),
-            (0x09, false, false),
-            (0x0A, false, true),
-            (0x0B, false, false),
+    fn frames_go_to_the_address_of_their_message_type() {
+        let source = [0x02, 0, 0, 0, 0, 7];
+        for (kind, destination) in [
+            (MessageType::Sync, PTP_PRIMARY_MAC),
+            (MessageType::DelayReq, PTP_PRIMARY_MAC),
+            (MessageType::Announce, PTP_PRIMARY_MAC),
+            (MessageType::PdelayReq, PTP_PDELAY_MAC),
+            (MessageType::PdelayResp, PTP_PDELAY_MAC),
+            (MessageType::PdelayRespFollowUp, PTP_PDELAY_MAC),
         ] {
-            let m = [first, 0x02];
-            assert_eq!(is_event(&m), event, "{first:#x}");
-            assert_eq!(is_peer_delay(&m), peer, "{first:#x}");
+            let f = frame(source, kind, &[0xAB; 44]);
+            assert_eq!(f.len(), ETH_HEADER + 44);
+            assert_eq!(f[..6], destination, "{kind:?}");
+            assert_eq!(f[6..12], source);
+            assert_eq!(f[12..14], [0x88, 0xF7]);
+            assert_eq!(f[14..], [0xAB; 44]);
         }
-        assert!(!is_event(&[]) && !is_peer_delay(&[]));
     }
 }

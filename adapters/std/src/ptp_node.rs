@@ -217,8 +217,8 @@ impl PtpNode {
             let action = work.remove(0);
             match action {
                 Action::Send(p) => {
-                    self.transport.send(p.event, &p.bytes)?;
-                    if p.event {
+                    self.transport.send(p.message_type, &p.bytes)?;
+                    if p.message_type.is_event() {
                         if let Some(ts) = self
                             .transport
                             .send_timestamp(&p.bytes, Duration::from_millis(20))?

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant as MonoInstant};
 use nix::sys::socket::{
     recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrLike, TimestampingFlag,
 };
+use tempora_core::ptp::wire::MessageType;
 
 /// A received PTP message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,9 +30,9 @@ pub struct Datagram {
 
 /// A carrier of PTP messages with kernel timestamps.
 pub trait PtpTransport: Send {
-    /// Sends one message to the PTP multicast destination; `event` says whether it is
-    /// an event message (UDP: port 319 rather than 320).
-    fn send(&self, event: bool, bytes: &[u8]) -> io::Result<()>;
+    /// Sends one message of type `kind` to its PTP multicast destination: the event or
+    /// general UDP port, the primary or the peer-delay address.
+    fn send(&self, kind: MessageType, bytes: &[u8]) -> io::Result<()>;
 
     /// Waits up to `limit` for the send timestamp of the event message `sent`
     /// (`CLOCK_REALTIME` ns). Timestamps of other (older) messages still queued are

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use nix::sys::socket::{MsgFlags, SockaddrIn};
 use socket2::{Domain, Protocol, Socket, Type};
+use tempora_core::ptp::wire::MessageType;
 
 pub use crate::ptp_transport::Datagram;
 use crate::ptp_transport::{
@@ -97,13 +98,13 @@ impl PtpTransport for UdpTransport {
         Ok(None)
     }
 
-    fn send(&self, event: bool, bytes: &[u8]) -> io::Result<()> {
-        let (socket, port) = if event {
+    fn send(&self, kind: MessageType, bytes: &[u8]) -> io::Result<()> {
+        let (socket, port) = if kind.is_event() {
             (&self.event, EVENT_PORT)
         } else {
             (&self.general, GENERAL_PORT)
         };
-        let group = if crate::ptp_l2::is_peer_delay(bytes) {
+        let group = if kind.is_peer_delay() {
             PTP_PDELAY
         } else {
             PTP_PRIMARY

@@ -401,9 +401,9 @@ fn ptp_engine() -> Result<(), &'static str> {
                     Action::Send(p) => {
                         let arrive = at + 2_000 + i128::from(rng.jitter(100));
                         in_flight
-                            .push((arrive, 1 - node, p.bytes, p.event))
+                            .push((arrive, 1 - node, p.bytes, p.message_type.is_event()))
                             .map_err(|_| "network full")?;
-                        if p.event {
+                        if p.message_type.is_event() {
                             let more =
                                 ports[node].on_sent(p.message_type, p.sequence_id, local(node, at));
                             pending

@@ -172,9 +172,8 @@ pub enum Timer {
 /// A packet to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Packet {
-    /// Event messages go to UDP port 319 and need a send timestamp reported back.
-    pub event: bool,
-    /// Its type.
+    /// Its type. Event messages ([`MessageType::is_event`]) go to UDP port 319 and need
+    /// a send timestamp reported back.
     pub message_type: MessageType,
     /// Its `sequenceId`, to match the send timestamp.
     pub sequence_id: u16,
@@ -556,7 +555,6 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
         if let Ok(n) = message.emit(&mut bytes) {
             bytes.truncate(n);
             let _ = out.push(Action::Send(Packet {
-                event: message.header.message_type.is_event(),
                 message_type: message.header.message_type,
                 sequence_id: message.header.sequence_id,
                 bytes,

@@ -121,6 +121,24 @@ impl MessageType {
         (self as u8) < 0x8
     }
 
+    /// The peer-delay messages (Pdelay_Req, Pdelay_Resp, Pdelay_Resp_Follow_Up) measure
+    /// one link and go to the link-local peer-delay address, which bridges never
+    /// forward (224.0.0.107 over UDP, 01-80-C2-00-00-0E over Ethernet).
+    ///
+    /// ```
+    /// use tempora_core::ptp::wire::MessageType;
+    ///
+    /// assert!(MessageType::PdelayRespFollowUp.is_peer_delay());
+    /// assert!(MessageType::PdelayReq.is_event() && MessageType::PdelayReq.is_peer_delay());
+    /// assert!(!MessageType::DelayReq.is_peer_delay() && !MessageType::Sync.is_peer_delay());
+    /// ```
+    pub const fn is_peer_delay(self) -> bool {
+        matches!(
+            self,
+            Self::PdelayReq | Self::PdelayResp | Self::PdelayRespFollowUp
+        )
+    }
+
     /// The smallest `messageLength` of this type (header and fixed body).
     pub const fn min_len(self) -> usize {
         HEADER_LEN
