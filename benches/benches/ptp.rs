@@ -1,0 +1,69 @@
+//! The PTP wire codec against statime 0.4's (reached through `statime::fuzz::FuzzMessage`,
+//! the only way it is exposed), on the same bytes: a 44-byte Sync and a 64-byte Announce
+//! as tempora's own master port sends them.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use statime::fuzz::FuzzMessage;
+use tempora_core::ptp::port::{Action, Port, PortConfig, Timer};
+use tempora_core::ptp::wire::{ClockIdentity, MessageType, PtpMessage, PtpPacket};
+
+/// The Sync and the Announce a master port sends first.
+fn messages() -> [(&'static str, Vec<u8>); 2] {
+    let mut port = Port::<4>::new(PortConfig::ordinary(ClockIdentity([7; 8]), 10, false));
+    let now = 1_700_000_000_123_456_789i128;
+    port.start(now);
+    port.on_timer(Timer::AnnounceReceipt, now);
+    let bytes = |actions: tempora_core::ptp::port::Actions, kind: MessageType| {
+        actions
+            .into_iter()
+            .find_map(|a| match a {
+                Action::Send(p) if p.message_type == kind => Some(p.bytes.to_vec()),
+                _ => None,
+            })
+            .expect("the master sends it")
+    };
+    let announce = bytes(port.on_timer(Timer::Announce, now), MessageType::Announce);
+    let sync = bytes(port.on_timer(Timer::Sync, now), MessageType::Sync);
+    [("sync_44", sync), ("announce_64", announce)]
+}
+
+fn codec(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ptp_codec");
+    g.measurement_time(Duration::from_secs(2));
+    for (name, bytes) in messages() {
+        // Both parse the same bytes and emit them back unchanged, before any timing.
+        let ours = PtpMessage::parse(&bytes).expect("tempora parses its own bytes");
+        let theirs = FuzzMessage::deserialize(&bytes).expect("statime parses the bytes");
+        let mut out = [0u8; 128];
+        let n = ours.emit(&mut out).unwrap();
+        assert_eq!(out[..n], bytes[..]);
+        let n = theirs.serialize(&mut out).unwrap();
+        assert_eq!(out[..n], bytes[..], "statime emits the same bytes");
+
+        g.bench_function(format!("parse/{name}/tempora_view"), |b| {
+            b.iter(|| {
+                let p = PtpPacket::new_checked(black_box(&bytes[..])).unwrap();
+                black_box(p.sequence_id())
+            })
+        });
+        g.bench_function(format!("parse/{name}/tempora_repr"), |b| {
+            b.iter(|| black_box(PtpMessage::parse(black_box(&bytes[..])).unwrap()))
+        });
+        g.bench_function(format!("parse/{name}/statime"), |b| {
+            b.iter(|| black_box(FuzzMessage::deserialize(black_box(&bytes[..])).unwrap()))
+        });
+        g.bench_function(format!("emit/{name}/tempora"), |b| {
+            b.iter(|| black_box(black_box(&ours).emit(&mut out).unwrap()))
+        });
+        g.bench_function(format!("emit/{name}/statime"), |b| {
+            b.iter(|| black_box(black_box(&theirs).serialize(&mut out).unwrap()))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, codec);
+criterion_main!(benches);
