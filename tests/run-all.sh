@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 
 # The toolchain file names the embedded targets; make sure they are there (no-op if so).
 rustup target add thumbv7m-none-eabi thumbv6m-none-eabi >/dev/null
-# Debian packages the tests use: QEMU boots the firmware suite; linuxptp's ptp4l is the
-# real PTP peer; iproute2 builds the test namespaces.
+# Debian packages the tests use: QEMU boots the firmware suite and the hardware
+# timestamping guest (tests/install-qemu.sh); linuxptp's ptp4l is the real PTP peer;
+# iproute2 builds the test namespaces.
+bash tests/install-qemu.sh
 missing=()
-command -v qemu-system-arm >/dev/null 2>&1 || missing+=(qemu-system-arm)
 command -v ptp4l >/dev/null 2>&1 || missing+=(linuxptp)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -37,6 +38,9 @@ cargo test -p tempora-embedded --features log --test log_shim
 
 echo "== firmware: the behaviour suite on QEMU Cortex-M3 and Cortex-M0"
 bash boards/run.sh
+
+echo "== hardware timestamps: Linux's igb driver on QEMU's 82576, ptp4l as the peer"
+bash tests/hwts/run.sh
 
 echo "== unit, property, integration and end-to-end tests"
 if cargo nextest --version >/dev/null 2>&1; then

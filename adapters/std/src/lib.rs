@@ -8,11 +8,13 @@
 
 pub mod concurrent_queue;
 pub mod hooks;
+pub mod phc;
 pub mod ptp_l2;
 pub mod ptp_node;
 pub mod ptp_transport;
 pub mod ptp_udp;
 pub mod system_clock;
+pub mod timestamping;
 
 pub use concurrent_queue::ConcurrentTemporalQueue;
 pub use hooks::CountingHooks;

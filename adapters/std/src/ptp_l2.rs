@@ -16,6 +16,7 @@ use tempora_core::ptp::wire::MessageType;
 use crate::ptp_transport::{
     enable_timestamps, recv_timestamped, wait_readable, wait_send_timestamp, Datagram, PtpTransport,
 };
+use crate::timestamping::Timestamps;
 
 /// The PTP ethertype.
 pub const PTP_ETHERTYPE: u16 = 0x88F7;
@@ -47,6 +48,7 @@ pub struct L2Transport {
     socket: OwnedFd,
     /// The interface's own MAC address (the frames' source).
     mac: [u8; 6],
+    timestamps: Timestamps,
 }
 
 fn interface_mac(iface: &str) -> io::Result<[u8; 6]> {
@@ -94,8 +96,14 @@ fn set_packet_option<T>(socket: &OwnedFd, name: libc::c_int, value: &T) -> io::R
 }
 
 impl L2Transport {
-    /// Opens a packet socket for ethertype 0x88F7 on `iface` (needs `CAP_NET_RAW`).
+    /// Opens a packet socket for ethertype 0x88F7 on `iface` (needs `CAP_NET_RAW`), with
+    /// software timestamps.
     pub fn open(iface: &str) -> io::Result<Self> {
+        Self::open_with(iface, Timestamps::Software)
+    }
+
+    /// The same with the given timestamps.
+    pub fn open_with(iface: &str, timestamps: Timestamps) -> io::Result<Self> {
         let mac = interface_mac(iface)?;
         let index = nix::net::if_::if_nametoindex(iface).map_err(io::Error::from)?;
         let index = libc::c_int::try_from(index)
@@ -144,8 +152,12 @@ impl L2Transport {
         }
         // Our own frames are not for us (Linux 4.20+; older kernels are filtered below).
         let _ = set_packet_option(&socket, libc::PACKET_IGNORE_OUTGOING, &1 as &libc::c_int);
-        enable_timestamps(&socket)?;
-        Ok(Self { socket, mac })
+        enable_timestamps(&socket, timestamps)?;
+        Ok(Self {
+            socket,
+            mac,
+            timestamps,
+        })
     }
 }
 
@@ -153,7 +165,11 @@ impl PtpTransport for L2Transport {
     /// Frames that are not PTP, or our own, are dropped.
     fn try_recv(&self) -> io::Result<Option<Datagram>> {
         loop {
-            let queued = recv_timestamped::<LinkAddr>(self.socket.as_raw_fd(), MsgFlags::empty())?;
+            let queued = recv_timestamped::<LinkAddr>(
+                self.socket.as_raw_fd(),
+                MsgFlags::empty(),
+                self.timestamps,
+            )?;
             let Some(r) = queued else {
                 return Ok(None);
             };
@@ -182,7 +198,11 @@ impl PtpTransport for L2Transport {
     }
 
     fn send_timestamp(&self, sent: &[u8], limit: Duration) -> io::Result<Option<i128>> {
-        wait_send_timestamp(&self.socket, sent, limit)
+        wait_send_timestamp(&self.socket, sent, limit, self.timestamps)
+    }
+
+    fn timestamps(&self) -> Timestamps {
+        self.timestamps
     }
 
     fn wait(&self, timeout: Duration) -> io::Result<bool> {

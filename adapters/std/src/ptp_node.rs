@@ -1,21 +1,30 @@
-//! A PTP node on Linux: the sans-IO port driven over UDP, disciplining a virtual clock.
+//! A PTP node on Linux: the sans-IO port driven over UDP or Ethernet, disciplining a
+//! virtual clock.
 //!
 //! The node never steps or slews the host clock. As a slave it maintains a
-//! [`VirtualClock`]: the system clock plus the estimated offset and frequency, a
-//! [`ClockSource`] on the TAI scale with a bound and a status. As a master it serves the
-//! system clock, optionally shifted by an injected offset (for tests).
+//! [`VirtualClock`]: its local clock plus the estimated offset and frequency, a
+//! [`ClockSource`] on the TAI scale with a bound and a status. As a master it serves its
+//! local clock, optionally shifted by an injected offset (for tests).
+//!
+//! The local clock is the clock the timestamps are taken on: the system clock with
+//! software timestamps, the NIC's PHC with hardware ones. In [`TimestampMode::Auto`] a
+//! NIC that offers hardware timestamps but then delivers none on received event
+//! messages (seen with QEMU's emulated 82576 under Linux's igb driver) is dropped for
+//! software timestamps, and the port starts afresh on the system clock.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use tempora_core::clock::{ClockReading, ClockSource, ClockStatus};
 use tempora_core::ptp::port::{Action, Measurement, Port, PortConfig, PortState, Timer};
 use tempora_core::time::{Instant, Tai};
 
+use crate::phc::PhcClock;
 use crate::ptp_transport::{PtpTransport, TransportKind};
 use crate::system_clock::SystemClock;
+use crate::timestamping::{self, TimestampMode, Timestamps};
 
 /// The slave's estimate as the virtual clock holds it: what the bound is made of.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -45,8 +54,14 @@ pub struct Discipline {
 /// exchange completes (holdover).
 #[derive(Debug)]
 pub struct VirtualClock {
-    /// Local time = `CLOCK_REALTIME` + `shift` (TAI - UTC, plus any injected offset).
+    /// Local time = the base clock + `shift` (TAI - UTC, plus any injected offset).
     shift: i128,
+    /// The base clock: a PHC, or `CLOCK_REALTIME` when `None`.
+    phc: RwLock<Option<Arc<PhcClock>>>,
+    /// PHC minus `CLOCK_REALTIME` at the last good PHC reading (ns): should the PHC stop
+    /// reading (a NIC unplugged), local time carries on from the system clock without
+    /// a jump, and the holdover bound grows from there.
+    phc_minus_realtime: std::sync::atomic::AtomicI64,
     /// Added to readings to put the master's time on TAI: 0 for a master on the PTP
     /// timescale; TAI - UTC for an ARB master, which in practice (linuxptp on
     /// `CLOCK_REALTIME`) sends UTC.
@@ -62,14 +77,29 @@ impl VirtualClock {
     pub fn new(shift_ns: i128, utc_offset_ns: i128) -> Self {
         Self {
             shift: shift_ns,
+            phc: RwLock::new(None),
+            phc_minus_realtime: std::sync::atomic::AtomicI64::new(0),
             to_tai: std::sync::atomic::AtomicI64::new(0),
             utc: utc_offset_ns,
             state: Mutex::new(None),
         }
     }
 
-    /// How far the system clock is ahead of the master (ns), on one timescale: the
-    /// number a user means by "offset". `None` until disciplined.
+    /// Takes `phc` as the base clock (`None`: the system clock). The estimate is
+    /// dropped: it described the other clock.
+    pub fn set_base(&self, phc: Option<Arc<PhcClock>>) {
+        *self.phc.write().unwrap_or_else(|p| p.into_inner()) = phc;
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Whether the base clock is a PHC.
+    pub fn on_phc(&self) -> bool {
+        self.phc.read().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
+    /// How far the base clock is ahead of the master (ns), on one timescale: the
+    /// number a user means by "offset" (for a PHC, the UTC-TAI convention of the system
+    /// clock is assumed for it too). `None` until disciplined.
     pub fn system_offset(&self) -> Option<f64> {
         // local = system + shift; the master's TAI = its raw time + to_tai; the system
         // clock is UTC = TAI - (TAI - UTC).
@@ -80,7 +110,18 @@ impl VirtualClock {
 
     /// Local time now (ns), before correction.
     pub fn local_ns(&self) -> i128 {
-        i128::from(SystemClock::realtime_nanos()) + self.shift
+        let realtime = i128::from(SystemClock::realtime_nanos());
+        let phc = self.phc.read().unwrap_or_else(|p| p.into_inner());
+        let base = match phc.as_ref().map(|c| c.now_ns()) {
+            None => realtime,
+            Some(Ok(t)) => {
+                let diff = i64::try_from(t - realtime).unwrap_or(0);
+                self.phc_minus_realtime.store(diff, Ordering::Relaxed);
+                t
+            }
+            Some(Err(_)) => realtime + i128::from(self.phc_minus_realtime.load(Ordering::Relaxed)),
+        };
+        base + self.shift
     }
 
     /// The current estimate, if disciplined.
@@ -137,12 +178,31 @@ pub enum NodeEvent {
     State(PortState),
     /// An exchange completed.
     Measured(Measurement),
+    /// The node's timestamps: at the start, and again when it falls back from
+    /// hardware to software timestamps (`fell_back`).
+    Timestamps {
+        /// What the transport now delivers.
+        timestamps: Timestamps,
+        /// Whether hardware timestamps were dropped because none arrived.
+        fell_back: bool,
+    },
 }
+
+/// Received event messages in a row without a hardware timestamp after which the NIC
+/// is taken not to stamp them.
+pub const MISSING_TIMESTAMPS_LIMIT: u32 = 8;
 
 /// The port, its sockets and its virtual clock.
 pub struct PtpNode {
     port: Port<4>,
     transport: Box<dyn PtpTransport>,
+    kind: TransportKind,
+    iface: String,
+    mode: TimestampMode,
+    /// Event messages received in a row without a timestamp.
+    missing: u32,
+    /// The timestamps to report at the start.
+    announced: bool,
     timers: [Option<i128>; 4],
     clock: Arc<VirtualClock>,
     last_measure: Option<i128>,
@@ -172,24 +232,90 @@ impl PtpNode {
         Self::open_with(TransportKind::Udpv4, iface, config, shift_ns)
     }
 
-    /// The same over the chosen transport.
+    /// The same over the chosen transport, with software timestamps.
     pub fn open_with(
         kind: TransportKind,
         iface: &str,
         config: PortConfig,
         shift_ns: i128,
     ) -> io::Result<Self> {
+        Self::open_timestamped(kind, iface, config, shift_ns, TimestampMode::Software)
+    }
+
+    /// The same with timestamps chosen by `mode`: with hardware ones, local time is the
+    /// NIC's PHC + `shift_ns`.
+    pub fn open_timestamped(
+        kind: TransportKind,
+        iface: &str,
+        config: PortConfig,
+        shift_ns: i128,
+        mode: TimestampMode,
+    ) -> io::Result<Self> {
+        let clock = Arc::new(VirtualClock::new(
+            shift_ns,
+            i128::from(config.utc_offset) * 1_000_000_000,
+        ));
+        let mut ts = timestamping::choose(iface, mode, kind == TransportKind::L2)?;
+        if let Timestamps::Hardware { phc } = ts {
+            match PhcClock::open(phc) {
+                Ok(c) => clock.set_base(Some(Arc::new(c))),
+                Err(_) if mode == TimestampMode::Auto => ts = Timestamps::Software,
+                Err(e) => return Err(e),
+            }
+        }
         Ok(Self {
             port: Port::new(config),
-            transport: kind.open(iface)?,
+            transport: kind.open_with(iface, ts)?,
+            kind,
+            iface: iface.to_string(),
+            mode,
+            missing: 0,
+            announced: false,
             timers: [None; 4],
-            clock: Arc::new(VirtualClock::new(
-                shift_ns,
-                i128::from(config.utc_offset) * 1_000_000_000,
-            )),
+            clock,
             last_measure: None,
             was_locked: false,
         })
+    }
+
+    /// Which timestamps the node uses now.
+    pub fn timestamps(&self) -> Timestamps {
+        self.transport.timestamps()
+    }
+
+    /// Notes a received event message with or without its timestamp. Returns whether
+    /// the node has just fallen back to software timestamps; an error if hardware ones
+    /// were demanded and the NIC does not deliver them.
+    fn check_timestamp(&mut self, stamped: bool, events: &mut Vec<NodeEvent>) -> io::Result<bool> {
+        if stamped {
+            self.missing = 0;
+            return Ok(false);
+        }
+        self.missing = self.missing.saturating_add(1);
+        if self.missing < MISSING_TIMESTAMPS_LIMIT || self.timestamps() == Timestamps::Software {
+            return Ok(false);
+        }
+        if self.mode != TimestampMode::Auto {
+            return Err(io::Error::other(format!(
+                "{}: {} event messages in a row came without a hardware receive timestamp; \
+                 the NIC does not stamp them (try --ptp-timestamping software)",
+                self.iface, self.missing
+            )));
+        }
+        // Open the software transport before dropping the hardware one, so a failure
+        // leaves the node as it was.
+        self.transport = self.kind.open_with(&self.iface, Timestamps::Software)?;
+        self.clock.set_base(None);
+        self.port = Port::new(*self.port.config());
+        self.timers = [None; 4];
+        self.missing = 0;
+        self.last_measure = None;
+        self.was_locked = false;
+        events.push(NodeEvent::Timestamps {
+            timestamps: Timestamps::Software,
+            fell_back: true,
+        });
+        Ok(true)
     }
 
     /// The virtual clock this node disciplines (shareable with readers).
@@ -276,7 +402,8 @@ impl PtpNode {
         });
     }
 
-    /// Runs until `stop` is set or `until` (a local-time deadline, ns) passes, calling
+    /// Runs until `stop` is set or `until` (a local-time deadline, ns, as
+    /// [`VirtualClock::local_ns`] reads at the call) passes, calling
     /// `on_event` for state changes and measurements.
     pub fn run(
         &mut self,
@@ -285,11 +412,25 @@ impl PtpNode {
         mut on_event: impl FnMut(&NodeEvent, &VirtualClock),
     ) -> io::Result<()> {
         let mut events = Vec::new();
+        if !self.announced {
+            self.announced = true;
+            events.push(NodeEvent::Timestamps {
+                timestamps: self.timestamps(),
+                fell_back: false,
+            });
+        }
+        // The deadline on the monotonic clock: local time may change its base (a fall
+        // back from the PHC to the system clock).
+        let deadline = until.map(|u| {
+            let left = u64::try_from(u - self.clock.local_ns()).unwrap_or(0);
+            std::time::Instant::now() + Duration::from_nanos(left)
+        });
         let start = self.port.start(self.clock.local_ns());
         self.apply(start, &mut events)?;
         loop {
             let now = self.clock.local_ns();
-            if stop.load(Ordering::SeqCst) || until.is_some_and(|u| now >= u) {
+            let late = deadline.is_some_and(|d| std::time::Instant::now() >= d);
+            if stop.load(Ordering::SeqCst) || late {
                 return Ok(());
             }
             for t in TIMERS {
@@ -308,6 +449,11 @@ impl PtpNode {
                 .unwrap_or(now + 50_000_000);
             let wait = (next - now).clamp(0, 50_000_000) as u64;
             if let Some(d) = self.transport.recv(Duration::from_nanos(wait))? {
+                if d.event && self.check_timestamp(d.timestamp.is_some(), &mut events)? {
+                    let start = self.port.start(self.clock.local_ns());
+                    self.apply(start, &mut events)?;
+                    continue;
+                }
                 let now = self.clock.local_ns();
                 let rx = d.timestamp.map(|t| t + self.clock.shift);
                 if let Ok(a) = self

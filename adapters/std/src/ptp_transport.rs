@@ -4,9 +4,9 @@
 //!
 //! Two carriers implement it: UDP over IPv4 ([`UdpTransport`](crate::ptp_udp::UdpTransport))
 //! and raw Ethernet frames with ethertype 0x88F7 ([`L2Transport`](crate::ptp_l2::L2Transport)).
-//! Both take their timestamps from `SO_TIMESTAMPING`, software timestamps only: a NIC's
-//! hardware timestamps are on its own clock (a PHC), which the node would have to take
-//! as its local clock; that is not implemented yet.
+//! Both take their timestamps from `SO_TIMESTAMPING`: the kernel's software timestamps
+//! on `CLOCK_REALTIME`, or the NIC's hardware timestamps on its PHC
+//! ([`Timestamps`], chosen by [`timestamping::choose`](crate::timestamping::choose)).
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
@@ -17,6 +17,8 @@ use nix::sys::socket::{
 };
 use tempora_core::ptp::wire::MessageType;
 
+use crate::timestamping::Timestamps;
+
 /// A received PTP message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Datagram {
@@ -24,7 +26,8 @@ pub struct Datagram {
     pub event: bool,
     /// The PTP message (for Layer 2, without the Ethernet header).
     pub bytes: Vec<u8>,
-    /// The kernel's receive timestamp (`CLOCK_REALTIME` ns), if any.
+    /// The receive timestamp (ns on the transport's clock: `CLOCK_REALTIME` for
+    /// software timestamps, the PHC for hardware ones), if any.
     pub timestamp: Option<i128>,
 }
 
@@ -34,8 +37,8 @@ pub trait PtpTransport: Send {
     /// general UDP port, the primary or the peer-delay address.
     fn send(&self, kind: MessageType, bytes: &[u8]) -> io::Result<()>;
 
-    /// Waits up to `limit` for the send timestamp of the event message `sent`
-    /// (`CLOCK_REALTIME` ns). Timestamps of other (older) messages still queued are
+    /// Waits up to `limit` for the send timestamp of the event message `sent` (ns on
+    /// the transport's clock). Timestamps of other (older) messages still queued are
     /// skipped: using one of them would pair a message with another's send time.
     fn send_timestamp(&self, sent: &[u8], limit: Duration) -> io::Result<Option<i128>>;
 
@@ -44,6 +47,9 @@ pub trait PtpTransport: Send {
 
     /// Waits up to `timeout` for something to read; `false` on timeout or a signal.
     fn wait(&self, timeout: Duration) -> io::Result<bool>;
+
+    /// Which timestamps this transport delivers.
+    fn timestamps(&self) -> Timestamps;
 
     /// Waits up to `timeout` for a message.
     fn recv(&self, timeout: Duration) -> io::Result<Option<Datagram>> {
@@ -67,20 +73,35 @@ pub enum TransportKind {
 }
 
 impl TransportKind {
-    /// Opens this carrier on `iface` (needs `CAP_NET_RAW`/root).
+    /// Opens this carrier on `iface` with software timestamps (needs `CAP_NET_RAW`/root).
     pub fn open(self, iface: &str) -> io::Result<Box<dyn PtpTransport>> {
+        self.open_with(iface, Timestamps::Software)
+    }
+
+    /// Opens this carrier on `iface` with the given timestamps (for hardware ones, the
+    /// NIC must have been switched on: [`timestamping::choose`](crate::timestamping::choose)).
+    pub fn open_with(self, iface: &str, ts: Timestamps) -> io::Result<Box<dyn PtpTransport>> {
         Ok(match self {
-            Self::Udpv4 => Box::new(crate::ptp_udp::UdpTransport::open(iface)?),
-            Self::L2 => Box::new(crate::ptp_l2::L2Transport::open(iface)?),
+            Self::Udpv4 => Box::new(crate::ptp_udp::UdpTransport::open_with(iface, ts)?),
+            Self::L2 => Box::new(crate::ptp_l2::L2Transport::open_with(iface, ts)?),
         })
     }
 }
 
-/// Asks the kernel for software receive and send timestamps on `socket`.
-pub(crate) fn enable_timestamps(socket: &impl std::os::fd::AsFd) -> io::Result<()> {
-    let flags = TimestampingFlag::SOF_TIMESTAMPING_SOFTWARE
-        | TimestampingFlag::SOF_TIMESTAMPING_RX_SOFTWARE
-        | TimestampingFlag::SOF_TIMESTAMPING_TX_SOFTWARE;
+/// Asks the kernel for receive and send timestamps of kind `ts` on `socket`.
+pub(crate) fn enable_timestamps(socket: &impl std::os::fd::AsFd, ts: Timestamps) -> io::Result<()> {
+    let flags = match ts {
+        Timestamps::Software => {
+            TimestampingFlag::SOF_TIMESTAMPING_SOFTWARE
+                | TimestampingFlag::SOF_TIMESTAMPING_RX_SOFTWARE
+                | TimestampingFlag::SOF_TIMESTAMPING_TX_SOFTWARE
+        }
+        Timestamps::Hardware { .. } => {
+            TimestampingFlag::SOF_TIMESTAMPING_RAW_HARDWARE
+                | TimestampingFlag::SOF_TIMESTAMPING_RX_HARDWARE
+                | TimestampingFlag::SOF_TIMESTAMPING_TX_HARDWARE
+        }
+    };
     setsockopt(socket, sockopt::Timestamping, &flags).map_err(io::Error::from)
 }
 
@@ -100,6 +121,7 @@ pub(crate) struct Received<S> {
 pub(crate) fn recv_timestamped<S: SockaddrLike>(
     fd: RawFd,
     flags: MsgFlags,
+    ts: Timestamps,
 ) -> io::Result<Option<Received<S>>> {
     let mut buf = [0u8; 1500];
     // Room for the timestamps and, on the error queue, the extended error record too;
@@ -116,18 +138,22 @@ pub(crate) fn recv_timestamped<S: SockaddrLike>(
         Err(nix::errno::Errno::EAGAIN) => return Ok(None),
         Err(e) => return Err(io::Error::from(e)),
     };
-    let mut ts = None;
+    let mut ts_found = None;
     for c in msg.cmsgs().map_err(io::Error::from)? {
         if let ControlMessageOwned::ScmTimestampsns(t) = c {
-            // The software timestamp (`CLOCK_REALTIME`); the hardware slot stays empty
-            // because only software timestamps are asked for.
-            ts = Some(nanos(&t.system));
+            // Three slots: software (`CLOCK_REALTIME`), a legacy one, and the raw
+            // hardware timestamp (the PHC). An empty slot is zero: no timestamp.
+            let slot = match ts {
+                Timestamps::Software => nanos(&t.system),
+                Timestamps::Hardware { .. } => nanos(&t.hw_raw),
+            };
+            ts_found = (slot != 0).then_some(slot);
         }
     }
     let (n, from) = (msg.bytes, msg.address);
     Ok(Some(Received {
         bytes: buf[..n].to_vec(),
-        timestamp: ts,
+        timestamp: ts_found,
         from,
     }))
 }
@@ -139,10 +165,11 @@ pub(crate) fn wait_send_timestamp(
     socket: &impl AsRawFd,
     sent: &[u8],
     limit: Duration,
+    ts: Timestamps,
 ) -> io::Result<Option<i128>> {
     let start = MonoInstant::now();
     loop {
-        let queued = recv_timestamped::<()>(socket.as_raw_fd(), MsgFlags::MSG_ERRQUEUE)?;
+        let queued = recv_timestamped::<()>(socket.as_raw_fd(), MsgFlags::MSG_ERRQUEUE, ts)?;
         if let Some(r) = queued {
             if let (Some(ts), true) = (r.timestamp, r.bytes.ends_with(sent)) {
                 return Ok(Some(ts));

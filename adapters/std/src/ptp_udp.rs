@@ -4,8 +4,8 @@
 //! Two sockets, bound to the chosen interface: event messages on port 319 (timestamped
 //! by the kernel on receive and on send, `SO_TIMESTAMPING`), general messages on 320,
 //! both joined to the PTP primary multicast group 224.0.1.129 and the peer-delay group
-//! 224.0.0.107. Send timestamps come back on the socket's error queue. Software
-//! timestamps only (see [`ptp_transport`](crate::ptp_transport)).
+//! 224.0.0.107. Send timestamps come back on the socket's error queue (see
+//! [`ptp_transport`](crate::ptp_transport) for software and hardware timestamps).
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
@@ -20,6 +20,7 @@ pub use crate::ptp_transport::Datagram;
 use crate::ptp_transport::{
     enable_timestamps, recv_timestamped, wait_readable, wait_send_timestamp, PtpTransport,
 };
+use crate::timestamping::Timestamps;
 
 /// The PTP primary multicast group.
 pub const PTP_PRIMARY: Ipv4Addr = Ipv4Addr::new(224, 0, 1, 129);
@@ -34,6 +35,7 @@ pub const GENERAL_PORT: u16 = 320;
 pub struct UdpTransport {
     event: UdpSocket,
     general: UdpSocket,
+    timestamps: Timestamps,
 }
 
 fn iface_ipv4(iface: &str) -> io::Result<Ipv4Addr> {
@@ -52,7 +54,12 @@ fn iface_ipv4(iface: &str) -> io::Result<Ipv4Addr> {
     ))
 }
 
-fn open(iface: &str, addr: Ipv4Addr, port: u16, timestamped: bool) -> io::Result<UdpSocket> {
+fn open(
+    iface: &str,
+    addr: Ipv4Addr,
+    port: u16,
+    timestamps: Option<Timestamps>,
+) -> io::Result<UdpSocket> {
     let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
     s.set_reuse_address(true)?;
     s.bind_device(Some(iface.as_bytes()))?;
@@ -64,8 +71,8 @@ fn open(iface: &str, addr: Ipv4Addr, port: u16, timestamped: bool) -> io::Result
     s.set_multicast_ttl_v4(1)?;
     s.set_nonblocking(true)?;
     let socket = UdpSocket::from(s);
-    if timestamped {
-        enable_timestamps(&socket)?;
+    if let Some(ts) = timestamps {
+        enable_timestamps(&socket, ts)?;
     }
     Ok(socket)
 }
@@ -74,10 +81,16 @@ impl UdpTransport {
     /// Opens both sockets on `iface` (needs `CAP_NET_RAW`/root for the device binding
     /// and the privileged ports).
     pub fn open(iface: &str) -> io::Result<Self> {
+        Self::open_with(iface, Timestamps::Software)
+    }
+
+    /// The same with the given timestamps on the event socket.
+    pub fn open_with(iface: &str, timestamps: Timestamps) -> io::Result<Self> {
         let addr = iface_ipv4(iface)?;
         Ok(Self {
-            event: open(iface, addr, EVENT_PORT, true)?,
-            general: open(iface, addr, GENERAL_PORT, false)?,
+            event: open(iface, addr, EVENT_PORT, Some(timestamps))?,
+            general: open(iface, addr, GENERAL_PORT, None)?,
+            timestamps,
         })
     }
 }
@@ -86,7 +99,11 @@ impl PtpTransport for UdpTransport {
     /// Event socket first.
     fn try_recv(&self) -> io::Result<Option<Datagram>> {
         for (event, socket) in [(true, &self.event), (false, &self.general)] {
-            let queued = recv_timestamped::<SockaddrIn>(socket.as_raw_fd(), MsgFlags::empty())?;
+            let queued = recv_timestamped::<SockaddrIn>(
+                socket.as_raw_fd(),
+                MsgFlags::empty(),
+                self.timestamps,
+            )?;
             if let Some(r) = queued {
                 return Ok(Some(Datagram {
                     event,
@@ -114,7 +131,11 @@ impl PtpTransport for UdpTransport {
     }
 
     fn send_timestamp(&self, sent: &[u8], limit: Duration) -> io::Result<Option<i128>> {
-        wait_send_timestamp(&self.event, sent, limit)
+        wait_send_timestamp(&self.event, sent, limit, self.timestamps)
+    }
+
+    fn timestamps(&self) -> Timestamps {
+        self.timestamps
     }
 
     fn wait(&self, timeout: Duration) -> io::Result<bool> {

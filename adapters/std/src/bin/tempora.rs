@@ -13,6 +13,7 @@ use tempora_core::hlc::{Hlc, HlcConfig};
 use tempora_core::time::Utc;
 use tempora_core::timestamp::{NodeId, Timestamp};
 use tempora_std::ptp_transport::TransportKind;
+use tempora_std::timestamping::TimestampMode;
 use tempora_std::{CountingHooks, KernelEstimate, SystemClock};
 
 /// Bounded time and hybrid logical clock timestamps.
@@ -162,6 +163,27 @@ enum Delay {
     P2p,
 }
 
+/// Which timestamps PTP uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Stamping {
+    /// The NIC's hardware timestamps when it has them (and they arrive), else software.
+    Auto,
+    /// The kernel's software timestamps on the system clock.
+    Software,
+    /// The NIC's hardware timestamps on its PHC, or fail.
+    Hardware,
+}
+
+impl From<Stamping> for TimestampMode {
+    fn from(s: Stamping) -> Self {
+        match s {
+            Stamping::Auto => Self::Auto,
+            Stamping::Software => Self::Software,
+            Stamping::Hardware => Self::Hardware,
+        }
+    }
+}
+
 /// PTP settings shared by the slave (`run --source ptp:IFACE`) and the master (`serve`).
 #[derive(Debug, Args)]
 struct PtpArgs {
@@ -176,6 +198,11 @@ struct PtpArgs {
     /// How the path delay is measured.
     #[arg(long, value_enum, default_value = "e2e")]
     ptp_delay_mechanism: Delay,
+
+    /// Timestamps: hardware ones are taken by the NIC on its PTP hardware clock, which
+    /// then becomes the local clock the node disciplines (or serves).
+    #[arg(long, value_enum, default_value = "auto")]
+    ptp_timestamping: Stamping,
 
     /// log2 of the Announce interval in seconds (-3 = 8 per second).
     #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
@@ -355,6 +382,7 @@ mod ptp {
     use tempora_core::ptp::port::{DelayMechanism, PortConfig, PortState};
     use tempora_core::ptp::wire::ClockIdentity;
     use tempora_std::ptp_node::NodeEvent;
+    use tempora_std::timestamping::Timestamps;
     use tempora_std::{PtpNode, VirtualClock};
 
     fn shift_ns(args: &PtpArgs) -> i128 {
@@ -406,6 +434,28 @@ mod ptp {
     struct Shared {
         state: Option<PortState>,
         measurements: u64,
+        timestamps: Option<Timestamps>,
+    }
+
+    fn timestamps_name(ts: Option<Timestamps>) -> String {
+        match ts {
+            None => "unknown".into(),
+            Some(Timestamps::Software) => "software".into(),
+            Some(Timestamps::Hardware { phc }) => format!("hardware:/dev/ptp{phc}"),
+        }
+    }
+
+    pub(super) fn report_timestamps(iface: &str, ts: Timestamps, fell_back: bool) {
+        let name = timestamps_name(Some(ts));
+        if fell_back {
+            tracing::warn!(
+                iface,
+                timestamps = %name,
+                "the NIC offered hardware timestamps but stamped no received event message; using software timestamps"
+            );
+        } else {
+            tracing::info!(iface, timestamps = %name, "PTP timestamps");
+        }
     }
 
     pub(super) fn run_slave(iface: &str, args: &RunArgs, stop: &Arc<AtomicBool>) -> ExitCode {
@@ -418,7 +468,13 @@ mod ptp {
             true,
             (shift / 1_000_000_000) as i16,
         );
-        let mut node = match PtpNode::open_with(args.ptp.ptp_transport.into(), iface, cfg, shift) {
+        let mut node = match PtpNode::open_timestamped(
+            args.ptp.ptp_transport.into(),
+            iface,
+            cfg,
+            shift,
+            args.ptp.ptp_timestamping.into(),
+        ) {
             Ok(n) => n,
             Err(e) => {
                 eprintln!("tempora: cannot open PTP on {iface}: {e}");
@@ -433,6 +489,7 @@ mod ptp {
             .map(|d| clock.local_ns() + d.as_nanos() as i128);
         let worker = {
             let (stop, shared) = (Arc::clone(stop), Arc::clone(&shared));
+            let iface_name = iface.to_string();
             std::thread::spawn(move || {
                 let r = node.run(&stop, until, |e, _| {
                     let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
@@ -453,6 +510,13 @@ mod ptp {
                                 "PTP exchange"
                             );
                         }
+                        NodeEvent::Timestamps {
+                            timestamps,
+                            fell_back,
+                        } => {
+                            s.timestamps = Some(*timestamps);
+                            report_timestamps(&iface_name, *timestamps, *fell_back);
+                        }
                     }
                 });
                 r
@@ -471,8 +535,9 @@ mod ptp {
             // The system clock minus the master, both on one timescale.
             let offset = clock.system_offset().unwrap_or(f64::NAN);
             let line = format!(
-                "{}  source=ptp:{iface} state={} status={} offset={:.0}ns freq={:.1}ppb delay={:.0}ns sigma={:.0}ns noise={:.0}ns bound={} measurements={}",
+                "{}  source=ptp:{iface} timestamps={} state={} status={} offset={:.0}ns freq={:.1}ppb delay={:.0}ns sigma={:.0}ns noise={:.0}ns bound={} measurements={}",
                 reading.time,
+                timestamps_name(s.timestamps),
                 s.state.map_or("initializing", state_name),
                 reading.status,
                 offset,
@@ -528,21 +593,30 @@ mod ptp {
             false,
             (base / 1_000_000_000) as i16,
         );
-        let mut node =
-            match PtpNode::open_with(args.ptp.ptp_transport.into(), &args.iface, cfg, shift) {
-                Ok(n) => n,
-                Err(e) => {
-                    eprintln!("tempora: cannot open PTP on {}: {e}", args.iface);
-                    return ExitCode::FAILURE;
-                }
-            };
+        let mut node = match PtpNode::open_timestamped(
+            args.ptp.ptp_transport.into(),
+            &args.iface,
+            cfg,
+            shift,
+            args.ptp.ptp_timestamping.into(),
+        ) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("tempora: cannot open PTP on {}: {e}", args.iface);
+                return ExitCode::FAILURE;
+            }
+        };
         let until = args
             .duration
             .map(|d| node.clock().local_ns() + d.as_nanos() as i128);
-        let r = node.run(&stop, until, |e, _| {
-            if let NodeEvent::State(s) = e {
-                println!("state={}", state_name(*s));
-            }
+        let iface = args.iface.clone();
+        let r = node.run(&stop, until, |e, _| match e {
+            NodeEvent::State(s) => println!("state={}", state_name(*s)),
+            NodeEvent::Timestamps {
+                timestamps,
+                fell_back,
+            } => report_timestamps(&iface, *timestamps, *fell_back),
+            NodeEvent::Measured(_) => {}
         });
         match r {
             Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,271 @@
+//! Which timestamps a PTP socket asks the kernel for: software ones on `CLOCK_REALTIME`,
+//! or the NIC's own, taken at the wire on its PTP hardware clock (PHC).
+//!
+//! What a NIC can do is asked with `ETHTOOL_GET_TS_INFO` (what `ethtool -T` prints);
+//! hardware timestamping is switched on with `SIOCSHWTSTAMP`, the driver's settings being
+//! per device, not per socket. With hardware timestamps, every time the port sees is on
+//! the PHC, so the node takes the PHC as its local clock ([`PhcClock`](crate::phc::PhcClock)).
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// What the user asked for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TimestampMode {
+    /// Hardware when the interface has it (a PHC, and send and receive timestamps),
+    /// software otherwise; and software after all if the NIC turns out not to stamp the
+    /// event messages it receives.
+    #[default]
+    Auto,
+    /// The kernel's software timestamps on `CLOCK_REALTIME`.
+    Software,
+    /// The NIC's timestamps on its PHC; an error where the NIC has none.
+    Hardware,
+}
+
+/// The timestamps a socket actually uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timestamps {
+    /// Software timestamps, `CLOCK_REALTIME`.
+    Software,
+    /// Hardware timestamps on PTP hardware clock `/dev/ptp<phc>`.
+    Hardware {
+        /// The PHC's index.
+        phc: u32,
+    },
+}
+
+/// `SOF_TIMESTAMPING_*` capability bits (linux/net_tstamp.h).
+const TX_HARDWARE: u32 = 1 << 0;
+const RX_HARDWARE: u32 = 1 << 2;
+const RAW_HARDWARE: u32 = 1 << 6;
+
+/// ethtool's command (linux/ethtool.h) and ioctl number (linux/sockios.h).
+const ETHTOOL_GET_TS_INFO: u32 = 0x41;
+const SIOCETHTOOL: libc::c_ulong = 0x8946;
+
+/// `struct ethtool_ts_info`.
+#[repr(C)]
+#[derive(Default)]
+struct EthtoolTsInfo {
+    cmd: u32,
+    so_timestamping: u32,
+    phc_index: i32,
+    tx_types: u32,
+    tx_reserved: [u32; 3],
+    rx_filters: u32,
+    rx_reserved: [u32; 3],
+}
+
+/// What an interface can timestamp (`ethtool -T IFACE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimestampingInfo {
+    /// `SOF_TIMESTAMPING_*` bits the interface supports.
+    pub capabilities: u32,
+    /// Its PHC, if it has one.
+    pub phc: Option<u32>,
+    /// Bit `1 << HWTSTAMP_TX_*` for each transmit mode it supports.
+    pub tx_types: u32,
+    /// Bit `1 << HWTSTAMP_FILTER_*` for each receive filter it supports.
+    pub rx_filters: u32,
+}
+
+impl TimestampingInfo {
+    /// Asks the driver of `iface`.
+    pub fn query(iface: &str) -> io::Result<Self> {
+        let socket = control_socket()?;
+        let mut info = EthtoolTsInfo {
+            cmd: ETHTOOL_GET_TS_INFO,
+            ..EthtoolTsInfo::default()
+        };
+        let mut request = interface_request(iface)?;
+        request.ifr_ifru.ifru_data = (&mut info as *mut EthtoolTsInfo).cast();
+        // SAFETY: `request` names the interface and points at `info`, a live, writable
+        // `ethtool_ts_info` that outlives the call; the kernel writes at most that struct.
+        let rc = unsafe { libc::ioctl(socket.as_raw_fd(), SIOCETHTOOL, &mut request) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Self {
+            capabilities: info.so_timestamping,
+            phc: u32::try_from(info.phc_index).ok(),
+            tx_types: info.tx_types,
+            rx_filters: info.rx_filters,
+        })
+    }
+
+    /// Whether the interface stamps sent and received packets on a PHC of its own.
+    pub fn hardware(&self) -> bool {
+        let all = TX_HARDWARE | RX_HARDWARE | RAW_HARDWARE;
+        self.capabilities & all == all
+            && self.phc.is_some()
+            && self.tx_types & (1 << libc::HWTSTAMP_TX_ON) != 0
+    }
+
+    /// The receive filter to ask for: PTPv2 event messages over `layer2` or UDP, the
+    /// same for both, or all packets, whichever the driver offers first.
+    pub fn rx_filter(&self, layer2: bool) -> Option<libc::c_uint> {
+        let specific = if layer2 {
+            libc::HWTSTAMP_FILTER_PTP_V2_L2_EVENT
+        } else {
+            libc::HWTSTAMP_FILTER_PTP_V2_L4_EVENT
+        };
+        [
+            specific,
+            libc::HWTSTAMP_FILTER_PTP_V2_EVENT,
+            libc::HWTSTAMP_FILTER_ALL,
+        ]
+        .into_iter()
+        .find(|f| self.rx_filters & (1 << f) != 0)
+    }
+}
+
+fn control_socket() -> io::Result<OwnedFd> {
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+    socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(io::Error::from)
+}
+
+fn interface_request(iface: &str) -> io::Result<libc::ifreq> {
+    let name = iface.as_bytes();
+    if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("bad interface name {iface:?}"),
+        ));
+    }
+    // SAFETY: `ifreq` is plain old data (a name array and a union of integers and a
+    // pointer) for which all zero bytes are a valid value.
+    let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (to, from) in request.ifr_name.iter_mut().zip(name) {
+        *to = *from as libc::c_char;
+    }
+    Ok(request)
+}
+
+/// Switches the NIC of `iface` to stamp every sent packet that asks for it, and the
+/// received PTP event messages (`rx_filter`). Returns the receive filter the driver
+/// chose, which may be wider than the one asked for. Needs `CAP_NET_ADMIN`.
+pub fn enable_hardware(iface: &str, rx_filter: libc::c_uint) -> io::Result<libc::c_uint> {
+    let socket = control_socket()?;
+    let mut config = libc::hwtstamp_config {
+        flags: 0,
+        tx_type: libc::HWTSTAMP_TX_ON as libc::c_int,
+        rx_filter: rx_filter as libc::c_int,
+    };
+    let mut request = interface_request(iface)?;
+    request.ifr_ifru.ifru_data = (&mut config as *mut libc::hwtstamp_config).cast();
+    // SAFETY: `request` names the interface and points at `config`, a live, writable
+    // `hwtstamp_config` that outlives the call; the kernel reads it and writes back the
+    // settings it applied, no more than that struct.
+    let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCSHWTSTAMP, &mut request) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(config.rx_filter as libc::c_uint)
+}
+
+/// Decides which timestamps `iface` will use for `mode`, and for hardware switches the
+/// NIC on. `layer2` picks the receive filter.
+pub fn choose(iface: &str, mode: TimestampMode, layer2: bool) -> io::Result<Timestamps> {
+    if mode == TimestampMode::Software {
+        return Ok(Timestamps::Software);
+    }
+    let info = TimestampingInfo::query(iface);
+    let plan = info
+        .as_ref()
+        .ok()
+        .filter(|i| i.hardware())
+        .and_then(|i| Some((i.phc?, i.rx_filter(layer2)?)));
+    let Some((phc, filter)) = plan else {
+        if mode == TimestampMode::Auto {
+            return Ok(Timestamps::Software);
+        }
+        let what = match info {
+            Ok(i) => format!(
+                "capabilities {:#x}, PHC {:?}, receive filters {:#x}",
+                i.capabilities, i.phc, i.rx_filters
+            ),
+            Err(e) => e.to_string(),
+        };
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("{iface} has no hardware timestamps for PTP ({what})"),
+        ));
+    };
+    match enable_hardware(iface, filter) {
+        Ok(_) => Ok(Timestamps::Hardware { phc }),
+        Err(_) if mode == TimestampMode::Auto => Ok(Timestamps::Software),
+        Err(e) => Err(io::Error::new(
+            e.kind(),
+            format!("switching on hardware timestamps on {iface}: {e}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_has_software_timestamps_only() {
+        let info = TimestampingInfo::query("lo").expect("ethtool ts info on lo");
+        // SOF_TIMESTAMPING_RX_SOFTWARE, as `ethtool -T lo` shows.
+        assert_ne!(info.capabilities & (1 << 3), 0, "{info:?}");
+        assert!(!info.hardware(), "{info:?}");
+        assert_eq!(info.phc, None);
+        assert_eq!(
+            choose("lo", TimestampMode::Auto, false).unwrap(),
+            Timestamps::Software
+        );
+        let err = choose("lo", TimestampMode::Hardware, true).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
+    }
+
+    #[test]
+    fn unknown_and_malformed_interfaces_are_errors() {
+        assert!(TimestampingInfo::query("no-such-if0").is_err());
+        let long = "x".repeat(libc::IFNAMSIZ);
+        let err = TimestampingInfo::query(&long).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(choose("bad\0name", TimestampMode::Hardware, false).is_err());
+    }
+
+    #[test]
+    fn the_receive_filter_prefers_the_narrowest_the_driver_offers() {
+        let info = |rx_filters: u32| TimestampingInfo {
+            capabilities: TX_HARDWARE | RX_HARDWARE | RAW_HARDWARE,
+            phc: Some(0),
+            tx_types: 1 << libc::HWTSTAMP_TX_ON,
+            rx_filters,
+        };
+        let bit = |f: libc::c_uint| 1u32 << f;
+        let all = bit(libc::HWTSTAMP_FILTER_ALL);
+        let v2 = bit(libc::HWTSTAMP_FILTER_PTP_V2_EVENT);
+        let l2 = bit(libc::HWTSTAMP_FILTER_PTP_V2_L2_EVENT);
+        let l4 = bit(libc::HWTSTAMP_FILTER_PTP_V2_L4_EVENT);
+        assert!(info(all).hardware());
+        assert_eq!(
+            info(all | v2 | l2 | l4).rx_filter(true),
+            Some(libc::HWTSTAMP_FILTER_PTP_V2_L2_EVENT)
+        );
+        assert_eq!(
+            info(all | v2 | l2 | l4).rx_filter(false),
+            Some(libc::HWTSTAMP_FILTER_PTP_V2_L4_EVENT)
+        );
+        assert_eq!(
+            info(all | v2).rx_filter(true),
+            Some(libc::HWTSTAMP_FILTER_PTP_V2_EVENT)
+        );
+        assert_eq!(info(all).rx_filter(false), Some(libc::HWTSTAMP_FILTER_ALL));
+        assert_eq!(info(l4).rx_filter(true), None);
+        let mut no_phc = info(all);
+        no_phc.phc = None;
+        assert!(!no_phc.hardware());
+    }
+}

@@ -1,0 +1,234 @@
+//! Checks the serial log of the hardware-timestamping guest (`tests/hwts/run.sh`).
+//!
+//! Scenario A: tempora in `--ptp-timestamping auto` on an igb NIC takes its hardware
+//! timestamps and PHC, finds that QEMU's 82576 model stamps no received event message
+//! under Linux's igb driver, falls back to software timestamps, locks to ptp4l's master
+//! within 10 s and keeps its error (both ends read the guest's one system clock, so the
+//! true offset is 0) inside its own bound. Scenario B: with `hardware` demanded, the same
+//! NIC makes tempora exit non-zero, saying why.
+
+use std::process::ExitCode;
+
+/// Lines of one scenario, between `== X begin` and `== X exit=N`, and N.
+fn section<'a>(lines: &'a [String], name: &str) -> Option<(&'a [String], i32)> {
+    let begin = lines
+        .iter()
+        .position(|l| l == &format!("== {name} begin"))?;
+    let exit_prefix = format!("== {name} exit=");
+    let end = begin
+        + lines[begin..]
+            .iter()
+            .position(|l| l.starts_with(&exit_prefix))?;
+    let code = lines[end][exit_prefix.len()..].trim().parse().ok()?;
+    Some((&lines[begin + 1..end], code))
+}
+
+/// The value of `key=` in a status line.
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+}
+
+fn nanos(v: &str) -> Option<f64> {
+    v.strip_suffix("ns")?.parse().ok()
+}
+
+/// A bound as the daemon prints it: seconds, `0.000209131s`.
+fn bound_ns(v: &str) -> Option<f64> {
+    Some(v.strip_suffix('s')?.parse::<f64>().ok()? * 1e9)
+}
+
+/// Removes ANSI colour sequences (the daemon's log lines are coloured).
+fn plain(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn check(lines: &[String]) -> Result<String, String> {
+    let mut report = String::new();
+    if !lines.iter().any(|l| l.starts_with("== phcs ptp0 ptp1")) {
+        return Err("the guest shows no two PHCs (igb not loaded?)".into());
+    }
+    if !lines
+        .iter()
+        .any(|l| l.contains("assuming the grand master role"))
+    {
+        return Err("ptp4l's master never took the master role".into());
+    }
+
+    let (a, code) = section(lines, "A").ok_or("scenario A did not run to its end")?;
+    if code != 0 {
+        return Err(format!("scenario A: tempora exited with {code}"));
+    }
+    let hw = a
+        .iter()
+        .position(|l| l.contains("PTP timestamps") && l.contains("timestamps=hardware:/dev/ptp1"))
+        .ok_or("scenario A: tempora did not take eth1's hardware timestamps on /dev/ptp1")?;
+    let fell = a
+        .iter()
+        .position(|l| l.contains("stamped no received event message"))
+        .ok_or("scenario A: no fall back to software timestamps")?;
+    if fell < hw {
+        return Err("scenario A: fell back before taking hardware timestamps".into());
+    }
+    let status: Vec<&String> = a[fell..]
+        .iter()
+        .filter(|l| l.contains("source=ptp:eth1"))
+        .collect();
+    if status.len() < 20 {
+        return Err(format!(
+            "scenario A: {} status lines after the fall back",
+            status.len()
+        ));
+    }
+    if status
+        .iter()
+        .any(|l| field(l, "timestamps") != Some("software"))
+    {
+        return Err(
+            "scenario A: a status line after the fall back is not on software timestamps".into(),
+        );
+    }
+    // Status lines come once a second: locked within 10 of them.
+    let lock = status
+        .iter()
+        .position(|l| field(l, "status") == Some("synchronized"))
+        .ok_or("scenario A: never synchronized")?;
+    if lock > 10 {
+        return Err(format!("scenario A: synchronized only after {lock} s"));
+    }
+    let mut worst: f64 = 0.0;
+    let mut sum2 = 0.0;
+    let locked = &status[lock..];
+    for l in locked {
+        if field(l, "status") != Some("synchronized") {
+            return Err(format!("scenario A: lost the lock: {l}"));
+        }
+        let offset = field(l, "offset")
+            .and_then(nanos)
+            .ok_or(format!("no offset: {l}"))?;
+        let bound = field(l, "bound")
+            .and_then(bound_ns)
+            .ok_or(format!("no bound: {l}"))?;
+        if offset.abs() > bound {
+            return Err(format!(
+                "scenario A: error {offset} ns outside the bound {bound} ns: {l}"
+            ));
+        }
+        worst = worst.max(offset.abs());
+        sum2 += offset * offset;
+    }
+    report.push_str(&format!(
+        "A: hardware timestamps on /dev/ptp1 taken, none received, fell back to software; \
+         locked after {lock} s; error over {} s: RMS {:.1} us, max {:.1} us, all inside the bound\n",
+        locked.len(),
+        (sum2 / locked.len() as f64).sqrt() / 1e3,
+        worst / 1e3
+    ));
+
+    let (b, code) = section(lines, "B").ok_or("scenario B did not run to its end")?;
+    if code == 0 {
+        return Err("scenario B: tempora succeeded without hardware timestamps".into());
+    }
+    if !b
+        .iter()
+        .any(|l| l.contains("PTP timestamps") && l.contains("timestamps=hardware:/dev/ptp1"))
+    {
+        return Err("scenario B: tempora did not take eth1's hardware timestamps".into());
+    }
+    let why = b
+        .iter()
+        .find(|l| l.contains("came without a hardware receive timestamp"))
+        .ok_or("scenario B: tempora failed without saying why")?;
+    report.push_str(&format!("B: exit {code}: {why}\n"));
+    Ok(report)
+}
+
+fn main() -> ExitCode {
+    let Some(path) = std::env::args().nth(1) else {
+        eprintln!("usage: hwts-check SERIAL_LOG");
+        return ExitCode::FAILURE;
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("hwts-check: {path}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let lines: Vec<String> = text.lines().map(|l| plain(l).trim().to_string()).collect();
+    match check(&lines) {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("hwts-check: FAILED: {e}\n--- serial log ---\n{text}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(|l| plain(l).trim().to_string()).collect()
+    }
+
+    #[test]
+    fn colour_is_stripped_and_fields_read() {
+        let l = plain("\u{1b}[2mx\u{1b}[0m PTP \u{1b}[3mtimestamps\u{1b}[0m=hardware:/dev/ptp1");
+        assert_eq!(l, "x PTP timestamps=hardware:/dev/ptp1");
+        assert_eq!(
+            field("a offset=-30ns bound=0.000209s", "offset"),
+            Some("-30ns")
+        );
+        assert_eq!(nanos("-30ns"), Some(-30.0));
+        assert_eq!(bound_ns("0.000209s").map(|b| b.round()), Some(209_000.0));
+    }
+
+    #[test]
+    fn a_log_without_the_scenarios_fails() {
+        assert!(check(&lines(
+            "== phcs ptp0 ptp1\nassuming the grand master role\n"
+        ))
+        .is_err());
+        assert!(check(&lines("nothing")).is_err());
+    }
+
+    #[test]
+    fn an_error_outside_its_bound_fails() {
+        let mut text = String::from(
+            "== phcs ptp0 ptp1\nassuming the grand master role\n== A begin\n\
+             PTP timestamps timestamps=hardware:/dev/ptp1\n\
+             stamped no received event message\n",
+        );
+        for i in 0..25 {
+            let offset = if i == 20 { 300_000 } else { 1_000 };
+            text.push_str(&format!(
+                "t source=ptp:eth1 timestamps=software state=slave status=synchronized offset={offset}ns bound=0.000200000s\n"
+            ));
+        }
+        text.push_str("== A exit=0\n== B begin\nPTP timestamps timestamps=hardware:/dev/ptp1\n\
+             failed: 8 event messages in a row came without a hardware receive timestamp\n== B exit=1\n");
+        let err = check(&lines(&text)).unwrap_err();
+        assert!(err.contains("outside the bound"), "{err}");
+        let ok = text.replace("offset=300000ns", "offset=-2000ns");
+        let report = check(&lines(&ok)).unwrap();
+        assert!(report.contains("locked after 0 s"), "{report}");
+    }
+}
