@@ -3,6 +3,7 @@
 # Intel 82576 NICs (igb) on one QEMU hub: eth0 and eth1 reach each other, and each has
 # its own PTP hardware clock (/dev/ptp0, /dev/ptp1). Every step is bounded by timeout.
 /bin/busybox --install -s /bin
+echo
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
@@ -43,15 +44,19 @@ sleep 2
 echo "== A begin"
 timeout 60 /bin/tempora --log-level info run --source ptp:eth1 --ptp-transport l2 \
     --ptp-timestamping auto --ptp-announce-log2 -3 --ptp-sync-log2 -3 --ptp-delay-log2 -3 \
-    --ptp-announce-timeout 2 --duration 30s --interval 1s 2>&1
-echo "== A exit=$?"
+    --ptp-announce-timeout 2 --duration 30s --interval 1s > /tmp/a.log 2>&1
+code=$?
+cat /tmp/a.log
+echo "== A exit=$code"
 
 # B: hardware timestamps demanded: the same NIC must make tempora fail, saying why.
 echo "== B begin"
 timeout 60 /bin/tempora --log-level info run --source ptp:eth1 --ptp-transport l2 \
     --ptp-timestamping hardware --ptp-announce-log2 -3 --ptp-sync-log2 -3 \
-    --ptp-delay-log2 -3 --ptp-announce-timeout 2 --duration 20s --interval 1s 2>&1
-echo "== B exit=$?"
+    --ptp-delay-log2 -3 --ptp-announce-timeout 2 --duration 20s --interval 1s > /tmp/b.log 2>&1
+code=$?
+cat /tmp/b.log
+echo "== B exit=$code"
 kill $master
 echo "== master log"
 head -20 /tmp/master.log

@@ -137,3 +137,35 @@ fn help_explains_each_option() {
     }
     assert!(help.contains("adjtimex"));
 }
+
+#[test]
+fn a_piped_log_is_plain_text_and_names_the_timestamps_chosen() {
+    // A PTP slave on loopback for a second: nothing answers, but it opens its sockets,
+    // asks the driver what it can timestamp and logs its choice. Loopback has software
+    // timestamps only, so `auto` takes those.
+    let out = tempora(&[
+        "--log-level",
+        "info",
+        "run",
+        "--source",
+        "ptp:lo",
+        "--duration",
+        "1s",
+        "--interval",
+        "500ms",
+    ]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a piped log: {log:?}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("PTP timestamps") && l.contains("timestamps=software")),
+        "{log}"
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let status = text.lines().last().expect("a status line");
+    assert_eq!(field(status, "timestamps"), "software", "{status}");
+}

@@ -482,7 +482,10 @@ mod ptp {
             }
         };
         let clock: Arc<VirtualClock> = node.clock();
-        let shared = Arc::new(Mutex::new(Shared::default()));
+        let shared = Arc::new(Mutex::new(Shared {
+            timestamps: Some(node.timestamps()),
+            ..Shared::default()
+        }));
         let started = std::time::Instant::now();
         let until = args
             .duration
@@ -630,8 +633,10 @@ mod ptp {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Colours only on a terminal: a log piped to a file or a collector stays plain text.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_max_level(cli.log_level)
         .init();
     match &cli.command {
