@@ -60,5 +60,13 @@ echo "== B exit=$code"
 kill $master
 echo "== master log"
 head -20 /tmp/master.log
+
+# C: what this NIC does stamp: sent frames. Move eth0's PHC 5 s away from the system
+# clock (the emulated NIC's clock, not the host's), then send Sync frames with hardware
+# timestamps; each send timestamp must lie between PHC readings around its send.
+echo "== C begin"
+phc_ctl /dev/ptp0 adj 5 2>&1
+timeout 60 /bin/hwts-probe eth0 2>&1
+echo "== C exit=$?"
 echo "== done"
 poweroff -f

@@ -14,7 +14,9 @@ mkdir -p "$work"
 sudo_cmd=""
 [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
 bash tests/install-qemu.sh
-command -v ptp4l >/dev/null 2>&1 || { echo "ptp4l missing (apt-get install linuxptp)" >&2; exit 1; }
+for tool in ptp4l phc_ctl; do
+    command -v $tool >/dev/null 2>&1 || { echo "$tool missing (apt-get install linuxptp)" >&2; exit 1; }
+done
 if ! command -v xz >/dev/null 2>&1; then
     $sudo_cmd apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends xz-utils
@@ -46,19 +48,22 @@ if [ ! -f "$work/vmlinuz" ] || [ ! -f "$work/busybox" ] || [ ! -d "$work/mods" ]
     cp "$work/bb/bin/busybox" "$work/busybox"
 fi
 
-echo "== building the tempora daemon"
+echo "== building the tempora daemon and the send-timestamp probe"
 cargo build -q --release -p tempora-std --bin tempora
+cargo build -q --release -p tempora-tests --bin hwts-probe
 tempora_bin=$root_dir/target/release/tempora
+probe_bin=$root_dir/target/release/hwts-probe
 
-# The initramfs: busybox, the modules, tempora and ptp4l with the shared libraries
-# they load.
+# The initramfs: busybox, the modules, tempora, the probe, ptp4l and phc_ctl with the
+# shared libraries they load.
 rootfs=$work/rootfs
 rm -rf "$rootfs"
 mkdir -p "$rootfs"/{bin,proc,sys,dev,tmp,run,mods}
 cp "$work/busybox" "$rootfs/bin/busybox"
 cp "$work"/mods/*.ko "$rootfs/mods/"
-cp "$tempora_bin" "$(command -v ptp4l)" "$rootfs/bin/"
-for bin in "$tempora_bin" "$(command -v ptp4l)"; do
+bins=("$tempora_bin" "$probe_bin" "$(command -v ptp4l)" "$(command -v phc_ctl)")
+cp "${bins[@]}" "$rootfs/bin/"
+for bin in "${bins[@]}"; do
     ldd "$bin" | awk '/=> \// {print $3} /^\t\/lib/ {print $1}' | while read -r lib; do
         mkdir -p "$rootfs$(dirname "$lib")"
         cp -L "$lib" "$rootfs$lib"

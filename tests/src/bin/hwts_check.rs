@@ -5,7 +5,8 @@
 //! under Linux's igb driver, falls back to software timestamps, locks to ptp4l's master
 //! within 10 s and keeps its error (both ends read the guest's one system clock, so the
 //! true offset is 0) inside its own bound. Scenario B: with `hardware` demanded, the same
-//! NIC makes tempora exit non-zero, saying why.
+//! NIC makes tempora exit non-zero, saying why. Scenario C: what the NIC does stamp, sent
+//! frames, carry send timestamps on its PHC (moved 5 s off the system clock first).
 
 use std::process::ExitCode;
 
@@ -136,6 +137,32 @@ fn check(lines: &[String]) -> Result<String, String> {
         .find(|l| l.contains("came without a hardware receive timestamp"))
         .ok_or("scenario B: tempora failed without saying why")?;
     report.push_str(&format!("B: exit {code}: {why}\n"));
+
+    let (c, code) = section(lines, "C").ok_or("scenario C did not run to its end")?;
+    let summary = c
+        .iter()
+        .find(|l| l.starts_with("probe ok:"))
+        .ok_or_else(|| {
+            format!(
+                "scenario C: the probe failed (exit {code}): {}",
+                c.join(" | ")
+            )
+        })?;
+    if code != 0 {
+        return Err(format!("scenario C: the probe exited with {code}"));
+    }
+    // The PHC was moved 5 s ahead: the send timestamps are on it, not on the system clock.
+    let moved = summary
+        .split("PHC - CLOCK_REALTIME = ")
+        .nth(1)
+        .and_then(|v| v.strip_suffix(" ns")?.parse::<i128>().ok())
+        .ok_or_else(|| format!("scenario C: no PHC offset in {summary:?}"))?;
+    if !(4_900_000_000..5_100_000_000).contains(&moved) {
+        return Err(format!(
+            "scenario C: the PHC is {moved} ns from the system clock, not the 5 s it was moved"
+        ));
+    }
+    report.push_str(&format!("C: {summary}\n"));
     Ok(report)
 }
 
@@ -213,11 +240,17 @@ mod tests {
             ));
         }
         text.push_str("== A exit=0\n== B begin\nPTP timestamps timestamps=hardware:/dev/ptp1\n\
-             failed: 8 event messages in a row came without a hardware receive timestamp\n== B exit=1\n");
+             failed: 8 event messages in a row came without a hardware receive timestamp\n== B exit=1\n\
+             == C begin\nprobe ok: 8 of 8 send timestamps on /dev/ptp0, each between the PHC readings around its send; \
+             PHC - CLOCK_REALTIME = 5000002100 ns\n== C exit=0\n");
         let err = check(&lines(&text)).unwrap_err();
         assert!(err.contains("outside the bound"), "{err}");
         let ok = text.replace("offset=300000ns", "offset=-2000ns");
         let report = check(&lines(&ok)).unwrap();
         assert!(report.contains("locked after 0 s"), "{report}");
+        // Send timestamps on the system clock would show the PHC where it was.
+        let unmoved = ok.replace("= 5000002100 ns", "= 2100 ns");
+        let err = check(&lines(&unmoved)).unwrap_err();
+        assert!(err.contains("not the 5 s"), "{err}");
     }
 }
