@@ -46,9 +46,17 @@ fn ptp4l_master_to_tempora_slave_peer_to_peer_over_l2() {
     ptp4l_master_to_tempora_slave_in(Lab::new("h").over(Transport::L2).peer_to_peer());
 }
 
+/// How long the slave runs: 20 s, or `TEMPORA_LAB_SECONDS` for a longer measurement.
+fn lab_seconds() -> u64 {
+    std::env::var("TEMPORA_LAB_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20)
+}
+
 fn ptp4l_master_to_tempora_slave_in(mut lab: Lab) {
     let label = lab.label();
-    let (lines, baseline) = ptp4l_master_two_slaves(&mut lab, 20);
+    let (lines, baseline) = ptp4l_master_two_slaves(&mut lab, lab_seconds());
     let run = slave_run(&lines, 0.25);
     let lock = run
         .lock_after
@@ -66,6 +74,14 @@ fn ptp4l_master_to_tempora_slave_in(mut lab: Lab) {
     let (rms, max, p99) = stats(&errors);
     let mean = errors.iter().sum::<f64>() / errors.len() as f64;
     println!("{label}: tempora slave: lock {lock:.2} s, error RMS {rms:.0} ns, mean {mean:.0} ns, max {max:.0} ns, p99 {p99:.0} ns, {inside}/{} inside its bound", steady.len());
+    // Once the frequency has settled (its uncertainty falls for the first ~10 s): the
+    // samples from 15 s after the lock on, when the run is long enough to have them.
+    let settled: Vec<f64> = errors.iter().copied().skip(4 * 13).collect();
+    if settled.len() >= 20 {
+        let (srms, smax, _) = stats(&settled);
+        let smean = settled.iter().sum::<f64>() / settled.len() as f64;
+        println!("{label}: tempora slave from 15 s after the lock: error RMS {srms:.0} ns, mean {smean:.0} ns, max {smax:.0} ns over {} samples", settled.len());
+    }
     if baseline.len() > 10 {
         let (brms, bmax, bp99) = stats(&baseline);
         let bmean = baseline.iter().sum::<f64>() / baseline.len() as f64;
