@@ -383,6 +383,8 @@ pub struct Port<const FOREIGN: usize = 4, const FLOOR: usize = FLOOR_WINDOW> {
     filter: OffsetFilter<FLOOR>,
     seq_announce: u16,
     seq_sync: u16,
+    /// Two-step master: the Sync whose send time its Follow_Up still awaits.
+    sync_in_flight: Option<u16>,
     seq_delay: u16,
     /// The Delay_Req timer has fired; the request goes out right after the next Sync
     /// (see [`Timer::DelayReq`]).
@@ -414,6 +416,7 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
             filter: OffsetFilter::new(config.filter),
             seq_announce: 0,
             seq_sync: 0,
+            sync_in_flight: None,
             seq_delay: 0,
             delay_due: false,
             sync: None,
@@ -680,6 +683,9 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
                     self.seq_sync,
                     self.config.log_sync_interval,
                 );
+                if self.config.two_step {
+                    self.sync_in_flight = Some(self.seq_sync);
+                }
                 self.seq_sync = self.seq_sync.wrapping_add(1);
                 // One-step: the origin is the best send time known before sending.
                 let origin = if self.config.two_step {
@@ -740,7 +746,14 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
     pub fn on_sent(&mut self, message_type: MessageType, sequence_id: u16, sent: i128) -> Actions {
         let mut out = Actions::new();
         match message_type {
-            MessageType::Sync if self.state == PortState::Master && self.config.two_step => {
+            // Only for the Sync in flight: a stray or repeated send report must not put
+            // out a Follow_Up for a Sync never sent, or a second one for a Sync.
+            MessageType::Sync
+                if self.state == PortState::Master
+                    && self.config.two_step
+                    && self.sync_in_flight == Some(sequence_id) =>
+            {
+                self.sync_in_flight = None;
                 let header = self.header(
                     MessageType::FollowUp,
                     sequence_id,
