@@ -11,9 +11,8 @@ use nix::time::{clock_gettime, ClockId};
 /// One open PHC. Reading it needs only read access to the device.
 #[derive(Debug)]
 pub struct PhcClock {
-    /// Kept open: the clock id is only valid while the descriptor is.
+    /// The open device; its descriptor is the clock's id.
     device: File,
-    id: ClockId,
 }
 
 /// The dynamic clock id of an open PHC descriptor (`FD_TO_CLOCKID` in the kernel's
@@ -34,8 +33,7 @@ impl PhcClock {
         let path = path.as_ref();
         let device = File::open(path)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-        let id = ClockId::from_raw(clock_id(device.as_raw_fd()));
-        let phc = Self { device, id };
+        let phc = Self { device };
         phc.now_ns().map_err(|e| {
             io::Error::new(
                 e.kind(),
@@ -47,13 +45,9 @@ impl PhcClock {
 
     /// The PHC's time now (ns since its epoch, usually TAI's).
     pub fn now_ns(&self) -> io::Result<i128> {
-        let t = clock_gettime(self.id).map_err(io::Error::from)?;
+        let id = ClockId::from_raw(clock_id(self.device.as_raw_fd()));
+        let t = clock_gettime(id).map_err(io::Error::from)?;
         Ok(i128::from(t.tv_sec()) * 1_000_000_000 + i128::from(t.tv_nsec()))
-    }
-
-    /// The open device.
-    pub fn device(&self) -> &File {
-        &self.device
     }
 }
 

@@ -96,14 +96,9 @@ fn set_packet_option<T>(socket: &OwnedFd, name: libc::c_int, value: &T) -> io::R
 }
 
 impl L2Transport {
-    /// Opens a packet socket for ethertype 0x88F7 on `iface` (needs `CAP_NET_RAW`), with
-    /// software timestamps.
-    pub fn open(iface: &str) -> io::Result<Self> {
-        Self::open_with(iface, Timestamps::Software)
-    }
-
-    /// The same with the given timestamps.
-    pub fn open_with(iface: &str, timestamps: Timestamps) -> io::Result<Self> {
+    /// Opens a packet socket for ethertype 0x88F7 on `iface` with `timestamps` (needs
+    /// `CAP_NET_RAW`).
+    pub fn open(iface: &str, timestamps: Timestamps) -> io::Result<Self> {
         let mac = interface_mac(iface)?;
         let index = nix::net::if_::if_nametoindex(iface).map_err(io::Error::from)?;
         let index = libc::c_int::try_from(index)

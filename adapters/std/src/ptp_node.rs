@@ -92,11 +92,6 @@ impl VirtualClock {
         *self.state.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
-    /// Whether the base clock is a PHC.
-    pub fn on_phc(&self) -> bool {
-        self.phc.read().unwrap_or_else(|p| p.into_inner()).is_some()
-    }
-
     /// How far the base clock is ahead of the master (ns), on one timescale: the
     /// number a user means by "offset" (for a PHC, the UTC-TAI convention of the system
     /// clock is assumed for it too). `None` until disciplined.
@@ -201,8 +196,6 @@ pub struct PtpNode {
     mode: TimestampMode,
     /// Event messages received in a row without a timestamp.
     missing: u32,
-    /// The timestamps to report at the start.
-    announced: bool,
     timers: [Option<i128>; 4],
     clock: Arc<VirtualClock>,
     last_measure: Option<i128>,
@@ -226,25 +219,10 @@ const TIMERS: [Timer; 4] = [
 ];
 
 impl PtpNode {
-    /// Opens `iface` over UDP/IPv4 and prepares the port; local time is
-    /// `CLOCK_REALTIME + shift_ns`.
-    pub fn open(iface: &str, config: PortConfig, shift_ns: i128) -> io::Result<Self> {
-        Self::open_with(TransportKind::Udpv4, iface, config, shift_ns)
-    }
-
-    /// The same over the chosen transport, with software timestamps.
-    pub fn open_with(
-        kind: TransportKind,
-        iface: &str,
-        config: PortConfig,
-        shift_ns: i128,
-    ) -> io::Result<Self> {
-        Self::open_timestamped(kind, iface, config, shift_ns, TimestampMode::Software)
-    }
-
-    /// The same with timestamps chosen by `mode`: with hardware ones, local time is the
-    /// NIC's PHC + `shift_ns`.
-    pub fn open_timestamped(
+    /// Opens `iface` over the `kind` transport, with timestamps chosen by `mode`, and
+    /// prepares the port. Local time is `CLOCK_REALTIME + shift_ns` with software
+    /// timestamps, the NIC's PHC + `shift_ns` with hardware ones.
+    pub fn open(
         kind: TransportKind,
         iface: &str,
         config: PortConfig,
@@ -265,12 +243,11 @@ impl PtpNode {
         }
         Ok(Self {
             port: Port::new(config),
-            transport: kind.open_with(iface, ts)?,
+            transport: kind.open(iface, ts)?,
             kind,
             iface: iface.to_string(),
             mode,
             missing: 0,
-            announced: false,
             timers: [None; 4],
             clock,
             last_measure: None,
@@ -287,12 +264,12 @@ impl PtpNode {
     /// the node has just fallen back to software timestamps; an error if hardware ones
     /// were demanded and the NIC does not deliver them.
     fn check_timestamp(&mut self, stamped: bool, events: &mut Vec<NodeEvent>) -> io::Result<bool> {
-        if stamped {
+        if stamped || self.timestamps() == Timestamps::Software {
             self.missing = 0;
             return Ok(false);
         }
         self.missing = self.missing.saturating_add(1);
-        if self.missing < MISSING_TIMESTAMPS_LIMIT || self.timestamps() == Timestamps::Software {
+        if self.missing < MISSING_TIMESTAMPS_LIMIT {
             return Ok(false);
         }
         if self.mode != TimestampMode::Auto {
@@ -304,7 +281,7 @@ impl PtpNode {
         }
         // Open the software transport before dropping the hardware one, so a failure
         // leaves the node as it was.
-        self.transport = self.kind.open_with(&self.iface, Timestamps::Software)?;
+        self.transport = self.kind.open(&self.iface, Timestamps::Software)?;
         self.clock.set_base(None);
         self.port = Port::new(*self.port.config());
         self.timers = [None; 4];
@@ -402,29 +379,21 @@ impl PtpNode {
         });
     }
 
-    /// Runs until `stop` is set or `until` (a local-time deadline, ns, as
-    /// [`VirtualClock::local_ns`] reads at the call) passes, calling
-    /// `on_event` for state changes and measurements.
+    /// Runs until `stop` is set or `run_for` has passed, calling
+    /// `on_event` for the timestamps in use (first), state changes and measurements.
     pub fn run(
         &mut self,
         stop: &AtomicBool,
-        until: Option<i128>,
+        run_for: Option<Duration>,
         mut on_event: impl FnMut(&NodeEvent, &VirtualClock),
     ) -> io::Result<()> {
-        let mut events = Vec::new();
-        if !self.announced {
-            self.announced = true;
-            events.push(NodeEvent::Timestamps {
-                timestamps: self.timestamps(),
-                fell_back: false,
-            });
-        }
-        // The deadline on the monotonic clock: local time may change its base (a fall
-        // back from the PHC to the system clock).
-        let deadline = until.map(|u| {
-            let left = u64::try_from(u - self.clock.local_ns()).unwrap_or(0);
-            std::time::Instant::now() + Duration::from_nanos(left)
-        });
+        let mut events = vec![NodeEvent::Timestamps {
+            timestamps: self.timestamps(),
+            fell_back: false,
+        }];
+        // On the monotonic clock: local time may change its base (a fall back from the
+        // PHC to the system clock).
+        let deadline = run_for.map(|d| std::time::Instant::now() + d);
         let start = self.port.start(self.clock.local_ns());
         self.apply(start, &mut events)?;
         loop {

@@ -73,17 +73,13 @@ pub enum TransportKind {
 }
 
 impl TransportKind {
-    /// Opens this carrier on `iface` with software timestamps (needs `CAP_NET_RAW`/root).
-    pub fn open(self, iface: &str) -> io::Result<Box<dyn PtpTransport>> {
-        self.open_with(iface, Timestamps::Software)
-    }
-
-    /// Opens this carrier on `iface` with the given timestamps (for hardware ones, the
-    /// NIC must have been switched on: [`timestamping::choose`](crate::timestamping::choose)).
-    pub fn open_with(self, iface: &str, ts: Timestamps) -> io::Result<Box<dyn PtpTransport>> {
+    /// Opens this carrier on `iface` with the given timestamps (needs `CAP_NET_RAW`/root;
+    /// for hardware ones, the NIC must have been switched on:
+    /// [`timestamping::choose`](crate::timestamping::choose)).
+    pub fn open(self, iface: &str, ts: Timestamps) -> io::Result<Box<dyn PtpTransport>> {
         Ok(match self {
-            Self::Udpv4 => Box::new(crate::ptp_udp::UdpTransport::open_with(iface, ts)?),
-            Self::L2 => Box::new(crate::ptp_l2::L2Transport::open_with(iface, ts)?),
+            Self::Udpv4 => Box::new(crate::ptp_udp::UdpTransport::open(iface, ts)?),
+            Self::L2 => Box::new(crate::ptp_l2::L2Transport::open(iface, ts)?),
         })
     }
 }

@@ -16,9 +16,8 @@ use nix::sys::socket::{MsgFlags, SockaddrIn};
 use socket2::{Domain, Protocol, Socket, Type};
 use tempora_core::ptp::wire::MessageType;
 
-pub use crate::ptp_transport::Datagram;
 use crate::ptp_transport::{
-    enable_timestamps, recv_timestamped, wait_readable, wait_send_timestamp, PtpTransport,
+    enable_timestamps, recv_timestamped, wait_readable, wait_send_timestamp, Datagram, PtpTransport,
 };
 use crate::timestamping::Timestamps;
 
@@ -78,14 +77,9 @@ fn open(
 }
 
 impl UdpTransport {
-    /// Opens both sockets on `iface` (needs `CAP_NET_RAW`/root for the device binding
-    /// and the privileged ports).
-    pub fn open(iface: &str) -> io::Result<Self> {
-        Self::open_with(iface, Timestamps::Software)
-    }
-
-    /// The same with the given timestamps on the event socket.
-    pub fn open_with(iface: &str, timestamps: Timestamps) -> io::Result<Self> {
+    /// Opens both sockets on `iface`, with `timestamps` on the event socket (needs
+    /// `CAP_NET_RAW`/root for the device binding and the privileged ports).
+    pub fn open(iface: &str, timestamps: Timestamps) -> io::Result<Self> {
         let addr = iface_ipv4(iface)?;
         Ok(Self {
             event: open(iface, addr, EVENT_PORT, Some(timestamps))?,

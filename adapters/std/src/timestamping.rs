@@ -10,12 +10,11 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 /// What the user asked for.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimestampMode {
     /// Hardware when the interface has it (a PHC, and send and receive timestamps),
     /// software otherwise; and software after all if the NIC turns out not to stamp the
     /// event messages it receives.
-    #[default]
     Auto,
     /// The kernel's software timestamps on `CLOCK_REALTIME`.
     Software,
@@ -33,6 +32,16 @@ pub enum Timestamps {
         /// The PHC's index.
         phc: u32,
     },
+}
+
+/// As the daemon prints it: `software` or `hardware:/dev/ptpN`.
+impl std::fmt::Display for Timestamps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Software => f.write_str("software"),
+            Self::Hardware { phc } => write!(f, "hardware:/dev/ptp{phc}"),
+        }
+    }
 }
 
 /// `SOF_TIMESTAMPING_*` capability bits (linux/net_tstamp.h).

@@ -1,50 +1,58 @@
-//! Runs inside the hardware-timestamping guest (`tests/hwts`): sends PTP Sync frames on
-//! an interface with hardware timestamps and checks that each send timestamp comes from
-//! the NIC's PHC: it must lie between PHC readings taken just before and just after the
-//! send. The guest first moves the PHC 5 s away from the system clock, so a software
-//! timestamp (on `CLOCK_REALTIME`) could not pass.
+//! Runs inside the hardware-timestamping guest (`tests/hwts`): a tempora master port on
+//! an interface with hardware timestamps, its local clock the NIC's PHC. It sends Syncs
+//! and checks that each send timestamp comes from the PHC: it must lie between PHC
+//! readings taken just before and just after the send. The guest first moves the PHC
+//! 5 s away from the system clock, so a software timestamp (on `CLOCK_REALTIME`) could
+//! not pass. Each send timestamp goes back to the port, whose Follow_Up must carry it.
 //!
-//! Prints one line per frame and a summary `probe ok: ...`; exits non-zero on any failure.
+//! Prints one line per Sync and a summary `probe ok: ...`; exits non-zero on any failure.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
-use tempora_core::ptp::wire::{
-    Body, ClockIdentity, Flags, Header, MessageType, PortIdentity, PtpMessage, WireTimestamp,
-};
+use tempora_core::ptp::port::{Action, Actions, Packet, Port, PortConfig, PortState, Timer};
+use tempora_core::ptp::wire::{Body, ClockIdentity, MessageType, PtpMessage};
 use tempora_std::phc::PhcClock;
 use tempora_std::ptp_l2::L2Transport;
 use tempora_std::ptp_transport::PtpTransport;
 use tempora_std::timestamping::{choose, TimestampMode, Timestamps};
 
-const FRAMES: u16 = 8;
+const SYNCS: u16 = 8;
 
-fn sync(sequence_id: u16) -> Vec<u8> {
-    let msg = PtpMessage {
-        header: Header {
-            sdo_id: 0,
-            message_type: MessageType::Sync,
-            minor_version: 1,
-            domain: 0,
-            flags: Flags(0),
-            correction: 0,
-            source_port: PortIdentity {
-                clock: ClockIdentity([0x52, 0x54, 0, 0xff, 0xfe, 0x12, 0, 1]),
-                port: 1,
-            },
-            sequence_id,
-            log_interval: -3,
-        },
-        body: Body::Sync {
-            origin: WireTimestamp {
-                seconds: 0,
-                nanos: 0,
-            },
-        },
-    };
-    let mut buf = [0u8; 64];
-    let n = msg.emit(&mut buf).expect("a Sync fits 64 bytes");
-    buf[..n].to_vec()
+/// A master port, started at local time `now` with no other master around.
+fn master(now: i128) -> Result<Port, String> {
+    let mut port: Port = Port::new(PortConfig::ordinary(ClockIdentity([0x7e; 8]), 10, false));
+    let _ = port.start(now);
+    let _ = port.on_timer(Timer::AnnounceReceipt, now);
+    match port.state() {
+        PortState::Master => Ok(port),
+        s => Err(format!("the port is {s:?}, not master")),
+    }
+}
+
+/// The one message of type `kind` among `actions`.
+fn sent(actions: Actions, kind: MessageType) -> Result<Packet, String> {
+    actions
+        .into_iter()
+        .find_map(|a| match a {
+            Action::Send(p) if p.message_type == kind => Some(p),
+            _ => None,
+        })
+        .ok_or(format!("the port sent no {kind:?}"))
+}
+
+/// The precise origin a Follow_Up carries (ns).
+fn precise_origin(follow_up: &Packet) -> Result<i128, String> {
+    match PtpMessage::parse(&follow_up.bytes)
+        .map_err(|e| format!("{e:?}"))?
+        .body
+    {
+        Body::FollowUp { precise_origin } => {
+            Ok(i128::from(precise_origin.seconds) * 1_000_000_000
+                + i128::from(precise_origin.nanos))
+        }
+        other => Err(format!("not a Follow_Up: {other:?}")),
+    }
 }
 
 fn probe(iface: &str) -> Result<String, String> {
@@ -53,36 +61,49 @@ fn probe(iface: &str) -> Result<String, String> {
         return Err(format!("{iface}: no hardware timestamps"));
     };
     let clock = PhcClock::open(phc).map_err(|e| e.to_string())?;
-    let transport = L2Transport::open_with(iface, ts).map_err(|e| e.to_string())?;
+    let now = || clock.now_ns().map_err(|e| e.to_string());
+    let transport = L2Transport::open(iface, ts).map_err(|e| e.to_string())?;
+    let mut port = master(now()?)?;
     let mut phc_minus_realtime = 0i128;
-    for seq in 0..FRAMES {
-        let bytes = sync(seq);
+    for _ in 0..SYNCS {
         let realtime = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i128);
-        let before = clock.now_ns().map_err(|e| e.to_string())?;
+        let before = now()?;
+        let sync = sent(port.on_timer(Timer::Sync, before), MessageType::Sync)?;
         transport
-            .send(MessageType::Sync, &bytes)
+            .send(sync.message_type, &sync.bytes)
             .map_err(|e| e.to_string())?;
-        let sent = transport
-            .send_timestamp(&bytes, Duration::from_millis(500))
+        let stamp = transport
+            .send_timestamp(&sync.bytes, Duration::from_millis(500))
             .map_err(|e| e.to_string())?
-            .ok_or(format!("frame {seq}: no send timestamp"))?;
-        let after = clock.now_ns().map_err(|e| e.to_string())?;
+            .ok_or(format!("Sync {}: no send timestamp", sync.sequence_id))?;
+        let after = now()?;
         phc_minus_realtime = before - realtime;
+        let seq = sync.sequence_id;
         println!(
-            "probe seq={seq} phc_before={before} sent={sent} phc_after={after} after-sent={}ns",
-            after - sent
+            "probe seq={seq} phc_before={before} sent={stamp} phc_after={after} after-sent={}ns",
+            after - stamp
         );
-        if !(before..=after).contains(&sent) {
+        if !(before..=after).contains(&stamp) {
             return Err(format!(
-                "frame {seq}: send timestamp {sent} not between PHC readings {before} and {after}"
+                "Sync {seq}: send timestamp {stamp} not between PHC readings {before} and {after}"
             ));
         }
+        let follow_up = sent(
+            port.on_sent(MessageType::Sync, seq, stamp),
+            MessageType::FollowUp,
+        )?;
+        if precise_origin(&follow_up)? != stamp {
+            return Err(format!("Sync {seq}: the Follow_Up does not carry {stamp}"));
+        }
+        transport
+            .send(follow_up.message_type, &follow_up.bytes)
+            .map_err(|e| e.to_string())?;
         std::thread::sleep(Duration::from_millis(50));
     }
     Ok(format!(
-        "probe ok: {FRAMES} of {FRAMES} send timestamps on /dev/ptp{phc}, each between the PHC readings around its send; PHC - CLOCK_REALTIME = {phc_minus_realtime} ns"
+        "probe ok: {SYNCS} of {SYNCS} send timestamps on /dev/ptp{phc}, each between the PHC readings around its send; PHC - CLOCK_REALTIME = {phc_minus_realtime} ns"
     ))
 }
 
@@ -100,5 +121,28 @@ fn main() -> ExitCode {
             println!("probe failed: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_master_sends_a_sync_and_follows_it_up_with_its_send_time() {
+        let t = 1_800_000_000_123_456_789;
+        let mut port = master(t).unwrap();
+        let sync = sent(port.on_timer(Timer::Sync, t), MessageType::Sync).unwrap();
+        let follow_up = sent(
+            port.on_sent(MessageType::Sync, sync.sequence_id, t + 500),
+            MessageType::FollowUp,
+        )
+        .unwrap();
+        assert_eq!(precise_origin(&follow_up).unwrap(), t + 500);
+        assert!(sent(
+            port.on_sent(MessageType::Sync, 999, t),
+            MessageType::FollowUp
+        )
+        .is_err());
     }
 }

@@ -430,31 +430,21 @@ mod ptp {
         }
     }
 
-    #[derive(Default)]
     struct Shared {
         state: Option<PortState>,
         measurements: u64,
-        timestamps: Option<Timestamps>,
+        timestamps: Timestamps,
     }
 
-    fn timestamps_name(ts: Option<Timestamps>) -> String {
-        match ts {
-            None => "unknown".into(),
-            Some(Timestamps::Software) => "software".into(),
-            Some(Timestamps::Hardware { phc }) => format!("hardware:/dev/ptp{phc}"),
-        }
-    }
-
-    pub(super) fn report_timestamps(iface: &str, ts: Timestamps, fell_back: bool) {
-        let name = timestamps_name(Some(ts));
+    fn report_timestamps(iface: &str, ts: Timestamps, fell_back: bool) {
         if fell_back {
             tracing::warn!(
                 iface,
-                timestamps = %name,
+                timestamps = %ts,
                 "the NIC offered hardware timestamps but stamped no received event message; using software timestamps"
             );
         } else {
-            tracing::info!(iface, timestamps = %name, "PTP timestamps");
+            tracing::info!(iface, timestamps = %ts, "PTP timestamps");
         }
     }
 
@@ -468,7 +458,7 @@ mod ptp {
             true,
             (shift / 1_000_000_000) as i16,
         );
-        let mut node = match PtpNode::open_timestamped(
+        let mut node = match PtpNode::open(
             args.ptp.ptp_transport.into(),
             iface,
             cfg,
@@ -483,18 +473,17 @@ mod ptp {
         };
         let clock: Arc<VirtualClock> = node.clock();
         let shared = Arc::new(Mutex::new(Shared {
-            timestamps: Some(node.timestamps()),
-            ..Shared::default()
+            state: None,
+            measurements: 0,
+            timestamps: node.timestamps(),
         }));
         let started = std::time::Instant::now();
-        let until = args
-            .duration
-            .map(|d| clock.local_ns() + d.as_nanos() as i128);
+        let run_for = args.duration;
         let worker = {
             let (stop, shared) = (Arc::clone(stop), Arc::clone(&shared));
             let iface_name = iface.to_string();
             std::thread::spawn(move || {
-                let r = node.run(&stop, until, |e, _| {
+                let r = node.run(&stop, run_for, |e, _| {
                     let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
                     match e {
                         NodeEvent::State(st) => {
@@ -517,7 +506,7 @@ mod ptp {
                             timestamps,
                             fell_back,
                         } => {
-                            s.timestamps = Some(*timestamps);
+                            s.timestamps = *timestamps;
                             report_timestamps(&iface_name, *timestamps, *fell_back);
                         }
                     }
@@ -535,12 +524,12 @@ mod ptp {
                 .map_or((f64::NAN, f64::NAN, f64::NAN, f64::NAN), |d| {
                     (d.frequency, d.sigma, d.noise, d.delay)
                 });
-            // The system clock minus the master, both on one timescale.
+            // The local clock (system clock or PHC) minus the master, on one timescale.
             let offset = clock.system_offset().unwrap_or(f64::NAN);
             let line = format!(
                 "{}  source=ptp:{iface} timestamps={} state={} status={} offset={:.0}ns freq={:.1}ppb delay={:.0}ns sigma={:.0}ns noise={:.0}ns bound={} measurements={}",
                 reading.time,
-                timestamps_name(s.timestamps),
+                s.timestamps,
                 s.state.map_or("initializing", state_name),
                 reading.status,
                 offset,
@@ -596,7 +585,7 @@ mod ptp {
             false,
             (base / 1_000_000_000) as i16,
         );
-        let mut node = match PtpNode::open_timestamped(
+        let mut node = match PtpNode::open(
             args.ptp.ptp_transport.into(),
             &args.iface,
             cfg,
@@ -609,11 +598,8 @@ mod ptp {
                 return ExitCode::FAILURE;
             }
         };
-        let until = args
-            .duration
-            .map(|d| node.clock().local_ns() + d.as_nanos() as i128);
         let iface = args.iface.clone();
-        let r = node.run(&stop, until, |e, _| match e {
+        let r = node.run(&stop, args.duration, |e, _| match e {
             NodeEvent::State(s) => println!("state={}", state_name(*s)),
             NodeEvent::Timestamps {
                 timestamps,
