@@ -44,7 +44,7 @@ pub mod timestamp;
 
 pub use clock::{ClockReading, ClockSource, ClockStatus};
 pub use hlc::{Hlc, HlcConfig, UpdateError};
-pub use time::{Instant, Tai, TimeInterval, Timescale, Utc};
+pub use time::{Instant, Offset, Tai, TimeInterval, Timescale, Utc};
 pub use timestamp::{NodeId, Timestamp};
 
 /// The README's Rust examples, compiled and run as doctests.

@@ -193,6 +193,165 @@ fn shift(nanos: u64, secs: i32) -> Option<u64> {
     }
 }
 
+impl<S: Timescale> Instant<S> {
+    /// `self - earlier` as a signed [`Offset`], or `None` if it exceeds ±292 years.
+    ///
+    /// ```
+    /// use tempora_core::time::{Instant, Offset, Tai};
+    /// let (a, b) = (Instant::<Tai>::from_nanos(5), Instant::<Tai>::from_nanos(8));
+    /// assert_eq!(a.offset_from(b), Some(Offset::from_nanos(-3)));
+    /// ```
+    #[inline]
+    pub fn offset_from(self, earlier: Self) -> Option<Offset> {
+        let d = i128::from(self.nanos) - i128::from(earlier.nanos);
+        i64::try_from(d).ok().map(Offset)
+    }
+
+    /// `self + offset` (a negative offset moves back), or `None` outside the
+    /// representable range.
+    #[inline]
+    pub fn checked_add_offset(self, offset: Offset) -> Option<Self> {
+        self.nanos
+            .checked_add_signed(offset.0)
+            .map(Self::from_nanos)
+    }
+
+    /// `self + offset`, clamped to `[EPOCH, MAX]`.
+    #[inline]
+    pub fn saturating_add_offset(self, offset: Offset) -> Self {
+        Self::from_nanos(self.nanos.saturating_add_signed(offset.0))
+    }
+}
+
+/// A signed difference between two instants on one scale, in nanoseconds: a clock's
+/// offset from a reference, a correction, a phase error. `i64` reaches ±292 years.
+///
+/// Arithmetic is checked or saturating, never wrapping.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Offset(i64);
+
+impl Offset {
+    /// No offset.
+    pub const ZERO: Self = Self(0);
+    /// The largest offset.
+    pub const MAX: Self = Self(i64::MAX);
+    /// The most negative offset.
+    pub const MIN: Self = Self(i64::MIN);
+
+    /// An offset of `nanos` nanoseconds.
+    #[inline]
+    pub const fn from_nanos(nanos: i64) -> Self {
+        Self(nanos)
+    }
+
+    /// `nanos` as an offset, or `None` beyond ±292 years.
+    #[inline]
+    pub fn try_from_nanos(nanos: i128) -> Option<Self> {
+        i64::try_from(nanos).ok().map(Self)
+    }
+
+    /// `nanos` rounded to the nearest nanosecond and clamped to the range; `NaN` is
+    /// zero. For estimates that come out of floating-point filters.
+    #[inline]
+    pub fn from_nanos_f64(nanos: f64) -> Self {
+        if nanos.is_nan() {
+            return Self::ZERO;
+        }
+        // `as` saturates at the ends of i64 and rounds toward zero; add half first.
+        let rounded = if nanos >= 0.0 {
+            nanos + 0.5
+        } else {
+            nanos - 0.5
+        };
+        Self(rounded as i64)
+    }
+
+    /// A positive offset of `d`, saturating at [`Offset::MAX`].
+    #[inline]
+    pub fn from_duration(d: Duration) -> Self {
+        Self(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+    }
+
+    /// Nanoseconds.
+    #[inline]
+    pub const fn as_nanos(self) -> i64 {
+        self.0
+    }
+
+    /// Nanoseconds as `f64`, for filters and statistics.
+    #[inline]
+    pub fn as_f64(self) -> f64 {
+        self.0 as f64
+    }
+
+    /// The magnitude.
+    #[inline]
+    pub const fn abs(self) -> Duration {
+        Duration::from_nanos(self.0.unsigned_abs())
+    }
+
+    /// `self + other`, or `None` on overflow.
+    #[inline]
+    pub const fn checked_add(self, other: Self) -> Option<Self> {
+        match self.0.checked_add(other.0) {
+            Some(n) => Some(Self(n)),
+            None => None,
+        }
+    }
+
+    /// `self - other`, or `None` on overflow.
+    #[inline]
+    pub const fn checked_sub(self, other: Self) -> Option<Self> {
+        match self.0.checked_sub(other.0) {
+            Some(n) => Some(Self(n)),
+            None => None,
+        }
+    }
+
+    /// `self + other`, clamped to the range.
+    #[inline]
+    pub const fn saturating_add(self, other: Self) -> Self {
+        Self(self.0.saturating_add(other.0))
+    }
+
+    /// `self - other`, clamped to the range.
+    #[inline]
+    pub const fn saturating_sub(self, other: Self) -> Self {
+        Self(self.0.saturating_sub(other.0))
+    }
+
+    /// `-self`, clamped (`-MIN` is `MAX`).
+    #[inline]
+    pub const fn saturating_neg(self) -> Self {
+        Self(self.0.saturating_neg())
+    }
+}
+
+/// Seconds with nine decimals and a sign, e.g. `+0.000001250s` or `-2.000000000s`: the
+/// same unit as a bound, so the two read side by side.
+///
+/// ```
+/// use tempora_core::time::Offset;
+/// assert_eq!(Offset::from_nanos(-1_250).to_string(), "-0.000001250s");
+/// assert_eq!(Offset::from_nanos(2_000_000_000).to_string(), "+2.000000000s");
+/// ```
+impl fmt::Display for Offset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { '-' } else { '+' };
+        let n = self.0.unsigned_abs();
+        write!(f, "{sign}{}.{:09}s", n / NANOS_PER_SEC, n % NANOS_PER_SEC)
+    }
+}
+
+impl From<TaiOffset> for Offset {
+    /// TAI - UTC as a nanosecond offset.
+    fn from(o: TaiOffset) -> Self {
+        Self(i64::from(o.0) * NANOS_PER_SEC as i64)
+    }
+}
+
 // Manual impls: derives would demand bounds on the marker that add nothing.
 impl<S: Timescale> Clone for Instant<S> {
     fn clone(&self) -> Self {
@@ -374,6 +533,28 @@ mod tests {
         );
         assert_eq!(Instant::<Tai>::from_secs_nanos(1, 1_000_000_000), None);
         assert_eq!(Instant::<Tai>::from_secs_nanos(u64::MAX, 0), None);
+    }
+
+    #[test]
+    fn offsets() {
+        let a = Instant::<Tai>::from_nanos(10);
+        assert_eq!(
+            a.offset_from(Instant::from_nanos(25)),
+            Some(Offset::from_nanos(-15))
+        );
+        assert_eq!(Instant::<Tai>::MAX.offset_from(Instant::EPOCH), None);
+        assert_eq!(a.checked_add_offset(Offset::from_nanos(-11)), None);
+        assert_eq!(
+            a.checked_add_offset(Offset::from_nanos(-10)),
+            Some(Instant::EPOCH)
+        );
+        assert_eq!(a.saturating_add_offset(Offset::MIN), Instant::EPOCH);
+        assert_eq!(Offset::from_nanos_f64(f64::NAN), Offset::ZERO);
+        assert_eq!(Offset::from_nanos_f64(-1.6), Offset::from_nanos(-2));
+        assert_eq!(Offset::from_nanos_f64(1e30), Offset::MAX);
+        assert_eq!(Offset::from(TaiOffset(37)).as_nanos(), 37_000_000_000);
+        assert_eq!(Offset::MIN.saturating_neg(), Offset::MAX);
+        assert_eq!(Offset::MIN.abs(), Duration::from_nanos(1 << 63));
     }
 
     #[test]

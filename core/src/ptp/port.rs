@@ -126,12 +126,117 @@ impl PortConfig {
         self
     }
 
+    /// Checks the intervals and the receipt timeout against what IEEE 1588 allows.
+    ///
+    /// ```
+    /// use tempora_core::ptp::port::{ConfigError, IntervalKind, PortConfig};
+    /// use tempora_core::ptp::wire::ClockIdentity;
+    ///
+    /// let c = PortConfig::ordinary(ClockIdentity([1; 8]), 128, true);
+    /// assert_eq!(c.validate(), Ok(()));
+    /// let flood = c.with_intervals(1, -128, 0, 3);
+    /// assert_eq!(
+    ///     flood.validate(),
+    ///     Err(ConfigError::Interval { kind: IntervalKind::Sync, log2: -128 })
+    /// );
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (kind, log2) in [
+            (IntervalKind::Announce, self.log_announce_interval),
+            (IntervalKind::Sync, self.log_sync_interval),
+            (IntervalKind::DelayReq, self.log_min_delay_req_interval),
+        ] {
+            if !kind.range().contains(&log2) {
+                return Err(ConfigError::Interval { kind, log2 });
+            }
+        }
+        if self.announce_receipt_timeout < 2 {
+            return Err(ConfigError::AnnounceReceiptTimeout(
+                self.announce_receipt_timeout,
+            ));
+        }
+        Ok(())
+    }
+
     /// The same with another delay mechanism.
     pub const fn with_delay_mechanism(mut self, mechanism: DelayMechanism) -> Self {
         self.delay_mechanism = mechanism;
         self
     }
 }
+
+/// Which of a port's message intervals a [`ConfigError`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum IntervalKind {
+    /// `logAnnounceInterval`.
+    Announce,
+    /// `logSyncInterval`.
+    Sync,
+    /// `logMinDelayReqInterval` (or `logMinPdelayReqInterval` with P2P).
+    DelayReq,
+}
+
+impl IntervalKind {
+    /// The log2 values (seconds) a port accepts: the union of what IEEE 1588-2019's
+    /// default profiles and the published profiles built on it (telecom G.8275.x,
+    /// power, 802.1AS) allow. Outside it a typo becomes a flood (log2 -128 would be one
+    /// Sync every nanosecond) or a port that never speaks.
+    pub const fn range(self) -> core::ops::RangeInclusive<i8> {
+        match self {
+            Self::Announce => -3..=4,
+            Self::Sync => -7..=4,
+            Self::DelayReq => -7..=6,
+        }
+    }
+
+    /// The option's name in IEEE 1588.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Announce => "logAnnounceInterval",
+            Self::Sync => "logSyncInterval",
+            Self::DelayReq => "logMinDelayReqInterval",
+        }
+    }
+}
+
+/// Why a [`PortConfig`] cannot run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ConfigError {
+    /// A log2 interval outside [`IntervalKind::range`].
+    Interval {
+        /// Which interval.
+        kind: IntervalKind,
+        /// The value given.
+        log2: i8,
+    },
+    /// `announceReceiptTimeout` below 2, the least IEEE 1588 allows (one lost Announce
+    /// would otherwise end the master).
+    AnnounceReceiptTimeout(u8),
+}
+
+impl core::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Self::Interval { kind, log2 } => {
+                let r = kind.range();
+                write!(
+                    f,
+                    "{} {log2} is outside {}..={} (log2 seconds)",
+                    kind.name(),
+                    r.start(),
+                    r.end()
+                )
+            }
+            Self::AnnounceReceiptTimeout(n) => {
+                write!(f, "announceReceiptTimeout {n} is below 2")
+            }
+        }
+    }
+}
+
+impl core::error::Error for ConfigError {}
 
 /// The port's state (the subset of §9.2.5 an ordinary clock's port needs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -323,8 +428,10 @@ struct Responding {
     correction: i64,
 }
 
+/// An interval in ns, with log2 held to the widest range [`PortConfig::validate`]
+/// accepts, so even an unchecked configuration cannot flood the link.
 fn interval_ns(log2: i8) -> i128 {
-    let log2 = i32::from(log2.clamp(-20, 20));
+    let log2 = i32::from(log2.clamp(-7, 6));
     if log2 >= 0 {
         1_000_000_000i128 << log2
     } else {
@@ -399,8 +506,6 @@ pub struct Port<const FOREIGN: usize = 4, const FLOOR: usize = FLOOR_WINDOW> {
     master_utc_offset: Option<i16>,
     /// Whether the master announces the PTP timescale (TAI); `false` is ARB.
     master_ptp_timescale: Option<bool>,
-    /// The master the filter's estimate is about.
-    last_master: Option<PortIdentity>,
     /// Whether the estimate counts as locked (with hysteresis, see [`Port::locked`]).
     lock: bool,
 }
@@ -430,7 +535,6 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
             },
             master_utc_offset: None,
             master_ptp_timescale: None,
-            last_master: None,
             lock: false,
         }
     }
@@ -591,18 +695,17 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
                 }
             }
             PortState::Slave(master) => {
-                // Old half-exchanges never carry over; the estimate does when the same
-                // master comes back (a few lost Announces must not throw away the
-                // frequency learnt over minutes).
+                // Old half-exchanges never carry over. The estimate does, whichever
+                // master comes: the local oscillator is the same, so the frequency
+                // learnt over minutes still holds, and the offset prediction (whose
+                // uncertainty grew over the gap) is right for any master on the same
+                // timescale. A master whose time really differs shows as a run of
+                // agreeing outliers, which the filter takes as a step.
+                let _ = master;
                 self.sync = None;
                 self.early_follow_up = None;
                 self.forward = None;
                 self.delay = None;
-                if self.last_master != Some(master) {
-                    self.filter = OffsetFilter::new(self.config.filter);
-                    self.lock = false;
-                    self.last_master = Some(master);
-                }
                 let _ = out.push(Action::SetTimer {
                     timer: Timer::DelayReq,
                     at: now + interval_ns(self.config.log_min_delay_req_interval),
