@@ -7,6 +7,8 @@
 //!   TrueTime-style intervals.
 //! - [`clock`]: the [`ClockSource`] abstraction; a reading is a time,
 //!   an error bound and a status.
+//! - [`discipline`]: offset measurements in, a bounded clock out: lock, freshness and
+//!   holdover, once for every source (PTP, PHC, PPS, a board's counter).
 //! - [`hooks`]: fault and metrics hooks, free when unused.
 //! - [`timestamp`]: HLC timestamps with wire and text forms.
 //! - [`hlc`]: the lock-free hybrid logical clock with max-offset protection.
@@ -29,6 +31,7 @@
 
 pub mod causal;
 pub mod clock;
+pub mod discipline;
 pub mod graph;
 pub mod hlc;
 pub mod hooks;

@@ -4,12 +4,12 @@
 //! count to a time and a bound. Between anchors the bound grows at the counter's stated
 //! frequency tolerance, so a reading stays honest however long the board runs alone.
 
-use core::cell::Cell;
+use core::marker::PhantomData;
 use core::time::Duration;
 
-use critical_section::Mutex;
 use tempora_core::clock::{ClockReading, ClockSource, ClockStatus};
-use tempora_core::time::{duration_nanos, Instant, Timescale};
+use tempora_core::discipline::{Discipline, DisciplineConfig, OffsetSample};
+use tempora_core::time::{Instant, Timescale};
 
 /// A monotonic counter with a known nominal frequency: SysTick extended to 64 bits, a
 /// timer peripheral, a cycle counter. Boards implement this for their timer.
@@ -38,14 +38,6 @@ pub fn ticks_to_nanos(ticks: u64, hz: u32) -> u64 {
         .saturating_add(rem * 1_000_000_000 / hz)
 }
 
-#[derive(Clone, Copy)]
-struct Anchor<S: Timescale> {
-    ticks: u64,
-    time: Instant<S>,
-    bound: Duration,
-    rate: Option<Rate>,
-}
-
 /// A measured counter rate: `ticks` counted over `seconds` of reference time (from a
 /// pulse-per-second input, say). Converting with it removes the oscillator's frequency
 /// error from readings between anchors.
@@ -69,12 +61,89 @@ impl Rate {
     }
 }
 
-/// Time from a [`TickCounter`], anchored to a reference.
+/// A [`TickCounter`] as a free-running clock: ticks since the counter started, in
+/// nanoseconds, with no idea of the date ([`ClockStatus::Unknown`], unbounded). The local
+/// clock a [`CounterClock`]'s discipline corrects.
+#[derive(Debug)]
+pub struct TickClock<T, S> {
+    counter: T,
+    scale: PhantomData<S>,
+}
+
+impl<T: TickCounter, S: Timescale> TickClock<T, S> {
+    /// The counter as a clock.
+    pub const fn new(counter: T) -> Self {
+        Self {
+            counter,
+            scale: PhantomData,
+        }
+    }
+
+    /// The counter.
+    pub fn counter(&self) -> &T {
+        &self.counter
+    }
+
+    /// The local time at tick count `ticks`.
+    pub fn at(&self, ticks: u64) -> Instant<S> {
+        Instant::from_nanos(ticks_to_nanos(ticks, self.counter.frequency_hz()))
+    }
+}
+
+impl<T: TickCounter, S: Timescale> ClockSource for TickClock<T, S> {
+    type Scale = S;
+
+    fn read(&self) -> ClockReading<S> {
+        ClockReading {
+            time: self.time(),
+            bound: Duration::MAX,
+            status: ClockStatus::Unknown,
+        }
+    }
+
+    #[inline]
+    fn time(&self) -> Instant<S> {
+        self.at(self.counter.ticks())
+    }
+
+    fn elapsed_reference(&self) -> Option<u64> {
+        Some(self.time().as_nanos())
+    }
+}
+
+/// Why an anchor was not taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum AnchorError {
+    /// The time is more than ±292 years from the counter's own count (the offset does
+    /// not fit the discipline's 64-bit nanoseconds).
+    OutOfRange,
+    /// An update of the discipline was in progress (an anchor from an interrupt that
+    /// pre-empted another); nothing changed.
+    Busy,
+}
+
+impl core::fmt::Display for AnchorError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::OutOfRange => "anchor time too far from the counter's count",
+            Self::Busy => "another anchor was being taken",
+        })
+    }
+}
+
+impl core::error::Error for AnchorError {}
+
+/// Time from a [`TickCounter`], anchored to a reference: a thin user of the core's
+/// [`Discipline`], which owns the freshness and holdover policy for every source.
 ///
 /// Before the first anchor the reading is [`ClockStatus::Unknown`] with an unbounded error
 /// (the counter knows elapsed time, not the date). For `fresh_for` after an anchor it is
 /// [`ClockStatus::Synchronized`]; after that [`ClockStatus::Holdover`]. The bound is the
-/// anchor's bound plus `ppm` of the time since the anchor.
+/// anchor's bound plus `ppm` of the time since the anchor, rounded up.
+///
+/// A PTP port feeds it through [`CounterClock::discipline`] like any other source; a PPS
+/// input or a host anchors it with [`CounterClock::anchor`].
 ///
 /// ```
 /// use core::cell::Cell;
@@ -90,7 +159,7 @@ impl Rate {
 /// }
 ///
 /// let clock = CounterClock::<_, Tai>::new(Fake(Cell::new(0)), 50, Duration::from_secs(1));
-/// clock.anchor(Instant::from_nanos(1_000_000_000), Duration::from_micros(1));
+/// clock.anchor(Instant::from_nanos(1_000_000_000), Duration::from_micros(1)).unwrap();
 /// clock.counter().0.set(2_000_000); // two seconds later, no new anchor
 /// let r = clock.read();
 /// assert_eq!(r.time.as_nanos(), 3_000_000_000);
@@ -98,10 +167,7 @@ impl Rate {
 /// assert_eq!(r.bound, Duration::from_micros(1 + 100)); // 50 ppm of 2 s
 /// ```
 pub struct CounterClock<T: TickCounter, S: Timescale> {
-    counter: T,
-    ppm: u32,
-    fresh_for: u64,
-    anchor: Mutex<Cell<Option<Anchor<S>>>>,
+    discipline: Discipline<TickClock<T, S>>,
 }
 
 impl<T: TickCounter, S: Timescale> CounterClock<T, S> {
@@ -109,43 +175,61 @@ impl<T: TickCounter, S: Timescale> CounterClock<T, S> {
     /// nominal; an anchor counts as synchronized for `fresh_for`.
     pub const fn new(counter: T, ppm: u32, fresh_for: Duration) -> Self {
         Self {
-            counter,
-            ppm,
-            fresh_for: duration_nanos(fresh_for),
-            anchor: Mutex::new(Cell::new(None)),
+            discipline: Discipline::new(
+                TickClock::new(counter),
+                DisciplineConfig {
+                    fresh_for,
+                    drift_ppb: ppm.saturating_mul(1_000),
+                },
+            ),
         }
     }
 
     /// The counter.
     pub fn counter(&self) -> &T {
-        &self.counter
+        self.discipline.local().counter()
+    }
+
+    /// The discipline: feed it a PTP port's (or any source's) offset samples, taken
+    /// against [`TickClock`] time (`self.discipline().local()`).
+    pub fn discipline(&self) -> &Discipline<TickClock<T, S>> {
+        &self.discipline
     }
 
     /// Ties the current tick count to `time`, known within `bound`.
-    pub fn anchor(&self, time: Instant<S>, bound: Duration) {
-        self.anchor_at(self.counter.ticks(), time, bound, None);
+    pub fn anchor(&self, time: Instant<S>, bound: Duration) -> Result<(), AnchorError> {
+        self.anchor_at(self.counter().ticks(), time, bound, None)
     }
 
     /// Ties an earlier tick count (a captured edge) to `time`, known within `bound`, and
     /// optionally sets the measured rate to convert ticks with from now on.
-    pub fn anchor_at(&self, ticks: u64, time: Instant<S>, bound: Duration, rate: Option<Rate>) {
-        critical_section::with(|cs| {
-            self.anchor.borrow(cs).set(Some(Anchor {
-                ticks,
-                time,
+    pub fn anchor_at(
+        &self,
+        ticks: u64,
+        time: Instant<S>,
+        bound: Duration,
+        rate: Option<Rate>,
+    ) -> Result<(), AnchorError> {
+        let local = self.discipline.local().at(ticks);
+        let offset = local.offset_from(time).ok_or(AnchorError::OutOfRange)?;
+        let frequency_ppb = rate.map_or(0.0, |r| self.rate_error_ppb(r));
+        self.discipline
+            .update(OffsetSample {
+                at: local,
+                offset,
+                frequency_ppb,
                 bound,
-                rate,
-            }));
-        });
+                locked: true,
+            })
+            .map(|_| ())
+            .map_err(|_| AnchorError::Busy)
     }
 
-    fn drift(&self, elapsed_ns: u64) -> Duration {
-        // ppm of elapsed, rounded up so the bound is never too small.
-        let ppm = u64::from(self.ppm);
-        Duration::from_nanos(
-            (elapsed_ns / 1_000_000).saturating_mul(ppm)
-                + ((elapsed_ns % 1_000_000) * ppm).div_ceil(1_000_000),
-        )
+    /// How far the counter's nominal rate is ahead of the measured one (ppb).
+    fn rate_error_ppb(&self, rate: Rate) -> f64 {
+        let nominal = ticks_to_nanos(rate.ticks, self.counter().frequency_hz()) as f64;
+        let seconds = f64::from(rate.seconds.max(1));
+        (nominal - seconds * 1e9) / seconds
     }
 }
 
@@ -153,45 +237,23 @@ impl<T: TickCounter, S: Timescale> ClockSource for CounterClock<T, S> {
     type Scale = S;
 
     fn read(&self) -> ClockReading<S> {
-        let anchor = critical_section::with(|cs| self.anchor.borrow(cs).get());
-        let ticks = self.counter.ticks();
-        let hz = self.counter.frequency_hz();
-        match anchor {
-            None => ClockReading {
-                time: Instant::from_nanos(ticks_to_nanos(ticks, hz)),
-                bound: Duration::MAX,
-                status: ClockStatus::Unknown,
-            },
-            Some(a) => {
-                let elapsed_ticks = ticks.saturating_sub(a.ticks);
-                let elapsed = match a.rate {
-                    Some(rate) => rate.nanos(elapsed_ticks),
-                    None => ticks_to_nanos(elapsed_ticks, hz),
-                };
-                ClockReading {
-                    time: Instant::from_nanos(a.time.as_nanos().saturating_add(elapsed)),
-                    bound: a.bound.saturating_add(self.drift(elapsed)),
-                    status: if elapsed <= self.fresh_for {
-                        ClockStatus::Synchronized
-                    } else {
-                        ClockStatus::Holdover
-                    },
-                }
-            }
-        }
+        self.discipline.read()
+    }
+
+    #[inline]
+    fn time(&self) -> Instant<S> {
+        self.discipline.time()
     }
 
     fn elapsed_reference(&self) -> Option<u64> {
-        Some(ticks_to_nanos(
-            self.counter.ticks(),
-            self.counter.frequency_hz(),
-        ))
+        self.discipline.elapsed_reference()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::cell::Cell;
     use tempora_core::time::Tai;
 
     struct Fake(Cell<u64>, u32);
@@ -221,7 +283,8 @@ mod tests {
         );
         assert_eq!(c.read().status, ClockStatus::Unknown);
         assert_eq!(c.read().bound, Duration::MAX);
-        c.anchor(Instant::from_nanos(5), Duration::from_nanos(10));
+        c.anchor(Instant::from_nanos(5), Duration::from_nanos(10))
+            .unwrap();
         let r = c.read();
         assert_eq!(
             (r.time.as_nanos(), r.bound, r.status),

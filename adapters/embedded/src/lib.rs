@@ -27,7 +27,7 @@ pub mod pps;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 pub mod systick;
 
-pub use counter_clock::{CounterClock, Rate, TickCounter};
+pub use counter_clock::{AnchorError, CounterClock, Rate, TickClock, TickCounter};
 pub use extended::{Extended, Polled, WrappingCounter};
 pub use pps::{PpsDiscipline, PpsError, PpsEvent, PpsInput};
 /// Any core structure in a `static`, shared through `critical-section` (from the core).

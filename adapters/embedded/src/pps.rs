@@ -11,7 +11,7 @@ use core::time::Duration;
 use embedded_hal::digital::InputPin;
 use tempora_core::time::{Instant, Timescale, NANOS_PER_SEC};
 
-use crate::counter_clock::{CounterClock, Rate, TickCounter};
+use crate::counter_clock::{AnchorError, CounterClock, Rate, TickCounter};
 
 /// Rising-edge detector on a PPS pin, by polling.
 pub struct PpsInput<P> {
@@ -67,6 +67,8 @@ pub enum PpsError {
         /// Nominal nanoseconds since the last edge.
         after_ns: u64,
     },
+    /// The clock refused the anchor.
+    Anchor(AnchorError),
 }
 
 /// Numbers PPS edges and anchors a [`CounterClock`] at each.
@@ -108,7 +110,9 @@ impl<S: Timescale> PpsDiscipline<S> {
         let hz = u64::from(clock.counter().frequency_hz().max(1));
         let event = match self.last_edge {
             None => {
-                clock.anchor_at(ticks, at, self.edge_bound, None);
+                clock
+                    .anchor_at(ticks, at, self.edge_bound, None)
+                    .map_err(PpsError::Anchor)?;
                 PpsEvent::Anchored
             }
             Some(last) => {
@@ -134,7 +138,9 @@ impl<S: Timescale> PpsDiscipline<S> {
                     seconds,
                 };
                 let at = at.saturating_add(Duration::from_secs(u64::from(seconds) - 1));
-                clock.anchor_at(ticks, at, self.edge_bound, Some(rate));
+                clock
+                    .anchor_at(ticks, at, self.edge_bound, Some(rate))
+                    .map_err(PpsError::Anchor)?;
                 self.next_second = Some(at);
                 let expected = hz * u64::from(seconds);
                 let error_ppb = (i128::from(elapsed) - i128::from(expected)) * 1_000_000_000

@@ -495,10 +495,12 @@ fn board_timer(counter: &dyn TickCounter) -> Result<(), &'static str> {
         }
     }
     let clock = CounterClock::<_, Utc>::new(Board(counter), 100, Duration::from_secs(1));
-    clock.anchor(
-        Instant::from_nanos(1_700_000_000_000_000_000),
-        Duration::from_micros(1),
-    );
+    clock
+        .anchor(
+            Instant::from_nanos(1_700_000_000_000_000_000),
+            Duration::from_micros(1),
+        )
+        .map_err(|_| "anchor refused")?;
     let mut last = clock.read();
     // Long enough to cross several 24-bit SysTick wraps under QEMU.
     for _ in 0..20_000 {

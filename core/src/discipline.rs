@@ -1,0 +1,541 @@
+//! One clock discipline: offset measurements in, a bounded [`ClockSource`] out.
+//!
+//! Every way tempora learns the time ends in the same question: given a free-running
+//! local clock and measurements of how far it is from a reference, what time is it now,
+//! how sure are we, and for how much longer? A PTP port answers with its filtered
+//! estimate after each exchange, a PHC with a cross-timestamp, a PPS input at each edge.
+//! [`Discipline`] takes those [`OffsetSample`]s and *is* the clock the rest of the system
+//! reads: the local time corrected by the latest estimate, with a bound that
+//!
+//! - starts from the measurement's own bound,
+//! - grows with the time since it at the configured drift rate, always: a bound is never
+//!   frozen, however long measurements stay away, and
+//! - carries a status: [`Synchronized`](ClockStatus::Synchronized) while measurements are
+//!   fresh and the producer says its estimate has converged,
+//!   [`Holdover`](ClockStatus::Holdover) once they stop after that,
+//!   [`FreeRunning`](ClockStatus::FreeRunning) while acquiring, and the local clock's own
+//!   reading before any measurement.
+//!
+//! A gap or a change of reference does not throw away what is known: a sample that has
+//! not converged replaces the current estimate only when its bound is tighter than
+//! what the current estimate, coasted to that moment, can still promise.
+//!
+//! Readers never block and never see a torn estimate; they may run on other threads or in
+//! an interrupt that pre-empted the writer (two slots, each under a sequence count: the
+//! writer fills the slot readers are not using, then flips).
+//!
+//! ```
+//! use core::time::Duration;
+//! use tempora_core::clock::{ClockSource, ClockStatus, ManualClock};
+//! use tempora_core::discipline::{Discipline, DisciplineConfig, OffsetSample};
+//! use tempora_core::time::{Instant, Offset, Tai};
+//!
+//! static LOCAL: ManualClock<Tai> = ManualClock::new(1_000_000_000);
+//! let clock = Discipline::new(&LOCAL, DisciplineConfig {
+//!     fresh_for: Duration::from_secs(4),
+//!     drift_ppb: 1_000,
+//! });
+//! // The local clock is 500 ns ahead of the reference, known to within 100 ns.
+//! clock
+//!     .update(OffsetSample {
+//!         at: Instant::from_nanos(1_000_000_000),
+//!         offset: Offset::from_nanos(500),
+//!         frequency_ppb: 0.0,
+//!         bound: Duration::from_nanos(100),
+//!         locked: true,
+//!     })
+//!     .unwrap();
+//! let r = clock.read();
+//! assert_eq!(r.time.as_nanos(), 999_999_500);
+//! assert_eq!(r.status, ClockStatus::Synchronized);
+//! // Ten seconds without a measurement: holdover, and 1 ppm of 10 s more bound.
+//! LOCAL.advance(10_000_000_000);
+//! let r = clock.read();
+//! assert_eq!(r.status, ClockStatus::Holdover);
+//! assert_eq!(r.bound, Duration::from_nanos(100 + 10_000));
+//! ```
+
+use core::fmt;
+use core::time::Duration;
+
+use crate::clock::{ClockReading, ClockSource, ClockStatus};
+use crate::sync::{fence, AtomicU64, Ordering};
+use crate::time::{duration_nanos, Instant, Offset, Timescale, NANOS_PER_SEC};
+
+/// How a [`Discipline`] judges freshness and grows its bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct DisciplineConfig {
+    /// How long after a converged measurement readings stay
+    /// [`Synchronized`](ClockStatus::Synchronized). A few of the producer's intervals:
+    /// for PTP, four Sync intervals or so.
+    pub fresh_for: Duration,
+    /// How fast the bound grows with the time since the last measurement, in parts per
+    /// billion: the worst frequency error the estimate may have, or acquire, while it
+    /// coasts (a crystal's temperature wander; for a counter without a measured rate,
+    /// its stated tolerance).
+    pub drift_ppb: u32,
+}
+
+impl DisciplineConfig {
+    /// Four seconds of freshness and 10 ppm of drift: a conservative start for a PTP
+    /// slave at one Sync a second on an unknown oscillator.
+    pub const DEFAULT: Self = Self {
+        fresh_for: Duration::from_secs(4),
+        drift_ppb: 10_000,
+    };
+}
+
+impl Default for DisciplineConfig {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// One measurement of the local clock against a reference.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OffsetSample<S: Timescale> {
+    /// The local time the measurement describes.
+    pub at: Instant<S>,
+    /// Local minus reference at `at`.
+    pub offset: Offset,
+    /// Local minus reference rate, in parts per billion (ns per s); 0 if unknown.
+    pub frequency_ppb: f64,
+    /// The true offset lies within `offset ± bound` at `at`: the producer's error
+    /// bound (a PTP filter's few standard deviations plus the path's possible
+    /// asymmetry; half a cross-timestamp's window plus the device's error).
+    pub bound: Duration,
+    /// Whether the producer's estimate has converged (a PTP port's lock). Only a
+    /// converged estimate makes readings [`Synchronized`](ClockStatus::Synchronized).
+    pub locked: bool,
+}
+
+/// What [`Discipline::update`] did with a sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Applied {
+    /// The sample is the new estimate.
+    Taken,
+    /// The sample had not converged and promised less than the current estimate
+    /// coasted to its time: the current estimate stays (a re-acquisition after a gap
+    /// or a change of reference, still settling).
+    KeptCurrent,
+}
+
+/// Why [`Discipline::update`] refused a sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum DisciplineError {
+    /// Another update was in progress (updates must come from one context at a time;
+    /// this one pre-empted it). Nothing changed.
+    Busy,
+    /// The frequency was NaN or infinite.
+    Frequency,
+}
+
+impl fmt::Display for DisciplineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Busy => "another discipline update was in progress",
+            Self::Frequency => "the sample's frequency is not a finite number",
+        })
+    }
+}
+
+impl core::error::Error for DisciplineError {}
+
+/// The estimate a discipline holds, for status lines and metrics.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimate<S: Timescale> {
+    /// The last sample taken.
+    pub sample: OffsetSample<S>,
+    /// Whether any converged sample was ever taken (the difference between holdover and
+    /// free running once samples stop).
+    pub was_synchronized: bool,
+}
+
+impl<S: Timescale> Estimate<S> {
+    /// The offset (local minus reference) predicted at local time `local`.
+    pub fn offset_at(&self, local: Instant<S>) -> Offset {
+        let age = local.offset_from(self.sample.at).unwrap_or(Offset::ZERO);
+        let drift = self.sample.frequency_ppb * age.as_f64() / NANOS_PER_SEC as f64;
+        self.sample
+            .offset
+            .saturating_add(Offset::from_nanos_f64(drift))
+    }
+
+    /// The bound at local time `local`: the sample's, plus `drift_ppb` of the time
+    /// since it (in either direction, should the local clock have stepped back).
+    pub fn bound_at(&self, local: Instant<S>, drift_ppb: u32) -> Duration {
+        let age = u128::from(duration_nanos(local.abs_diff(self.sample.at)));
+        // Rounded up: a bound is never too small.
+        let growth = (age * u128::from(drift_ppb)).div_ceil(u128::from(NANOS_PER_SEC));
+        let growth = Duration::from_nanos(u64::try_from(growth).unwrap_or(u64::MAX));
+        self.sample.bound.saturating_add(growth)
+    }
+
+    /// The status at local time `local`.
+    pub fn status_at(&self, local: Instant<S>, fresh_for: Duration) -> ClockStatus {
+        let fresh = local
+            .checked_duration_since(self.sample.at)
+            .is_some_and(|age| age <= fresh_for);
+        if self.sample.locked && fresh {
+            ClockStatus::Synchronized
+        } else if self.was_synchronized {
+            ClockStatus::Holdover
+        } else {
+            ClockStatus::FreeRunning
+        }
+    }
+}
+
+const HAS_SAMPLE: u64 = 1;
+const LOCKED: u64 = 1 << 1;
+const WAS_SYNCHRONIZED: u64 = 1 << 2;
+
+/// One copy of the estimate, under its own sequence count (odd while being written).
+#[derive(Debug)]
+struct Slot {
+    seq: AtomicU64,
+    at: AtomicU64,
+    offset: AtomicU64,
+    frequency: AtomicU64,
+    bound: AtomicU64,
+    flags: AtomicU64,
+}
+
+impl Slot {
+    #[cfg(not(loom))]
+    const fn new() -> Self {
+        Self {
+            seq: AtomicU64::new(0),
+            at: AtomicU64::new(0),
+            offset: AtomicU64::new(0),
+            frequency: AtomicU64::new(0),
+            bound: AtomicU64::new(0),
+            flags: AtomicU64::new(0),
+        }
+    }
+
+    #[cfg(loom)]
+    fn new() -> Self {
+        Self {
+            seq: AtomicU64::new(0),
+            at: AtomicU64::new(0),
+            offset: AtomicU64::new(0),
+            frequency: AtomicU64::new(0),
+            bound: AtomicU64::new(0),
+            flags: AtomicU64::new(0),
+        }
+    }
+}
+
+/// A local clock disciplined by offset measurements; see the [module docs](self).
+///
+/// `C` is the free-running local clock the measurements were taken against (the system
+/// clock plus a shift, a PHC, a board's counter). Updates come from one context at a
+/// time (a second concurrent one is refused with [`DisciplineError::Busy`]); any number
+/// of readers may read at once, from any thread or interrupt.
+#[derive(Debug)]
+pub struct Discipline<C: ClockSource> {
+    local: C,
+    config: DisciplineConfig,
+    slots: [Slot; 2],
+    /// Which slot readers use (0 or 1).
+    active: AtomicU64,
+    /// 1 while an update is in progress.
+    writing: AtomicU64,
+}
+
+impl<C: ClockSource> Discipline<C> {
+    /// A discipline over `local`, with no measurement yet: until the first, readings
+    /// are the local clock's own.
+    #[cfg(not(loom))]
+    pub const fn new(local: C, config: DisciplineConfig) -> Self {
+        Self {
+            local,
+            config,
+            slots: [Slot::new(), Slot::new()],
+            active: AtomicU64::new(0),
+            writing: AtomicU64::new(0),
+        }
+    }
+
+    /// A discipline over `local`, with no measurement yet.
+    #[cfg(loom)]
+    pub fn new(local: C, config: DisciplineConfig) -> Self {
+        Self {
+            local,
+            config,
+            slots: [Slot::new(), Slot::new()],
+            active: AtomicU64::new(0),
+            writing: AtomicU64::new(0),
+        }
+    }
+
+    /// The local clock.
+    pub fn local(&self) -> &C {
+        &self.local
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &DisciplineConfig {
+        &self.config
+    }
+
+    /// The current estimate, if any sample was taken.
+    pub fn estimate(&self) -> Option<Estimate<C::Scale>> {
+        let slots = &self.slots;
+        loop {
+            let i = usize::from(self.active.load(Ordering::Acquire) == 1);
+            let slot = &slots[i];
+            let s1 = slot.seq.load(Ordering::Acquire);
+            if s1 % 2 == 1 {
+                // The writer flipped to this slot and is filling it again: the other
+                // one is complete now.
+                core::hint::spin_loop();
+                continue;
+            }
+            let at = slot.at.load(Ordering::Relaxed);
+            let offset = slot.offset.load(Ordering::Relaxed);
+            let frequency = slot.frequency.load(Ordering::Relaxed);
+            let bound = slot.bound.load(Ordering::Relaxed);
+            let flags = slot.flags.load(Ordering::Relaxed);
+            fence(Ordering::Acquire);
+            if slot.seq.load(Ordering::Relaxed) != s1 {
+                continue;
+            }
+            if flags & HAS_SAMPLE == 0 {
+                return None;
+            }
+            return Some(Estimate {
+                sample: OffsetSample {
+                    at: Instant::from_nanos(at),
+                    offset: Offset::from_nanos(offset as i64),
+                    frequency_ppb: f64::from_bits(frequency),
+                    bound: Duration::from_nanos(bound),
+                    locked: flags & LOCKED != 0,
+                },
+                was_synchronized: flags & WAS_SYNCHRONIZED != 0,
+            });
+        }
+    }
+
+    /// Takes a measurement. A converged one (`locked`) always becomes the estimate; one
+    /// still settling only when it promises a tighter bound than the current estimate
+    /// coasted to its time.
+    pub fn update(&self, sample: OffsetSample<C::Scale>) -> Result<Applied, DisciplineError> {
+        if !sample.frequency_ppb.is_finite() {
+            return Err(DisciplineError::Frequency);
+        }
+        self.exclusive(|| {
+            let current = self.estimate();
+            let was_synchronized = current.is_some_and(|e| e.was_synchronized);
+            if let Some(e) = current.filter(|_| !sample.locked) {
+                if e.bound_at(sample.at, self.config.drift_ppb) < sample.bound {
+                    return Applied::KeptCurrent;
+                }
+            }
+            let mut flags = HAS_SAMPLE;
+            if sample.locked {
+                flags |= LOCKED | WAS_SYNCHRONIZED;
+            } else if was_synchronized {
+                flags |= WAS_SYNCHRONIZED;
+            }
+            self.publish(&sample, flags);
+            Applied::Taken
+        })
+    }
+
+    /// Forgets the estimate (the local clock was replaced, say): readings are the local
+    /// clock's own again until the next measurement.
+    pub fn reset(&self) -> Result<(), DisciplineError> {
+        self.exclusive(|| {
+            let empty = OffsetSample {
+                at: Instant::EPOCH,
+                offset: Offset::ZERO,
+                frequency_ppb: 0.0,
+                bound: Duration::ZERO,
+                locked: false,
+            };
+            self.publish(&empty, 0);
+        })
+    }
+
+    fn exclusive<R>(&self, f: impl FnOnce() -> R) -> Result<R, DisciplineError> {
+        if self
+            .writing
+            .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return Err(DisciplineError::Busy);
+        }
+        let r = f();
+        self.writing.store(0, Ordering::Release);
+        Ok(r)
+    }
+
+    /// Fills the slot readers are not using, then points them at it.
+    fn publish(&self, s: &OffsetSample<C::Scale>, flags: u64) {
+        let next = 1 - self.active.load(Ordering::Relaxed);
+        let slot = &self.slots[usize::from(next == 1)];
+        let seq = slot.seq.load(Ordering::Relaxed);
+        slot.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        slot.at.store(s.at.as_nanos(), Ordering::Relaxed);
+        slot.offset
+            .store(s.offset.as_nanos() as u64, Ordering::Relaxed);
+        slot.frequency
+            .store(s.frequency_ppb.to_bits(), Ordering::Relaxed);
+        slot.bound.store(duration_nanos(s.bound), Ordering::Relaxed);
+        slot.flags.store(flags, Ordering::Relaxed);
+        slot.seq.store(seq.wrapping_add(2), Ordering::Release);
+        self.active.store(next, Ordering::Release);
+    }
+
+    /// A reading at local time `local` (a reading of [`Discipline::local`]), for a
+    /// caller that already has one.
+    pub fn read_at(&self, local: ClockReading<C::Scale>) -> ClockReading<C::Scale> {
+        let Some(e) = self.estimate() else {
+            return local;
+        };
+        let t = local.time;
+        ClockReading {
+            time: t.saturating_add_offset(e.offset_at(t).saturating_neg()),
+            bound: e.bound_at(t, self.config.drift_ppb),
+            status: e.status_at(t, self.config.fresh_for),
+        }
+    }
+}
+
+impl<C: ClockSource> ClockSource for Discipline<C> {
+    type Scale = C::Scale;
+
+    fn read(&self) -> ClockReading<C::Scale> {
+        self.read_at(self.local.read())
+    }
+
+    #[inline]
+    fn time(&self) -> Instant<C::Scale> {
+        let t = self.local.time();
+        match self.estimate() {
+            Some(e) => t.saturating_add_offset(e.offset_at(t).saturating_neg()),
+            None => t,
+        }
+    }
+
+    #[inline]
+    fn elapsed_reference(&self) -> Option<u64> {
+        self.local.elapsed_reference()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::time::Tai;
+
+    fn sample(at: u64, offset: i64, bound: u64, locked: bool) -> OffsetSample<Tai> {
+        OffsetSample {
+            at: Instant::from_nanos(at),
+            offset: Offset::from_nanos(offset),
+            frequency_ppb: 0.0,
+            bound: Duration::from_nanos(bound),
+            locked,
+        }
+    }
+
+    const CONFIG: DisciplineConfig = DisciplineConfig {
+        fresh_for: Duration::from_secs(4),
+        drift_ppb: 1_000,
+    };
+
+    #[test]
+    fn passes_the_local_reading_through_before_any_sample() {
+        let local = ManualClock::<Tai>::new(42);
+        let d = Discipline::new(&local, CONFIG);
+        assert_eq!(d.read(), local.read());
+        assert!(d.estimate().is_none());
+    }
+
+    #[test]
+    fn corrects_by_offset_and_frequency() {
+        let local = ManualClock::<Tai>::new(1_000_000_000);
+        let d = Discipline::new(&local, CONFIG);
+        let mut s = sample(1_000_000_000, 1_000, 50, true);
+        s.frequency_ppb = 2_000.0; // 2 µs per second ahead
+        assert_eq!(d.update(s), Ok(Applied::Taken));
+        local.advance(1_000_000_000);
+        let r = d.read();
+        // local 2 s, offset 1 µs + 2 µs: the reference is 3 µs behind.
+        assert_eq!(r.time.as_nanos(), 2_000_000_000 - 3_000);
+        assert_eq!(r.bound, Duration::from_nanos(50 + 1_000));
+        assert_eq!(r.status, ClockStatus::Synchronized);
+        assert_eq!(d.time(), r.time);
+    }
+
+    #[test]
+    fn statuses_follow_lock_and_freshness() {
+        let local = ManualClock::<Tai>::new(0);
+        let d = Discipline::new(&local, CONFIG);
+        d.update(sample(0, 0, 10, false)).unwrap();
+        assert_eq!(d.read().status, ClockStatus::FreeRunning);
+        local.advance(5_000_000_000);
+        // Never synchronized: stale but still free running, bound growing.
+        assert_eq!(d.read().status, ClockStatus::FreeRunning);
+        assert_eq!(d.read().bound, Duration::from_nanos(10 + 5_000));
+        d.update(sample(5_000_000_000, 0, 10, true)).unwrap();
+        assert_eq!(d.read().status, ClockStatus::Synchronized);
+        local.advance(4_000_000_001);
+        assert_eq!(d.read().status, ClockStatus::Holdover);
+    }
+
+    #[test]
+    fn an_unsettled_sample_does_not_replace_a_better_estimate() {
+        let local = ManualClock::<Tai>::new(0);
+        let d = Discipline::new(&local, CONFIG);
+        d.update(sample(0, 300, 100, true)).unwrap();
+        // 1 s later the coasted bound is 100 + 1 000 ns: a settling sample promising
+        // 5 µs is worse, one promising 500 ns is better.
+        assert_eq!(
+            d.update(sample(1_000_000_000, 9_000, 5_000, false)),
+            Ok(Applied::KeptCurrent)
+        );
+        assert_eq!(d.estimate().unwrap().sample.offset, Offset::from_nanos(300));
+        assert_eq!(
+            d.update(sample(1_000_000_000, 400, 500, false)),
+            Ok(Applied::Taken)
+        );
+        let e = d.estimate().unwrap();
+        assert!(e.was_synchronized && !e.sample.locked);
+        local.advance(1_000_000_000);
+        assert_eq!(d.read().status, ClockStatus::Holdover);
+    }
+
+    #[test]
+    fn reset_and_errors() {
+        let local = ManualClock::<Tai>::new(0);
+        let d = Discipline::new(&local, CONFIG);
+        d.update(sample(0, 300, 100, true)).unwrap();
+        d.reset().unwrap();
+        assert!(d.estimate().is_none());
+        let mut s = sample(0, 0, 0, true);
+        s.frequency_ppb = f64::NAN;
+        assert_eq!(d.update(s), Err(DisciplineError::Frequency));
+    }
+
+    #[test]
+    fn extremes_saturate() {
+        let local = ManualClock::<Tai>::new(u64::MAX);
+        let d = Discipline::new(&local, CONFIG);
+        let mut s = sample(0, i64::MIN, u64::MAX, true);
+        s.frequency_ppb = f64::MAX;
+        d.update(s).unwrap();
+        let r = d.read();
+        assert_eq!(r.bound, Duration::MAX.min(r.bound));
+        assert_eq!(r.status, ClockStatus::Holdover);
+        local.set(0);
+        let _ = d.read();
+    }
+}
