@@ -29,9 +29,9 @@ echo "== examples (each asserts what it shows)"
 cargo run -q -p tempora-core --example hlc_causality
 cargo run -q -p tempora-core --example ptp_two_ports
 
-echo "== loom model of the HLC"
+echo "== loom models: the HLC and the clock discipline's publication"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
-    cargo test -p tempora-core --test hlc_loom --release
+    cargo test -p tempora-core --test hlc_loom --test discipline_loom --release
 
 echo "== the embedded logging shim through the log crate"
 cargo test -p tempora-embedded --features log --test log_shim

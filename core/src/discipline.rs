@@ -59,7 +59,7 @@ use core::fmt;
 use core::time::Duration;
 
 use crate::clock::{ClockReading, ClockSource, ClockStatus};
-use crate::sync::{fence, AtomicU64, Ordering};
+use crate::sync::{fence, spin_hint, AtomicU64, Ordering};
 use crate::time::{duration_nanos, Instant, Offset, Timescale, NANOS_PER_SEC};
 
 /// How a [`Discipline`] judges freshness and grows its bound.
@@ -197,6 +197,8 @@ const WAS_SYNCHRONIZED: u64 = 1 << 2;
 #[derive(Debug)]
 struct Slot {
     seq: AtomicU64,
+    /// Which publication this slot holds.
+    version: AtomicU64,
     at: AtomicU64,
     offset: AtomicU64,
     frequency: AtomicU64,
@@ -209,6 +211,7 @@ impl Slot {
     const fn new() -> Self {
         Self {
             seq: AtomicU64::new(0),
+            version: AtomicU64::new(0),
             at: AtomicU64::new(0),
             offset: AtomicU64::new(0),
             frequency: AtomicU64::new(0),
@@ -221,6 +224,7 @@ impl Slot {
     fn new() -> Self {
         Self {
             seq: AtomicU64::new(0),
+            version: AtomicU64::new(0),
             at: AtomicU64::new(0),
             offset: AtomicU64::new(0),
             frequency: AtomicU64::new(0),
@@ -241,8 +245,8 @@ pub struct Discipline<C: ClockSource> {
     local: C,
     config: DisciplineConfig,
     slots: [Slot; 2],
-    /// Which slot readers use (0 or 1).
-    active: AtomicU64,
+    /// Publications so far; the latest is in slot `version % 2`.
+    version: AtomicU64,
     /// 1 while an update is in progress.
     writing: AtomicU64,
 }
@@ -256,7 +260,7 @@ impl<C: ClockSource> Discipline<C> {
             local,
             config,
             slots: [Slot::new(), Slot::new()],
-            active: AtomicU64::new(0),
+            version: AtomicU64::new(0),
             writing: AtomicU64::new(0),
         }
     }
@@ -268,7 +272,7 @@ impl<C: ClockSource> Discipline<C> {
             local,
             config,
             slots: [Slot::new(), Slot::new()],
-            active: AtomicU64::new(0),
+            version: AtomicU64::new(0),
             writing: AtomicU64::new(0),
         }
     }
@@ -285,24 +289,22 @@ impl<C: ClockSource> Discipline<C> {
 
     /// The current estimate, if any sample was taken.
     pub fn estimate(&self) -> Option<Estimate<C::Scale>> {
-        let slots = &self.slots;
         loop {
-            let i = usize::from(self.active.load(Ordering::Acquire) == 1);
-            let slot = &slots[i];
+            let v = self.version.load(Ordering::Acquire);
+            let slot = &self.slots[usize::from(v % 2 == 1)];
             let s1 = slot.seq.load(Ordering::Acquire);
-            if s1 % 2 == 1 {
-                // The writer flipped to this slot and is filling it again: the other
-                // one is complete now.
-                core::hint::spin_loop();
-                continue;
-            }
+            let version = slot.version.load(Ordering::Relaxed);
             let at = slot.at.load(Ordering::Relaxed);
             let offset = slot.offset.load(Ordering::Relaxed);
             let frequency = slot.frequency.load(Ordering::Relaxed);
             let bound = slot.bound.load(Ordering::Relaxed);
             let flags = slot.flags.load(Ordering::Relaxed);
             fence(Ordering::Acquire);
-            if slot.seq.load(Ordering::Relaxed) != s1 {
+            // Being written, rewritten since, or holding another publication than the
+            // one `v` names (a stale `v`): read again. Taking only publication `v` keeps
+            // one reader's successive estimates in publication order.
+            if s1 % 2 == 1 || slot.seq.load(Ordering::Relaxed) != s1 || version != v {
+                spin_hint();
                 continue;
             }
             if flags & HAS_SAMPLE == 0 {
@@ -377,11 +379,12 @@ impl<C: ClockSource> Discipline<C> {
 
     /// Fills the slot readers are not using, then points them at it.
     fn publish(&self, s: &OffsetSample<C::Scale>, flags: u64) {
-        let next = 1 - self.active.load(Ordering::Relaxed);
-        let slot = &self.slots[usize::from(next == 1)];
+        let v = self.version.load(Ordering::Relaxed).wrapping_add(1);
+        let slot = &self.slots[usize::from(v % 2 == 1)];
         let seq = slot.seq.load(Ordering::Relaxed);
         slot.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
         fence(Ordering::Release);
+        slot.version.store(v, Ordering::Relaxed);
         slot.at.store(s.at.as_nanos(), Ordering::Relaxed);
         slot.offset
             .store(s.offset.as_nanos() as u64, Ordering::Relaxed);
@@ -390,7 +393,7 @@ impl<C: ClockSource> Discipline<C> {
         slot.bound.store(duration_nanos(s.bound), Ordering::Relaxed);
         slot.flags.store(flags, Ordering::Relaxed);
         slot.seq.store(seq.wrapping_add(2), Ordering::Release);
-        self.active.store(next, Ordering::Release);
+        self.version.store(v, Ordering::Release);
     }
 
     /// A reading at local time `local` (a reading of [`Discipline::local`]), for a
