@@ -40,7 +40,7 @@
 //!     .update(OffsetSample {
 //!         at: Instant::from_nanos(1_000_000_000),
 //!         offset: Offset::from_nanos(500),
-//!         frequency_ppb: 0.0,
+//!         frequency_ppt: 0,
 //!         bound: Duration::from_nanos(100),
 //!         locked: true,
 //!     })
@@ -99,8 +99,10 @@ pub struct OffsetSample<S: Timescale> {
     pub at: Instant<S>,
     /// Local minus reference at `at`.
     pub offset: Offset,
-    /// Local minus reference rate, in parts per billion (ns per s); 0 if unknown.
-    pub frequency_ppb: f64,
+    /// Local minus reference rate, in parts per trillion (ps per s); 0 if unknown.
+    /// Integer, so a discipline costs no floating point on an MCU without an FPU;
+    /// within ±[`MAX_FREQUENCY_PPT`] (1 000 ppm).
+    pub frequency_ppt: i64,
     /// The true offset lies within `offset ± bound` at `at`: the producer's error
     /// bound (a PTP filter's few standard deviations plus the path's possible
     /// asymmetry; half a cross-timestamp's window plus the device's error).
@@ -109,6 +111,9 @@ pub struct OffsetSample<S: Timescale> {
     /// converged estimate makes readings [`Synchronized`](ClockStatus::Synchronized).
     pub locked: bool,
 }
+
+/// The largest frequency error a sample may state: 1 000 ppm, in parts per trillion.
+pub const MAX_FREQUENCY_PPT: i64 = 1_000_000_000;
 
 /// What [`Discipline::update`] did with a sample.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,7 +134,8 @@ pub enum DisciplineError {
     /// Another update was in progress (updates must come from one context at a time;
     /// this one pre-empted it). Nothing changed.
     Busy,
-    /// The frequency was NaN or infinite.
+    /// The frequency is beyond ±[`MAX_FREQUENCY_PPT`]: no oscillator a clock is
+    /// disciplined from is that far off; the producer's estimate is broken.
     Frequency,
 }
 
@@ -137,7 +143,7 @@ impl fmt::Display for DisciplineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Busy => "another discipline update was in progress",
-            Self::Frequency => "the sample's frequency is not a finite number",
+            Self::Frequency => "the sample's frequency is beyond 1000 ppm",
         })
     }
 }
@@ -158,20 +164,30 @@ impl<S: Timescale> Estimate<S> {
     /// The offset (local minus reference) predicted at local time `local`.
     pub fn offset_at(&self, local: Instant<S>) -> Offset {
         let age = local.offset_from(self.sample.at).unwrap_or(Offset::ZERO);
-        let drift = self.sample.frequency_ppb * age.as_f64() / NANOS_PER_SEC as f64;
-        self.sample
-            .offset
-            .saturating_add(Offset::from_nanos_f64(drift))
+        // Whole seconds and the rest, so every product fits 64 bits: |frequency| is at
+        // most 10^9 ppt, seconds below 2^33 (272 years) and the rest below 10^9 ns.
+        let nanos = age.as_nanos();
+        let (secs, rest) = (nanos / NANOS_PER_SEC as i64, nanos % NANOS_PER_SEC as i64);
+        let f = self.sample.frequency_ppt;
+        let drift = f
+            .saturating_mul(secs)
+            .div_euclid(1_000)
+            .saturating_add(f.saturating_mul(rest).div_euclid(1_000_000_000_000));
+        self.sample.offset.saturating_add(Offset::from_nanos(drift))
     }
 
     /// The bound at local time `local`: the sample's, plus `drift_ppb` of the time
-    /// since it (in either direction, should the local clock have stepped back).
+    /// since it (in either direction, should the local clock have stepped back),
+    /// rounded up: a bound is never too small.
     pub fn bound_at(&self, local: Instant<S>, drift_ppb: u32) -> Duration {
-        let age = u128::from(duration_nanos(local.abs_diff(self.sample.at)));
-        // Rounded up: a bound is never too small.
-        let growth = (age * u128::from(drift_ppb)).div_ceil(u128::from(NANOS_PER_SEC));
-        let growth = Duration::from_nanos(u64::try_from(growth).unwrap_or(u64::MAX));
-        self.sample.bound.saturating_add(growth)
+        let age = local.abs_diff(self.sample.at);
+        let drift = u64::from(drift_ppb);
+        let growth = drift
+            .saturating_mul(age.as_secs())
+            .saturating_add((drift * u64::from(age.subsec_nanos())).div_ceil(NANOS_PER_SEC));
+        self.sample
+            .bound
+            .saturating_add(Duration::from_nanos(growth))
     }
 
     /// The status at local time `local`.
@@ -314,7 +330,7 @@ impl<C: ClockSource> Discipline<C> {
                 sample: OffsetSample {
                     at: Instant::from_nanos(at),
                     offset: Offset::from_nanos(offset as i64),
-                    frequency_ppb: f64::from_bits(frequency),
+                    frequency_ppt: frequency as i64,
                     bound: Duration::from_nanos(bound),
                     locked: flags & LOCKED != 0,
                 },
@@ -327,7 +343,7 @@ impl<C: ClockSource> Discipline<C> {
     /// still settling only when it promises a tighter bound than the current estimate
     /// coasted to its time.
     pub fn update(&self, sample: OffsetSample<C::Scale>) -> Result<Applied, DisciplineError> {
-        if !sample.frequency_ppb.is_finite() {
+        if sample.frequency_ppt.unsigned_abs() > MAX_FREQUENCY_PPT as u64 {
             return Err(DisciplineError::Frequency);
         }
         self.exclusive(|| {
@@ -356,7 +372,7 @@ impl<C: ClockSource> Discipline<C> {
             let empty = OffsetSample {
                 at: Instant::EPOCH,
                 offset: Offset::ZERO,
-                frequency_ppb: 0.0,
+                frequency_ppt: 0,
                 bound: Duration::ZERO,
                 locked: false,
             };
@@ -389,7 +405,7 @@ impl<C: ClockSource> Discipline<C> {
         slot.offset
             .store(s.offset.as_nanos() as u64, Ordering::Relaxed);
         slot.frequency
-            .store(s.frequency_ppb.to_bits(), Ordering::Relaxed);
+            .store(s.frequency_ppt as u64, Ordering::Relaxed);
         slot.bound.store(duration_nanos(s.bound), Ordering::Relaxed);
         slot.flags.store(flags, Ordering::Relaxed);
         slot.seq.store(seq.wrapping_add(2), Ordering::Release);
@@ -443,7 +459,7 @@ mod tests {
         OffsetSample {
             at: Instant::from_nanos(at),
             offset: Offset::from_nanos(offset),
-            frequency_ppb: 0.0,
+            frequency_ppt: 0,
             bound: Duration::from_nanos(bound),
             locked,
         }
@@ -467,7 +483,7 @@ mod tests {
         let local = ManualClock::<Tai>::new(1_000_000_000);
         let d = Discipline::new(&local, CONFIG);
         let mut s = sample(1_000_000_000, 1_000, 50, true);
-        s.frequency_ppb = 2_000.0; // 2 µs per second ahead
+        s.frequency_ppt = 2_000_000; // 2 µs per second ahead
         assert_eq!(d.update(s), Ok(Applied::Taken));
         local.advance(1_000_000_000);
         let r = d.read();
@@ -524,7 +540,7 @@ mod tests {
         d.reset().unwrap();
         assert!(d.estimate().is_none());
         let mut s = sample(0, 0, 0, true);
-        s.frequency_ppb = f64::NAN;
+        s.frequency_ppt = MAX_FREQUENCY_PPT + 1;
         assert_eq!(d.update(s), Err(DisciplineError::Frequency));
     }
 
@@ -533,7 +549,7 @@ mod tests {
         let local = ManualClock::<Tai>::new(u64::MAX);
         let d = Discipline::new(&local, CONFIG);
         let mut s = sample(0, i64::MIN, u64::MAX, true);
-        s.frequency_ppb = f64::MAX;
+        s.frequency_ppt = -MAX_FREQUENCY_PPT;
         d.update(s).unwrap();
         let r = d.read();
         assert_eq!(r.bound, Duration::MAX.min(r.bound));

@@ -16,7 +16,7 @@ fn sample(k: u64) -> OffsetSample<Tai> {
     OffsetSample {
         at: Instant::from_nanos(k * 1_000),
         offset: Offset::from_nanos(k as i64 * 7),
-        frequency_ppb: k as f64 * 3.0,
+        frequency_ppt: k as i64 * 3_000,
         bound: Duration::from_nanos(k * 11),
         locked: true,
     }

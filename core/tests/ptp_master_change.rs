@@ -82,7 +82,7 @@ fn sample(m: &Measurement, locked: bool) -> OffsetSample<Tai> {
     OffsetSample {
         at: ns(m.at),
         offset: Offset::from_nanos_f64(m.offset),
-        frequency_ppb: m.frequency,
+        frequency_ppt: (m.frequency * 1_000.0) as i64,
         // As the Linux node bounds a PTP estimate: three standard deviations plus the
         // path delay (an asymmetry PTP cannot see may be as large as the delay).
         bound: Duration::from_nanos((3.0 * m.sigma + m.delay.abs()) as u64),

@@ -8,7 +8,7 @@ use core::marker::PhantomData;
 use core::time::Duration;
 
 use tempora_core::clock::{ClockReading, ClockSource, ClockStatus};
-use tempora_core::discipline::{Discipline, DisciplineConfig, OffsetSample};
+use tempora_core::discipline::{Discipline, DisciplineConfig, DisciplineError, OffsetSample};
 use tempora_core::time::{Instant, Timescale};
 
 /// A monotonic counter with a known nominal frequency: SysTick extended to 64 bits, a
@@ -118,6 +118,8 @@ pub enum AnchorError {
     /// The time is more than ±292 years from the counter's own count (the offset does
     /// not fit the discipline's 64-bit nanoseconds).
     OutOfRange,
+    /// The measured rate is more than 1 000 ppm from nominal.
+    Rate,
     /// An update of the discipline was in progress (an anchor from an interrupt that
     /// pre-empted another); nothing changed.
     Busy,
@@ -127,6 +129,7 @@ impl core::fmt::Display for AnchorError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
             Self::OutOfRange => "anchor time too far from the counter's count",
+            Self::Rate => "measured rate more than 1000 ppm from nominal",
             Self::Busy => "another anchor was being taken",
         })
     }
@@ -212,24 +215,32 @@ impl<T: TickCounter, S: Timescale> CounterClock<T, S> {
     ) -> Result<(), AnchorError> {
         let local = self.discipline.local().at(ticks);
         let offset = local.offset_from(time).ok_or(AnchorError::OutOfRange)?;
-        let frequency_ppb = rate.map_or(0.0, |r| self.rate_error_ppb(r));
+        let frequency_ppt = rate.map_or(0, |r| self.rate_error_ppt(r));
         self.discipline
             .update(OffsetSample {
                 at: local,
                 offset,
-                frequency_ppb,
+                frequency_ppt,
                 bound,
                 locked: true,
             })
             .map(|_| ())
-            .map_err(|_| AnchorError::Busy)
+            .map_err(|e| match e {
+                DisciplineError::Busy => AnchorError::Busy,
+                DisciplineError::Frequency => AnchorError::Rate,
+            })
     }
 
-    /// How far the counter's nominal rate is ahead of the measured one (ppb).
-    fn rate_error_ppb(&self, rate: Rate) -> f64 {
-        let nominal = ticks_to_nanos(rate.ticks, self.counter().frequency_hz()) as f64;
-        let seconds = f64::from(rate.seconds.max(1));
-        (nominal - seconds * 1e9) / seconds
+    /// How far the counter's nominal rate is ahead of the measured one, in parts per
+    /// trillion (integers only: no soft float on the board). A rate beyond the
+    /// discipline's ±1 000 ppm is refused there.
+    fn rate_error_ppt(&self, rate: Rate) -> i64 {
+        let nominal = ticks_to_nanos(rate.ticks, self.counter().frequency_hz());
+        let reference = u64::from(rate.seconds.max(1)) * 1_000_000_000;
+        // ppt = (nominal - reference) / reference * 10^12 = difference * 1000 / seconds.
+        let difference = i128::from(nominal) - i128::from(reference);
+        let ppt = difference * 1_000 / i128::from(rate.seconds.max(1));
+        i64::try_from(ppt).unwrap_or(i64::MAX)
     }
 }
 
