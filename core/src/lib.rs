@@ -14,8 +14,10 @@
 //! - [`interval`]: a fixed-capacity interval tree (stabbing, overlap, count).
 //! - [`graph`]: a temporal graph with time-respecting path queries.
 //! - [`pattern`]: sequence, count and absence patterns over out-of-order events.
-//! - [`ptp`]: IEEE 1588, sans-IO (so far: the PTPv2 wire codec).
-//! - [`shared`]: any structure in a `static`, for threads, tasks and interrupts.
+//! - [`ptp`]: IEEE 1588, sans-IO: the PTPv2 wire codec, the BMCA, the measurement filter
+//!   and the port state machine.
+//! - [`shared`]: any structure in a `static`, for threads, tasks and interrupts, and
+//!   cache-line padding against false sharing.
 //! - [`rng`]: a seedable generator for simulations, tests and benchmarks.
 //! - [`queue`]: the temporal message queue, ordered by priority and HLC timestamp, with
 //!   watermark release, and its `critical-section` shared variant.
