@@ -19,6 +19,7 @@
 //! - [`shared`]: any structure in a `static`, for threads, tasks and interrupts, and
 //!   cache-line padding against false sharing.
 //! - [`rng`]: a seedable generator for simulations, tests and benchmarks.
+//! - [`error`]: [`Full`](error::Full), what every full structure hands back.
 //! - [`queue`]: the temporal message queue, ordered by priority and HLC timestamp, with
 //!   watermark release, and its `critical-section` shared variant.
 //!
@@ -31,6 +32,7 @@
 
 pub mod causal;
 pub mod clock;
+pub mod error;
 pub mod graph;
 pub mod hlc;
 pub mod hooks;

@@ -22,8 +22,8 @@ use critical_section::Mutex;
 /// use tempora_core::NodeId;
 ///
 /// static QUEUE: Shared<CausalQueue<u32, 4, 8>> = Shared::new(CausalQueue::new(NodeId(1)));
-/// let clock = QUEUE.with(|q| q.stamp_send()).unwrap();
-/// assert_eq!(clock.get(NodeId(1)), 1);
+/// let msg = QUEUE.with(|q| q.send(7)).unwrap();
+/// assert_eq!((msg.sender, msg.seq(), msg.payload), (NodeId(1), 1, 7));
 /// ```
 pub struct Shared<T> {
     inner: Mutex<RefCell<T>>,
