@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use tempora_core::causal::{CausalMessage, CausalQueue, VectorClock};
-use tempora_core::queue::{Full, Priority, SharedTemporalQueue, TemporalQueue};
+use tempora_core::error::Full;
+use tempora_core::queue::{Priority, SharedTemporalQueue, TemporalQueue};
 use tempora_core::rng::SplitMix64 as Rng;
 use tempora_core::{NodeId, Timestamp, Utc};
 use tempora_std::ConcurrentTemporalQueue;
@@ -80,12 +81,7 @@ fn stream(len: usize, shuffle: bool) -> Vec<CausalMessage<u64, 8>> {
     let mut out: Vec<_> = (0..len as u64)
         .map(|k| {
             let sender = NodeId((k % 4) as u32 + 1);
-            clock.increment(sender).unwrap();
-            CausalMessage {
-                sender,
-                clock: clock.clone(),
-                payload: k,
-            }
+            clock.stamp(sender, k).unwrap()
         })
         .collect();
     if shuffle {

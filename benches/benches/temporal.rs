@@ -287,7 +287,7 @@ fn pattern(c: &mut Criterion) {
     let events: Vec<(u64, u8, u64)> = (0..EVENTS as u64)
         .map(|i| (i * 100, (rng.next_u64() % 4) as u8, rng.next_u64() % 1000))
         .collect();
-    type Seq = Sequence<u8, Utc, 3, 16, 2048>;
+    type Seq = Sequence<u8, Utc, 3, 2048, 16>;
     let new_seq = || {
         Box::new(Seq::new(
             [0, 1, 2],

@@ -71,6 +71,28 @@ impl<S: Timescale> ClockReading<S> {
     }
 }
 
+/// Prints `TIME ± BOUND (STATUS)`: the time in civil form on its scale, the bound as
+/// [`Duration`]'s `Debug` prints it, e.g.
+/// `2023-11-14T22:13:20.000000000 UTC ± 1.5ms (holdover)`.
+///
+/// ```
+/// use core::time::Duration;
+/// use tempora_core::clock::{ClockReading, ClockStatus};
+/// use tempora_core::time::{Instant, Utc};
+///
+/// let r = ClockReading {
+///     time: Instant::<Utc>::from_secs_nanos(1_700_000_000, 0).unwrap(),
+///     bound: Duration::from_micros(1_500),
+///     status: ClockStatus::Holdover,
+/// };
+/// assert_eq!(r.to_string(), "2023-11-14T22:13:20.000000000 UTC ± 1.5ms (holdover)");
+/// ```
+impl<S: Timescale> core::fmt::Display for ClockReading<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} ± {:?} ({})", self.time, self.bound, self.status)
+    }
+}
+
 /// A source of time on a known scale.
 ///
 /// Implementations take `&self` so one source can be shared by many threads (or tasks and

@@ -57,6 +57,7 @@ use core::time::Duration;
 
 use crate::clock::ClockSource;
 use crate::hooks::{Fault, FaultHook, Metric, MetricsHook, NoHooks};
+use crate::shared::CachePadded;
 use crate::sync::{AtomicU64, Ordering};
 use crate::time::duration_nanos;
 use crate::timestamp::{NodeId, Timestamp, LOGICAL_BITS};
@@ -147,9 +148,9 @@ impl From<Exhausted> for UpdateError {
 /// sample from their own caches instead of fighting over the line of the time.
 struct State {
     /// Last issued packed time.
-    time: CacheLine<AtomicU64>,
+    time: CachePadded<AtomicU64>,
     /// The last jump-detection sample.
-    sample: CacheLine<Sample>,
+    sample: CachePadded<Sample>,
 }
 
 struct Sample {
@@ -158,11 +159,6 @@ struct Sample {
     /// Elapsed reference at the sample, or [`NO_REFERENCE`].
     reference: AtomicU64,
 }
-
-/// Aligns its content to 128 bytes (x86 prefetches cache lines in pairs) where another
-/// core can contend for it; single-core MCUs without 64-bit atomics keep the RAM.
-#[cfg_attr(target_has_atomic = "64", repr(align(128)))]
-struct CacheLine<T>(T);
 
 /// A lock-free hybrid logical clock over a [`ClockSource`].
 ///
@@ -189,6 +185,117 @@ impl<C: ClockSource> Hlc<C, NoHooks> {
     pub fn new(clock: C, node: NodeId) -> Self {
         Self::with_hooks(clock, node, HlcConfig::DEFAULT, NoHooks)
     }
+
+    /// A clock for `node` with the limits `config` and no hooks; start from the defaults
+    /// and change what differs.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use tempora_core::clock::ManualClock;
+    /// use tempora_core::hlc::{Hlc, HlcConfig};
+    /// use tempora_core::time::Utc;
+    /// use tempora_core::timestamp::NodeId;
+    ///
+    /// static CLOCK: ManualClock<Utc> = ManualClock::new(1_000_000_000);
+    /// static HLC: Hlc<&ManualClock<Utc>> = Hlc::with_config(
+    ///     &CLOCK,
+    ///     NodeId(1),
+    ///     HlcConfig { max_offset: Duration::from_millis(100), ..HlcConfig::DEFAULT },
+    /// );
+    /// assert_eq!(HLC.config().max_offset, Duration::from_millis(100));
+    /// ```
+    #[cfg(not(loom))]
+    pub const fn with_config(clock: C, node: NodeId, config: HlcConfig) -> Self {
+        Self::with_hooks(clock, node, config, NoHooks)
+    }
+
+    /// A clock for `node` with the limits `config` and no hooks.
+    #[cfg(loom)]
+    pub fn with_config(clock: C, node: NodeId, config: HlcConfig) -> Self {
+        Self::with_hooks(clock, node, config, NoHooks)
+    }
+
+    /// Starts building a clock for `node`: [`HlcConfig::DEFAULT`] and no hooks until
+    /// told otherwise. (For a `static`, use the `const` constructors [`Hlc::new`],
+    /// [`Hlc::with_config`] or [`Hlc::with_hooks`].)
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use tempora_core::clock::ManualClock;
+    /// use tempora_core::hlc::Hlc;
+    /// use tempora_core::hooks::NoHooks;
+    /// use tempora_core::time::Utc;
+    /// use tempora_core::timestamp::NodeId;
+    ///
+    /// let clock = ManualClock::<Utc>::new(1_000_000_000);
+    /// let hlc = Hlc::builder(&clock, NodeId(7))
+    ///     .max_offset(Duration::from_millis(50))
+    ///     .hooks(NoHooks) // or your FaultHook + MetricsHook
+    ///     .build();
+    /// let far = hlc.now().time().saturating_add(Duration::from_millis(60)).on(NodeId(8));
+    /// assert!(hlc.update(far).is_err()); // 60 ms ahead: more than the max offset
+    /// ```
+    pub const fn builder(clock: C, node: NodeId) -> HlcBuilder<C> {
+        HlcBuilder {
+            clock,
+            node,
+            config: HlcConfig::DEFAULT,
+            hooks: NoHooks,
+        }
+    }
+}
+
+/// Builds an [`Hlc`] from the defaults: see [`Hlc::builder`].
+#[derive(Debug)]
+#[must_use = "a builder does nothing until `build`"]
+pub struct HlcBuilder<C, H = NoHooks> {
+    clock: C,
+    node: NodeId,
+    config: HlcConfig,
+    hooks: H,
+}
+
+impl<C: ClockSource> HlcBuilder<C, NoHooks> {
+    /// Hooks for faults and metrics (instead of none).
+    pub fn hooks<H: FaultHook + MetricsHook>(self, hooks: H) -> HlcBuilder<C, H> {
+        HlcBuilder {
+            clock: self.clock,
+            node: self.node,
+            config: self.config,
+            hooks,
+        }
+    }
+}
+
+impl<C: ClockSource, H: FaultHook + MetricsHook> HlcBuilder<C, H> {
+    /// See [`HlcConfig::max_offset`].
+    pub fn max_offset(mut self, max_offset: Duration) -> Self {
+        self.config.max_offset = max_offset;
+        self
+    }
+
+    /// See [`HlcConfig::step_back`].
+    pub fn step_back(mut self, step_back: Duration) -> Self {
+        self.config.step_back = step_back;
+        self
+    }
+
+    /// See [`HlcConfig::forward_jump`].
+    pub fn forward_jump(mut self, forward_jump: Duration) -> Self {
+        self.config.forward_jump = forward_jump;
+        self
+    }
+
+    /// All the limits at once.
+    pub fn config(mut self, config: HlcConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The clock.
+    pub fn build(self) -> Hlc<C, H> {
+        Hlc::with_hooks(self.clock, self.node, self.config, self.hooks)
+    }
 }
 
 impl<C: ClockSource, H: FaultHook + MetricsHook> Hlc<C, H> {
@@ -197,8 +304,8 @@ impl<C: ClockSource, H: FaultHook + MetricsHook> Hlc<C, H> {
     pub const fn with_hooks(clock: C, node: NodeId, config: HlcConfig, hooks: H) -> Self {
         Self {
             state: State {
-                time: CacheLine(AtomicU64::new(0)),
-                sample: CacheLine(Sample {
+                time: CachePadded::new(AtomicU64::new(0)),
+                sample: CachePadded::new(Sample {
                     physical: AtomicU64::new(0),
                     reference: AtomicU64::new(NO_REFERENCE),
                 }),
@@ -217,8 +324,8 @@ impl<C: ClockSource, H: FaultHook + MetricsHook> Hlc<C, H> {
     pub fn with_hooks(clock: C, node: NodeId, config: HlcConfig, hooks: H) -> Self {
         Self {
             state: State {
-                time: CacheLine(AtomicU64::new(0)),
-                sample: CacheLine(Sample {
+                time: CachePadded::new(AtomicU64::new(0)),
+                sample: CachePadded::new(Sample {
                     physical: AtomicU64::new(0),
                     reference: AtomicU64::new(NO_REFERENCE),
                 }),
@@ -258,7 +365,7 @@ impl<C: ClockSource, H: FaultHook + MetricsHook> Hlc<C, H> {
 
     /// The last timestamp issued (or merged), without issuing one.
     pub fn last(&self) -> Timestamp<C::Scale> {
-        Timestamp::from_raw(self.state.time.0.load(Ordering::Acquire), self.node)
+        Timestamp::from_raw(self.state.time.load(Ordering::Acquire), self.node)
     }
 
     /// A new timestamp for a local or send event: greater than every timestamp this clock
@@ -318,7 +425,7 @@ impl<C: ClockSource, H: FaultHook + MetricsHook> Hlc<C, H> {
     fn physical(&self) -> u64 {
         // Load the last sample *before* reading the clock: whoever stored it read the
         // clock earlier, so a reading below it is a genuine backward step.
-        let last = self.state.sample.0.physical.load(Ordering::Acquire);
+        let last = self.state.sample.physical.load(Ordering::Acquire);
         let pt = self.clock.time().as_nanos();
         // One comparison on the hot path: both "went back" and "moved on by a sample
         // period" make the wrapping difference large.
@@ -335,7 +442,6 @@ impl<C: ClockSource, H: FaultHook + MetricsHook> Hlc<C, H> {
         if self
             .state
             .sample
-            .0
             .physical
             .compare_exchange(last, pt, Ordering::AcqRel, Ordering::Relaxed)
             .is_err()
@@ -346,7 +452,6 @@ impl<C: ClockSource, H: FaultHook + MetricsHook> Hlc<C, H> {
         let last_reference = self
             .state
             .sample
-            .0
             .reference
             .swap(reference, Ordering::AcqRel);
         if pt < last {
@@ -371,7 +476,7 @@ impl<C: ClockSource, H: FaultHook + MetricsHook> Hlc<C, H> {
     #[inline(always)]
     fn advance(&self, pt: u64, remote: u64) -> Result<u64, Exhausted> {
         let tick = pt & !LOGICAL_MASK;
-        let mut current = self.state.time.0.load(Ordering::Relaxed);
+        let mut current = self.state.time.load(Ordering::Relaxed);
         loop {
             let seen = if remote > current { remote } else { current };
             let next = if tick > seen {
@@ -382,7 +487,7 @@ impl<C: ClockSource, H: FaultHook + MetricsHook> Hlc<C, H> {
                     None => return Err(self.exhausted()),
                 }
             };
-            match self.state.time.0.compare_exchange_weak(
+            match self.state.time.compare_exchange_weak(
                 current,
                 next,
                 Ordering::AcqRel,
@@ -413,7 +518,7 @@ impl<C: ClockSource, H> fmt::Debug for Hlc<C, H> {
             .field(
                 "last",
                 &Timestamp::<C::Scale>::from_raw(
-                    self.state.time.0.load(Ordering::Relaxed),
+                    self.state.time.load(Ordering::Relaxed),
                     self.node,
                 ),
             )

@@ -15,6 +15,8 @@
 
 use core::fmt;
 
+use crate::error::Full;
+
 /// Inserts staged before a merge into the sorted array.
 pub const STAGING: usize = 32;
 
@@ -89,18 +91,6 @@ impl Interval {
     }
 }
 
-/// The tree is full; the interval and value are handed back.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TreeFull<V>(pub Interval, pub V);
-
-impl<V> fmt::Display for TreeFull<V> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("interval tree is full")
-    }
-}
-
-impl<V: fmt::Debug> core::error::Error for TreeFull<V> {}
-
 #[derive(Clone, Copy)]
 struct Entry<V> {
     start: u64,
@@ -125,11 +115,11 @@ struct Entry<V> {
 /// assert!(t.remove(Interval::new(5, 15).unwrap(), &"b"));
 /// assert_eq!(t.count_overlapping(Interval::new(10, 16).unwrap()), 1);
 /// ```
-pub struct IntervalTree<V: Copy, const CAP: usize> {
-    sorted: heapless::Vec<Entry<V>, CAP>,
+pub struct IntervalTree<V: Copy, const CAPACITY: usize> {
+    sorted: heapless::Vec<Entry<V>, CAPACITY>,
     /// Largest `end` in each entry's implicit subtree (tombstones included). Kept apart
     /// from the entries so the binary search reads smaller lines.
-    max: heapless::Vec<u64, CAP>,
+    max: heapless::Vec<u64, CAPACITY>,
     staged: heapless::Vec<Entry<V>, STAGING>,
     dead: usize,
     /// Longest interval in `sorted` (tombstones included): bounds how far before a query
@@ -137,13 +127,13 @@ pub struct IntervalTree<V: Copy, const CAP: usize> {
     max_len: u64,
 }
 
-impl<V: Copy, const CAP: usize> Default for IntervalTree<V, CAP> {
+impl<V: Copy, const CAPACITY: usize> Default for IntervalTree<V, CAPACITY> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<V: Copy, const CAP: usize> IntervalTree<V, CAP> {
+impl<V: Copy, const CAPACITY: usize> IntervalTree<V, CAPACITY> {
     /// An empty tree, usable in a `static`.
     pub const fn new() -> Self {
         Self {
@@ -165,15 +155,16 @@ impl<V: Copy, const CAP: usize> IntervalTree<V, CAP> {
         self.len() == 0
     }
 
-    /// The capacity `CAP`.
+    /// The capacity, `CAPACITY`.
     pub const fn capacity(&self) -> usize {
-        CAP
+        CAPACITY
     }
 
-    /// Adds an interval, or hands it back if `CAP` intervals are stored.
-    pub fn insert(&mut self, interval: Interval, value: V) -> Result<(), TreeFull<V>> {
-        if self.len() >= CAP {
-            return Err(TreeFull(interval, value));
+    /// Adds an interval, or hands it and its value back if `CAPACITY` intervals are
+    /// stored.
+    pub fn insert(&mut self, interval: Interval, value: V) -> Result<(), Full<(Interval, V)>> {
+        if self.len() >= CAPACITY {
+            return Err(Full((interval, value)));
         }
         let entry = Entry {
             start: interval.start,
@@ -181,17 +172,17 @@ impl<V: Copy, const CAP: usize> IntervalTree<V, CAP> {
             live: true,
             value,
         };
-        if self.staged.is_full() || self.sorted.len() + self.staged.len() >= CAP {
+        if self.staged.is_full() || self.sorted.len() + self.staged.len() >= CAPACITY {
             self.merge_staged();
         }
         self.staged.push(entry).map_err(|e| {
-            TreeFull(
+            Full((
                 Interval {
                     start: e.start,
                     end: e.end,
                 },
                 e.value,
-            )
+            ))
         })
     }
 
@@ -200,12 +191,12 @@ impl<V: Copy, const CAP: usize> IntervalTree<V, CAP> {
     pub fn extend(
         &mut self,
         items: impl IntoIterator<Item = (Interval, V)>,
-    ) -> Result<(), TreeFull<V>> {
+    ) -> Result<(), Full<(Interval, V)>> {
         self.merge_staged();
         let mut result = Ok(());
         for (interval, value) in items {
-            if self.len() >= CAP {
-                result = Err(TreeFull(interval, value));
+            if self.len() >= CAPACITY {
+                result = Err(Full((interval, value)));
                 break;
             }
             let entry = Entry {
@@ -215,13 +206,13 @@ impl<V: Copy, const CAP: usize> IntervalTree<V, CAP> {
                 value,
             };
             if let Err(e) = self.sorted.push(entry) {
-                result = Err(TreeFull(
+                result = Err(Full((
                     Interval {
                         start: e.start,
                         end: e.end,
                     },
                     e.value,
-                ));
+                )));
                 break;
             }
         }
@@ -283,7 +274,7 @@ impl<V: Copy, const CAP: usize> IntervalTree<V, CAP> {
             // Grow, then merge from the back so nothing is overwritten before it moves.
             for e in self.staged.iter() {
                 if self.sorted.push(*e).is_err() {
-                    break; // unreachable: insert keeps len <= CAP
+                    break; // unreachable: insert keeps len <= CAPACITY
                 }
             }
             let (mut i, mut j, mut k) = (old, add, old + add);
@@ -480,11 +471,11 @@ impl<V: Copy, const CAP: usize> IntervalTree<V, CAP> {
     }
 }
 
-impl<V: Copy, const CAP: usize> fmt::Debug for IntervalTree<V, CAP> {
+impl<V: Copy, const CAPACITY: usize> fmt::Debug for IntervalTree<V, CAPACITY> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IntervalTree")
             .field("len", &self.len())
-            .field("capacity", &CAP)
+            .field("capacity", &CAPACITY)
             .finish()
     }
 }

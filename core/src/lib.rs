@@ -16,9 +16,12 @@
 //! - [`interval`]: a fixed-capacity interval tree (stabbing, overlap, count).
 //! - [`graph`]: a temporal graph with time-respecting path queries.
 //! - [`pattern`]: sequence, count and absence patterns over out-of-order events.
-//! - [`ptp`]: IEEE 1588, sans-IO (so far: the PTPv2 wire codec).
-//! - [`shared`]: any structure in a `static`, for threads, tasks and interrupts.
+//! - [`ptp`]: IEEE 1588, sans-IO: the PTPv2 wire codec, the BMCA, the measurement filter
+//!   and the port state machine.
+//! - [`shared`]: any structure in a `static`, for threads, tasks and interrupts, and
+//!   cache-line padding against false sharing.
 //! - [`rng`]: a seedable generator for simulations, tests and benchmarks.
+//! - [`error`]: [`Full`](error::Full), what every full structure hands back.
 //! - [`queue`]: the temporal message queue, ordered by priority and HLC timestamp, with
 //!   watermark release, and its `critical-section` shared variant.
 //!
@@ -32,6 +35,7 @@
 pub mod causal;
 pub mod clock;
 pub mod discipline;
+pub mod error;
 pub mod graph;
 pub mod hlc;
 pub mod hooks;

@@ -19,16 +19,21 @@
 //! Partial matches are kept per partition at fixed capacity; when a capacity is reached
 //! the condition is reported as [`Report::Overflow`], never hidden. Every match carries
 //! the timestamps of the events that formed it. Times are compared on the packed HLC
-//! value (nanoseconds whose low 8 bits are the logical counter).
+//! value (nanoseconds whose low 8 bits are the logical counter), and the watermark is an
+//! [`HlcTime`].
+//!
+//! Reports go to a callback, `impl FnMut(Report)`, as everywhere in the crate: pass a
+//! closure, or `&mut` one to keep using it.
 
 use core::fmt;
 use core::time::Duration;
 
 use heapless::index_map::FnvIndexMap;
 
-use crate::queue::{Full, Priority, TemporalQueue};
-use crate::time::{duration_nanos, Instant, Timescale, Utc};
-use crate::timestamp::Timestamp;
+use crate::error::Full;
+use crate::queue::{Priority, TemporalQueue};
+use crate::time::{duration_nanos, Timescale, Utc};
+use crate::timestamp::{HlcTime, Timestamp};
 
 /// The most events a match can carry (sequence steps, count threshold).
 pub const MATCH_MAX: usize = 16;
@@ -82,9 +87,9 @@ pub enum Report<'a, S: Timescale = Utc> {
 /// A pattern matcher fed with events in timestamp order.
 pub trait Matcher<K, S: Timescale> {
     /// The next event (timestamps never decrease between calls).
-    fn event(&mut self, event: &Event<K, S>, report: &mut impl FnMut(Report<'_, S>));
+    fn event(&mut self, event: &Event<K, S>, report: impl FnMut(Report<'_, S>));
     /// Every event at or below `watermark` has been delivered.
-    fn watermark(&mut self, _watermark: u64, _report: &mut impl FnMut(Report<'_, S>)) {}
+    fn watermark(&mut self, _watermark: HlcTime<S>, _report: impl FnMut(Report<'_, S>)) {}
 }
 
 fn match_of<S: Timescale>(partition: u64, timestamps: &[Timestamp<S>]) -> Report<'_, S> {
@@ -106,14 +111,15 @@ pub enum Contiguity {
 
 /// `steps[0]` then `steps[1]` … within `within` of the first, per partition.
 ///
-/// Holds up to `PARTIALS` partial matches in each of up to `PARTITIONS` partitions
-/// (a power of two). A partition's state is freed when it has no partial match.
+/// Up to `PARTITIONS` partitions (a power of two) with up to `PARTIALS` partial matches
+/// each; `STEPS` is the length of the pattern. A partition's state is freed when it has
+/// no partial match.
 pub struct Sequence<
     K,
     S: Timescale,
     const STEPS: usize,
-    const PARTIALS: usize,
     const PARTITIONS: usize,
+    const PARTIALS: usize,
 > {
     steps: [K; STEPS],
     within: u64,
@@ -128,9 +134,9 @@ impl<
         K: Copy + PartialEq,
         S: Timescale,
         const STEPS: usize,
-        const PARTIALS: usize,
         const PARTITIONS: usize,
-    > Sequence<K, S, STEPS, PARTIALS, PARTITIONS>
+        const PARTIALS: usize,
+    > Sequence<K, S, STEPS, PARTITIONS, PARTIALS>
 {
     /// A sequence pattern.
     pub const fn new(steps: [K; STEPS], within: Duration, contiguity: Contiguity) -> Self {
@@ -160,11 +166,11 @@ impl<
         K: Copy + PartialEq,
         S: Timescale,
         const STEPS: usize,
-        const PARTIALS: usize,
         const PARTITIONS: usize,
-    > Matcher<K, S> for Sequence<K, S, STEPS, PARTIALS, PARTITIONS>
+        const PARTIALS: usize,
+    > Matcher<K, S> for Sequence<K, S, STEPS, PARTITIONS, PARTIALS>
 {
-    fn event(&mut self, e: &Event<K, S>, report: &mut impl FnMut(Report<'_, S>)) {
+    fn event(&mut self, e: &Event<K, S>, mut report: impl FnMut(Report<'_, S>)) {
         let t = e.timestamp.raw();
         let key = e.partition;
         if !self.partials.contains_key(&key) {
@@ -227,7 +233,8 @@ impl<
     /// Drops partial matches older than `within` before the watermark (no later event
     /// can complete them) and frees idle partitions; at most once per `within` of
     /// watermark progress, so the sweep costs O(partitions / events per window).
-    fn watermark(&mut self, watermark: u64, _report: &mut impl FnMut(Report<'_, S>)) {
+    fn watermark(&mut self, watermark: HlcTime<S>, _report: impl FnMut(Report<'_, S>)) {
+        let watermark = watermark.raw();
         if watermark.saturating_sub(self.swept) < self.within.max(1) {
             return;
         }
@@ -285,10 +292,10 @@ impl core::error::Error for CountError {}
 
 /// Per-partition state of a [`Count`]: recent matching timestamps plus window
 /// bookkeeping.
-struct Tally<S: Timescale, const CAP: usize> {
+struct Tally<S: Timescale, const EVENTS: usize> {
     /// Matching timestamps, oldest first (sliding: all in the window; last-n: the latest
     /// `at_least`; tumbling and hopping: the current windows' first ones).
-    recent: heapless::Deque<Timestamp<S>, CAP>,
+    recent: heapless::Deque<Timestamp<S>, EVENTS>,
     /// Last-n: which of the last `n` events matched (bit 0 = newest).
     history: u64,
     /// Tumbling: the current window index and its count. Hopping: per open window
@@ -301,20 +308,21 @@ struct Tally<S: Timescale, const CAP: usize> {
 /// Sliding and last-n windows report at every matching event that brings the window to
 /// the threshold or keeps it there, with the latest `at_least` timestamps. Tumbling and
 /// hopping windows report once per window, when its count reaches the threshold.
-/// `CAP` bounds the timestamps held per partition (sliding windows need one per
-/// matching event in the window; overflowing it is reported). Hopping windows may
+/// Up to `PARTITIONS` partitions (a power of two) with up to `EVENTS` timestamps held
+/// each (sliding windows need one per matching event in the window; overflowing it is
+/// reported). Hopping windows may
 /// overlap at most 8 deep.
-pub struct Count<K, S: Timescale, const PARTITIONS: usize, const CAP: usize> {
+pub struct Count<K, S: Timescale, const PARTITIONS: usize, const EVENTS: usize> {
     kind: K,
     at_least: usize,
     window: Window,
-    tallies: FnvIndexMap<u64, Tally<S, CAP>, PARTITIONS>,
+    tallies: FnvIndexMap<u64, Tally<S, EVENTS>, PARTITIONS>,
     /// Watermark of the last sweep for expired windows.
     swept: u64,
 }
 
-impl<K: Copy + PartialEq, S: Timescale, const PARTITIONS: usize, const CAP: usize>
-    Count<K, S, PARTITIONS, CAP>
+impl<K: Copy + PartialEq, S: Timescale, const PARTITIONS: usize, const EVENTS: usize>
+    Count<K, S, PARTITIONS, EVENTS>
 {
     /// A count pattern.
     pub fn new(kind: K, at_least: usize, window: Window) -> Result<Self, CountError> {
@@ -324,7 +332,7 @@ impl<K: Copy + PartialEq, S: Timescale, const PARTITIONS: usize, const CAP: usiz
                 "PARTITIONS: a power of two > 1"
             );
         }
-        if at_least == 0 || at_least > MATCH_MAX || at_least > CAP {
+        if at_least == 0 || at_least > MATCH_MAX || at_least > EVENTS {
             return Err(CountError::Threshold);
         }
         let ok = match window {
@@ -349,10 +357,10 @@ impl<K: Copy + PartialEq, S: Timescale, const PARTITIONS: usize, const CAP: usiz
     }
 }
 
-impl<K: Copy + PartialEq, S: Timescale, const PARTITIONS: usize, const CAP: usize> Matcher<K, S>
-    for Count<K, S, PARTITIONS, CAP>
+impl<K: Copy + PartialEq, S: Timescale, const PARTITIONS: usize, const EVENTS: usize> Matcher<K, S>
+    for Count<K, S, PARTITIONS, EVENTS>
 {
-    fn event(&mut self, e: &Event<K, S>, report: &mut impl FnMut(Report<'_, S>)) {
+    fn event(&mut self, e: &Event<K, S>, mut report: impl FnMut(Report<'_, S>)) {
         let hit = e.kind == self.kind;
         let key = e.partition;
         if !self.tallies.contains_key(&key) {
@@ -378,11 +386,9 @@ impl<K: Copy + PartialEq, S: Timescale, const PARTITIONS: usize, const CAP: usiz
             return;
         };
         let t = e.timestamp.raw();
-        let overflow = |report: &mut dyn FnMut(Report<'_, S>)| {
-            report(Report::Overflow {
-                partition: key,
-                capacity: Capacity::Window,
-            })
+        let overflow = Report::Overflow {
+            partition: key,
+            capacity: Capacity::Window,
         };
         let mut found = None;
         match window {
@@ -394,7 +400,7 @@ impl<K: Copy + PartialEq, S: Timescale, const PARTITIONS: usize, const CAP: usiz
                 if hit {
                     if tally.recent.is_full() {
                         tally.recent.pop_front();
-                        overflow(report);
+                        report(overflow);
                     }
                     let _ = tally.recent.push_back(e.timestamp);
                     if tally.recent.len() >= at_least {
@@ -456,7 +462,7 @@ impl<K: Copy + PartialEq, S: Timescale, const PARTITIONS: usize, const CAP: usiz
                                 .push_back((j, 0, heapless::Vec::new()))
                                 .is_err()
                         {
-                            overflow(report);
+                            report(overflow);
                         }
                     }
                     for w in tally
@@ -484,7 +490,8 @@ impl<K: Copy + PartialEq, S: Timescale, const PARTITIONS: usize, const CAP: usiz
     /// Expires time windows the watermark has passed and frees idle partitions, at most
     /// once per window length of watermark progress. Last-n windows do not expire by
     /// time: their state lives until the partition's last n events hold no match.
-    fn watermark(&mut self, watermark: u64, _report: &mut impl FnMut(Report<'_, S>)) {
+    fn watermark(&mut self, watermark: HlcTime<S>, _report: impl FnMut(Report<'_, S>)) {
+        let watermark = watermark.raw();
         let (length, hop) = match self.window {
             Window::Sliding(l) | Window::Tumbling(l) => (duration_nanos(l), 1),
             Window::Hopping { length, hop } => (duration_nanos(length), duration_nanos(hop)),
@@ -512,7 +519,7 @@ impl<K: Copy + PartialEq, S: Timescale, const PARTITIONS: usize, const CAP: usiz
     }
 }
 
-impl<S: Timescale, const CAP: usize> Tally<S, CAP> {
+impl<S: Timescale, const EVENTS: usize> Tally<S, EVENTS> {
     fn idle(&self, window: Window) -> bool {
         match window {
             Window::Sliding(_) => self.recent.is_empty(),
@@ -522,11 +529,11 @@ impl<S: Timescale, const CAP: usize> Tally<S, CAP> {
     }
 }
 
-impl<K: Copy + PartialEq, S: Timescale, const PARTITIONS: usize, const CAP: usize>
-    Count<K, S, PARTITIONS, CAP>
+impl<K: Copy + PartialEq, S: Timescale, const PARTITIONS: usize, const EVENTS: usize>
+    Count<K, S, PARTITIONS, EVENTS>
 {
     fn latest_of(
-        recent: &heapless::Deque<Timestamp<S>, CAP>,
+        recent: &heapless::Deque<Timestamp<S>, EVENTS>,
         n: usize,
     ) -> heapless::Vec<Timestamp<S>, MATCH_MAX> {
         let skip = recent.len().saturating_sub(n);
@@ -561,7 +568,7 @@ impl<K: Copy + PartialEq, S: Timescale, const PENDING: usize> Absence<K, S, PEND
         self.pending.len()
     }
 
-    fn expire(&mut self, now: u64, inclusive: bool, report: &mut impl FnMut(Report<'_, S>)) {
+    fn expire(&mut self, now: u64, inclusive: bool, mut report: impl FnMut(Report<'_, S>)) {
         while let Some(&(partition, t)) = self.pending.front() {
             let deadline = t.raw().saturating_add(self.within);
             let due = if inclusive {
@@ -581,10 +588,10 @@ impl<K: Copy + PartialEq, S: Timescale, const PENDING: usize> Absence<K, S, PEND
 impl<K: Copy + PartialEq, S: Timescale, const PENDING: usize> Matcher<K, S>
     for Absence<K, S, PENDING>
 {
-    fn event(&mut self, e: &Event<K, S>, report: &mut impl FnMut(Report<'_, S>)) {
+    fn event(&mut self, e: &Event<K, S>, mut report: impl FnMut(Report<'_, S>)) {
         let t = e.timestamp.raw();
         // Deadlines strictly before this event have passed with no `then`.
-        self.expire(t, false, report);
+        self.expire(t, false, &mut report);
         if e.kind == self.then {
             // Events arrive in order, so every pending `first` of this partition is at or
             // before t and within its deadline: all are answered.
@@ -599,8 +606,8 @@ impl<K: Copy + PartialEq, S: Timescale, const PENDING: usize> Matcher<K, S>
         }
     }
 
-    fn watermark(&mut self, watermark: u64, report: &mut impl FnMut(Report<'_, S>)) {
-        self.expire(watermark, true, report);
+    fn watermark(&mut self, watermark: HlcTime<S>, report: impl FnMut(Report<'_, S>)) {
+        self.expire(watermark.raw(), true, report);
     }
 }
 
@@ -610,8 +617,34 @@ pub enum PushError<K, S: Timescale = Utc> {
     /// Its timestamp was at or below the watermark: events after it were already matched.
     Late(Event<K, S>),
     /// The reorder buffer is full.
-    BufferFull(Event<K, S>),
+    Full(Full<Event<K, S>>),
 }
+
+impl<K, S: Timescale> PushError<K, S> {
+    /// The refused event.
+    pub fn into_inner(self) -> Event<K, S> {
+        match self {
+            Self::Late(e) | Self::Full(Full(e)) => e,
+        }
+    }
+}
+
+impl<K, S: Timescale> From<Full<Event<K, S>>> for PushError<K, S> {
+    fn from(full: Full<Event<K, S>>) -> Self {
+        Self::Full(full)
+    }
+}
+
+impl<K, S: Timescale> fmt::Display for PushError<K, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Late(e) => write!(f, "event at {} is behind the watermark", e.timestamp),
+            Self::Full(_) => f.write_str("reorder buffer full"),
+        }
+    }
+}
+
+impl<K: fmt::Debug, S: Timescale> core::error::Error for PushError<K, S> {}
 
 /// Counters of a [`Detector`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -637,7 +670,7 @@ pub struct DetectorStats {
 /// use tempora_core::{NodeId, Timestamp, Utc};
 ///
 /// let ev = |ns: u64, kind: char| Event { timestamp: Timestamp::<Utc>::from_raw(ns, NodeId(1)), kind, partition: 7 };
-/// let pattern = Sequence::<char, Utc, 2, 4, 16>::new(['a', 'b'], Duration::from_micros(10), Contiguity::Relaxed);
+/// let pattern = Sequence::<char, Utc, 2, 16, 4>::new(['a', 'b'], Duration::from_micros(10), Contiguity::Relaxed);
 /// // Events may arrive up to 1 µs out of order.
 /// let mut d = Detector::<_, _, _, 64>::new(pattern, Duration::from_micros(1));
 /// let mut found = Vec::new();
@@ -651,9 +684,9 @@ pub struct DetectorStats {
 pub struct Detector<K, S: Timescale, M, const BUFFER: usize> {
     matcher: M,
     buffer: TemporalQueue<Event<K, S>, S, BUFFER>,
-    lateness: u64,
-    max_seen: u64,
-    watermark: Option<u64>,
+    lateness: Duration,
+    max_seen: HlcTime<S>,
+    watermark: Option<HlcTime<S>>,
     stats: DetectorStats,
 }
 
@@ -663,8 +696,8 @@ impl<K: Copy, S: Timescale, M: Matcher<K, S>, const BUFFER: usize> Detector<K, S
         Self {
             matcher,
             buffer: TemporalQueue::new(),
-            lateness: duration_nanos(lateness),
-            max_seen: 0,
+            lateness,
+            max_seen: HlcTime::MIN,
             watermark: None,
             stats: DetectorStats::default(),
         }
@@ -681,7 +714,7 @@ impl<K: Copy, S: Timescale, M: Matcher<K, S>, const BUFFER: usize> Detector<K, S
     }
 
     /// The current watermark, if any event has passed one.
-    pub fn watermark(&self) -> Option<u64> {
+    pub fn watermark(&self) -> Option<HlcTime<S>> {
         self.watermark
     }
 
@@ -694,16 +727,16 @@ impl<K: Copy, S: Timescale, M: Matcher<K, S>, const BUFFER: usize> Detector<K, S
     pub fn push(
         &mut self,
         event: Event<K, S>,
-        report: &mut impl FnMut(Report<'_, S>),
+        report: impl FnMut(Report<'_, S>),
     ) -> Result<(), PushError<K, S>> {
-        let t = event.timestamp.raw();
+        let t = event.timestamp.time();
         if self.watermark.is_some_and(|w| t <= w) {
             self.stats.late += 1;
             return Err(PushError::Late(event));
         }
-        if let Err(Full(e)) = self.buffer.push(Priority(0), event.timestamp, event) {
+        if let Err(full) = self.buffer.push(Priority(0), event.timestamp, event) {
             self.stats.refused += 1;
-            return Err(PushError::BufferFull(e));
+            return Err(full.into());
         }
         self.stats.accepted += 1;
         self.max_seen = self.max_seen.max(t);
@@ -714,8 +747,9 @@ impl<K: Copy, S: Timescale, M: Matcher<K, S>, const BUFFER: usize> Detector<K, S
     }
 
     /// Moves the watermark to `watermark` (if later): for idle streams, or a watermark
-    /// from outside (e.g. an HLC reading minus the peers' max skew).
-    pub fn advance(&mut self, watermark: u64, report: &mut impl FnMut(Report<'_, S>)) {
+    /// from outside (e.g. an HLC reading minus the peers' max skew,
+    /// `hlc.now().time().saturating_sub(max_skew)`).
+    pub fn advance(&mut self, watermark: HlcTime<S>, mut report: impl FnMut(Report<'_, S>)) {
         if self.watermark.is_some_and(|w| w >= watermark) {
             return;
         }
@@ -728,17 +762,14 @@ impl<K: Copy, S: Timescale, M: Matcher<K, S>, const BUFFER: usize> Detector<K, S
             }
             report(r)
         };
-        while let Some(q) = self
-            .buffer
-            .pop_ready(Instant::from_nanos(watermark), Duration::ZERO)
-        {
+        while let Some(q) = self.buffer.pop_through(watermark) {
             self.matcher.event(&q.message, &mut counting);
         }
         self.matcher.watermark(watermark, &mut counting);
     }
 
     /// Releases everything: the end of the stream.
-    pub fn flush(&mut self, report: &mut impl FnMut(Report<'_, S>)) {
-        self.advance(u64::MAX, report);
+    pub fn flush(&mut self, report: impl FnMut(Report<'_, S>)) {
+        self.advance(HlcTime::MAX, report);
     }
 }

@@ -4,39 +4,36 @@
 //! [`TemporalQueue`] is a binary min-heap of small `Copy` slots (a packed 128-bit key of
 //! inverted priority, HLC time and node, an insertion sequence number, and the index of
 //! the message in a fixed array), so messages with equal priority and timestamp come out
-//! in the order they went in, and sifting moves 32-byte slots, never messages. A full queue refuses a push
-//! and hands the message back. [`SharedTemporalQueue`] wraps it in a `critical-section`
-//! mutex for use from tasks, interrupts and threads.
+//! in the order they went in, and sifting moves 32-byte slots, never messages. A full
+//! queue refuses a push and hands the message back in a [`Full`].
+//! [`SharedTemporalQueue`] wraps it in a `critical-section` mutex for use from tasks,
+//! interrupts and threads.
 
 use core::fmt;
 use core::time::Duration;
 
+use crate::error::Full;
 use crate::shared::Shared;
 use crate::time::{Instant, Timescale, Utc};
-use crate::timestamp::{NodeId, Timestamp};
+use crate::timestamp::{HlcTime, NodeId, Timestamp};
 
 /// Message priority: higher values leave the queue first.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Priority(pub u8);
 
-/// The queue is full; the message is handed back.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Full<M>(pub M);
-
-impl<M> fmt::Debug for Full<M> {
+/// Prints the number, e.g. `9`.
+///
+/// ```
+/// use tempora_core::queue::Priority;
+/// assert_eq!(Priority(9).to_string(), "9");
+/// assert_eq!(format!("p{:>3}", Priority(7)), "p  7");
+/// ```
+impl fmt::Display for Priority {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Full(..)")
+        self.0.fmt(f)
     }
 }
-
-impl<M> fmt::Display for Full<M> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("temporal queue is full")
-    }
-}
-
-impl<M> core::error::Error for Full<M> {}
 
 /// A message with its ordering key, as it leaves the queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,31 +93,31 @@ fn unpack<S: Timescale>(key: u128) -> (Priority, Timestamp<S>) {
 /// assert_eq!(q.pop_ready(now, Duration::from_nanos(1_000)).unwrap().message, "early");
 /// assert!(q.pop_ready(now, Duration::from_nanos(1_000)).is_none());
 /// ```
-pub struct TemporalQueue<M, S: Timescale = Utc, const CAP: usize = 64> {
-    heap: heapless::Vec<Slot, CAP>,
+pub struct TemporalQueue<M, S: Timescale = Utc, const CAPACITY: usize = 64> {
+    heap: heapless::Vec<Slot, CAPACITY>,
     /// Messages by slot index; the heap orders indices.
-    messages: [Option<M>; CAP],
+    messages: [Option<M>; CAPACITY],
     /// Indices freed by pops, reused first.
-    free: heapless::Vec<u32, CAP>,
+    free: heapless::Vec<u32, CAPACITY>,
     /// Indices below this have been used at least once.
     fresh: u32,
     seq: u64,
     scale: core::marker::PhantomData<S>,
 }
 
-impl<M, S: Timescale, const CAP: usize> Default for TemporalQueue<M, S, CAP> {
+impl<M, S: Timescale, const CAPACITY: usize> Default for TemporalQueue<M, S, CAPACITY> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<M, S: Timescale, const CAP: usize> TemporalQueue<M, S, CAP> {
+impl<M, S: Timescale, const CAPACITY: usize> TemporalQueue<M, S, CAPACITY> {
     /// An empty queue.
     pub const fn new() -> Self {
-        const { assert!(CAP <= u32::MAX as usize, "capacity must fit in u32") };
+        const { assert!(CAPACITY <= u32::MAX as usize, "capacity must fit in u32") };
         Self {
             heap: heapless::Vec::new(),
-            messages: [const { None }; CAP],
+            messages: [const { None }; CAPACITY],
             free: heapless::Vec::new(),
             fresh: 0,
             seq: 0,
@@ -143,9 +140,9 @@ impl<M, S: Timescale, const CAP: usize> TemporalQueue<M, S, CAP> {
         self.heap.is_full()
     }
 
-    /// The capacity `CAP`.
+    /// The capacity, `CAPACITY`.
     pub const fn capacity(&self) -> usize {
-        CAP
+        CAPACITY
     }
 
     /// Queues `message`, or hands it back if the queue is full.
@@ -174,8 +171,8 @@ impl<M, S: Timescale, const CAP: usize> TemporalQueue<M, S, CAP> {
         self.seq = self.seq.wrapping_add(1);
         match (self.messages.get_mut(index as usize), self.heap.push(slot)) {
             (Some(place), Ok(())) => *place = Some(message),
-            // Unreachable: fewer than CAP slots are queued, so an index below CAP is free
-            // and the heap has room. Refuse rather than lose the message.
+            // Unreachable: fewer than CAPACITY slots are queued, so an index below
+            // CAPACITY is free and the heap has room. Refuse rather than lose the message.
             _ => return Err(Full(message)),
         }
         self.sift_up(slot);
@@ -198,7 +195,7 @@ impl<M, S: Timescale, const CAP: usize> TemporalQueue<M, S, CAP> {
     pub fn pop(&mut self) -> Option<Queued<M, S>> {
         let slot = self.pop_slot()?;
         let message = self.messages.get_mut(slot.index as usize)?.take()?;
-        // Cannot fail: at most CAP indices are ever freed.
+        // Cannot fail: at most CAPACITY indices are ever freed.
         let _ = self.free.push(slot.index);
         let (priority, timestamp) = unpack(slot.key);
         Some(Queued {
@@ -221,6 +218,30 @@ impl<M, S: Timescale, const CAP: usize> TemporalQueue<M, S, CAP> {
         let watermark = Self::watermark(now, max_skew).as_nanos();
         let first = self.heap.first()?;
         if unpack::<S>(first.key).1.raw() <= watermark {
+            self.pop()
+        } else {
+            None
+        }
+    }
+
+    /// Pops the first message if its HLC time is at or below `watermark`: release by a
+    /// watermark in HLC time (e.g. the pattern detector's) rather than by a wall-clock
+    /// instant. Like [`TemporalQueue::pop_ready`], a first message not yet due holds
+    /// back the rest.
+    ///
+    /// ```
+    /// use tempora_core::queue::{Priority, TemporalQueue};
+    /// use tempora_core::timestamp::HlcTime;
+    /// use tempora_core::{NodeId, Timestamp, Utc};
+    ///
+    /// let mut q = TemporalQueue::<char, Utc, 4>::new();
+    /// q.push(Priority(0), Timestamp::from_raw(512, NodeId(1)), 'a').unwrap();
+    /// assert!(q.pop_through(HlcTime::from_raw(511)).is_none());
+    /// assert_eq!(q.pop_through(HlcTime::from_raw(512)).unwrap().message, 'a');
+    /// ```
+    pub fn pop_through(&mut self, watermark: HlcTime<S>) -> Option<Queued<M, S>> {
+        let first = self.heap.first()?;
+        if unpack::<S>(first.key).1.time() <= watermark {
             self.pop()
         } else {
             None
@@ -280,29 +301,29 @@ impl<M, S: Timescale, const CAP: usize> TemporalQueue<M, S, CAP> {
     }
 }
 
-impl<M, S: Timescale, const CAP: usize> fmt::Debug for TemporalQueue<M, S, CAP> {
+impl<M, S: Timescale, const CAPACITY: usize> fmt::Debug for TemporalQueue<M, S, CAPACITY> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TemporalQueue")
             .field("len", &self.len())
-            .field("capacity", &CAP)
+            .field("capacity", &CAPACITY)
             .finish()
     }
 }
 
 /// A [`TemporalQueue`] shared by threads, tasks and interrupt handlers through a
 /// `critical-section` mutex: each operation is one short critical section. On a single
-/// core MCU that means interrupts are masked for a heap operation (O(log CAP)).
-pub struct SharedTemporalQueue<M, S: Timescale = Utc, const CAP: usize = 64> {
-    inner: Shared<TemporalQueue<M, S, CAP>>,
+/// core MCU that means interrupts are masked for a heap operation (O(log CAPACITY)).
+pub struct SharedTemporalQueue<M, S: Timescale = Utc, const CAPACITY: usize = 64> {
+    inner: Shared<TemporalQueue<M, S, CAPACITY>>,
 }
 
-impl<M, S: Timescale, const CAP: usize> Default for SharedTemporalQueue<M, S, CAP> {
+impl<M, S: Timescale, const CAPACITY: usize> Default for SharedTemporalQueue<M, S, CAPACITY> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<M, S: Timescale, const CAP: usize> SharedTemporalQueue<M, S, CAP> {
+impl<M, S: Timescale, const CAPACITY: usize> SharedTemporalQueue<M, S, CAPACITY> {
     /// An empty queue, usable in a `static`.
     pub const fn new() -> Self {
         Self {
@@ -310,7 +331,7 @@ impl<M, S: Timescale, const CAP: usize> SharedTemporalQueue<M, S, CAP> {
         }
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut TemporalQueue<M, S, CAP>) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&mut TemporalQueue<M, S, CAPACITY>) -> R) -> R {
         self.inner.with(f)
     }
 
@@ -332,6 +353,11 @@ impl<M, S: Timescale, const CAP: usize> SharedTemporalQueue<M, S, CAP> {
     /// See [`TemporalQueue::pop_ready`].
     pub fn pop_ready(&self, now: Instant<S>, max_skew: Duration) -> Option<Queued<M, S>> {
         self.with(|q| q.pop_ready(now, max_skew))
+    }
+
+    /// See [`TemporalQueue::pop_through`].
+    pub fn pop_through(&self, watermark: HlcTime<S>) -> Option<Queued<M, S>> {
+        self.with(|q| q.pop_through(watermark))
     }
 
     /// Messages queued.

@@ -402,22 +402,27 @@ impl<S: Timescale> fmt::Debug for Instant<S> {
 /// ```
 impl<S: Timescale> fmt::Display for Instant<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.secs();
-        let (y, m, d) = civil_from_days(secs / 86_400);
-        let sod = secs % 86_400;
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09} {}",
-            y,
-            m,
-            d,
-            sod / 3600,
-            (sod / 60) % 60,
-            sod % 60,
-            self.subsec_nanos(),
-            S::NAME
-        )
+        write_civil(f, self.nanos)?;
+        write!(f, " {}", S::NAME)
     }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.NNNNNNNNN`, without the scale.
+fn write_civil(f: &mut fmt::Formatter<'_>, nanos: u64) -> fmt::Result {
+    let secs = nanos / NANOS_PER_SEC;
+    let (y, m, d) = civil_from_days(secs / 86_400);
+    let sod = secs % 86_400;
+    write!(
+        f,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}",
+        y,
+        m,
+        d,
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60,
+        nanos % NANOS_PER_SEC,
+    )
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
@@ -498,6 +503,30 @@ impl<S: Timescale> TimeInterval<S> {
     /// the test behind commit-wait (an event stamped `self` surely happened first).
     pub fn definitely_before(&self, other: &Self) -> bool {
         self.latest < other.earliest
+    }
+}
+
+/// Prints `[earliest, latest] SCALE` in civil form, the scale once at the end, e.g.
+/// `[2023-11-14T22:13:19.999999950, 2023-11-14T22:13:20.000000050] UTC`.
+///
+/// ```
+/// use core::time::Duration;
+/// use tempora_core::time::{Instant, TimeInterval, Utc};
+///
+/// let t = Instant::<Utc>::from_secs_nanos(1_700_000_000, 0).unwrap();
+/// let i = TimeInterval::around(t, Duration::from_nanos(50));
+/// assert_eq!(
+///     i.to_string(),
+///     "[2023-11-14T22:13:19.999999950, 2023-11-14T22:13:20.000000050] UTC"
+/// );
+/// ```
+impl<S: Timescale> fmt::Display for TimeInterval<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        write_civil(f, self.earliest.as_nanos())?;
+        f.write_str(", ")?;
+        write_civil(f, self.latest.as_nanos())?;
+        write!(f, "] {}", S::NAME)
     }
 }
 

@@ -127,6 +127,169 @@ impl<S: Timescale> Timestamp<S> {
     }
 }
 
+/// A point in HLC time: a [`Timestamp`] without its node, the packed physical time and
+/// logical counter (nanoseconds whose low [`LOGICAL_BITS`] bits are the counter).
+///
+/// This is what watermarks and windows over HLC-stamped events are measured in. It is
+/// not an [`Instant`]: the low bits count events, not nanoseconds, so the two do not
+/// mix without saying how ([`HlcTime::new`], [`HlcTime::physical`]).
+///
+/// ```
+/// use core::time::Duration;
+/// use tempora_core::time::{Instant, Utc};
+/// use tempora_core::timestamp::{HlcTime, NodeId, Timestamp};
+///
+/// let t = Timestamp::<Utc>::new(Instant::from_nanos(1_000_000_256), 3, NodeId(7));
+/// let h = t.time();
+/// assert_eq!(h, HlcTime::new(Instant::from_nanos(1_000_000_256), 3));
+/// assert_eq!(h.to_string(), "1.000000256+3");
+/// // Watermark one microsecond behind, same logical counter.
+/// let w = h.saturating_sub(Duration::from_nanos(1_024));
+/// assert!(w < h && w.logical() == 3);
+/// ```
+pub struct HlcTime<S: Timescale = Utc> {
+    time: u64,
+    scale: PhantomData<S>,
+}
+
+impl<S: Timescale> HlcTime<S> {
+    /// The earliest HLC time.
+    pub const MIN: Self = Self::from_raw(0);
+    /// The last HLC time (year 2554, counter 255).
+    pub const MAX: Self = Self::from_raw(u64::MAX);
+
+    /// The HLC time of `physical` (rounded down to its 256 ns tick) and counter `logical`.
+    pub const fn new(physical: Instant<S>, logical: u8) -> Self {
+        Self::from_raw((physical.as_nanos() & !LOGICAL_MASK) | logical as u64)
+    }
+
+    /// From the packed value (see [`Timestamp::raw`]).
+    #[inline]
+    pub const fn from_raw(time: u64) -> Self {
+        Self {
+            time,
+            scale: PhantomData,
+        }
+    }
+
+    /// The packed value: physical nanoseconds with the counter in the low bits.
+    #[inline]
+    pub const fn raw(self) -> u64 {
+        self.time
+    }
+
+    /// The physical part, a multiple of 256 ns.
+    #[inline]
+    pub const fn physical(self) -> Instant<S> {
+        Instant::from_nanos(self.time & !LOGICAL_MASK)
+    }
+
+    /// The logical counter.
+    #[inline]
+    pub const fn logical(self) -> u8 {
+        (self.time & LOGICAL_MASK) as u8
+    }
+
+    /// This time with the node `node`: the timestamp it would be on that node.
+    pub const fn on(self, node: NodeId) -> Timestamp<S> {
+        Timestamp::from_raw(self.time, node)
+    }
+
+    /// `d` earlier (the packed value minus `d` in nanoseconds), or `None` before the
+    /// epoch.
+    pub const fn checked_sub(self, d: core::time::Duration) -> Option<Self> {
+        match self.time.checked_sub(crate::time::duration_nanos(d)) {
+            Some(t) => Some(Self::from_raw(t)),
+            None => None,
+        }
+    }
+
+    /// `d` earlier, clamped to [`HlcTime::MIN`].
+    pub const fn saturating_sub(self, d: core::time::Duration) -> Self {
+        Self::from_raw(self.time.saturating_sub(crate::time::duration_nanos(d)))
+    }
+
+    /// `d` later, clamped to [`HlcTime::MAX`].
+    pub const fn saturating_add(self, d: core::time::Duration) -> Self {
+        Self::from_raw(self.time.saturating_add(crate::time::duration_nanos(d)))
+    }
+}
+
+impl<S: Timescale> Timestamp<S> {
+    /// The HLC time, without the node.
+    #[inline]
+    pub const fn time(&self) -> HlcTime<S> {
+        HlcTime::from_raw(self.time)
+    }
+}
+
+impl<S: Timescale> From<Timestamp<S>> for HlcTime<S> {
+    fn from(t: Timestamp<S>) -> Self {
+        t.time()
+    }
+}
+
+impl<S: Timescale> Clone for HlcTime<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<S: Timescale> Copy for HlcTime<S> {}
+impl<S: Timescale> PartialEq for HlcTime<S> {
+    fn eq(&self, other: &Self) -> bool {
+        self.time == other.time
+    }
+}
+impl<S: Timescale> Eq for HlcTime<S> {}
+impl<S: Timescale> PartialOrd for HlcTime<S> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<S: Timescale> Ord for HlcTime<S> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.time.cmp(&other.time)
+    }
+}
+impl<S: Timescale> Hash for HlcTime<S> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.time.hash(state)
+    }
+}
+impl<S: Timescale> Default for HlcTime<S> {
+    fn default() -> Self {
+        Self::MIN
+    }
+}
+
+/// `SECONDS.NANOSECONDS+LOGICAL`, a timestamp's text without `@NODE`.
+impl<S: Timescale> fmt::Display for HlcTime<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.physical();
+        write!(f, "{}.{:09}+{}", p.secs(), p.subsec_nanos(), self.logical())
+    }
+}
+
+impl<S: Timescale> fmt::Debug for HlcTime<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HlcTime({self} {})", S::NAME)
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl<S: Timescale> defmt::Format for HlcTime<S> {
+    fn format(&self, f: defmt::Formatter) {
+        let p = self.physical();
+        defmt::write!(
+            f,
+            "{=u64}.{=u32:09}+{=u8}",
+            p.secs(),
+            p.subsec_nanos(),
+            self.logical()
+        )
+    }
+}
+
 /// Why bytes are not a timestamp.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

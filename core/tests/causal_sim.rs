@@ -13,7 +13,8 @@ use tempora_core::rng::SplitMix64 as Rng;
 
 use std::collections::{BTreeMap, HashSet};
 
-use tempora_core::causal::{CausalMessage, CausalQueue, RefusalReason};
+use tempora_core::causal::{CausalMessage, CausalQueue, RefusalReason, Refused};
+use tempora_core::error::Full;
 use tempora_core::NodeId;
 
 const NODES: u32 = 5;
@@ -45,13 +46,10 @@ fn simulate(seed: u64) -> Result<Outcome, String> {
         // Broadcasts: a random node speaks, after whatever it has delivered so far.
         if tick < send_until && rng.chance(40) {
             let i = rng.below(u64::from(NODES)) as usize;
-            let clock = queues[i].stamp_send().unwrap();
             let sender = queues[i].local();
-            let msg = Msg {
-                sender,
-                clock: clock.clone(),
-                payload: (sender.0, clock.get(sender)),
-            };
+            let seq = queues[i].clock().get(sender) + 1;
+            let msg: Msg = queues[i].send((sender.0, seq)).unwrap();
+            assert_eq!(msg.seq(), seq);
             delivered[i].insert(msg.payload); // a sender delivers its own message at once
             sent += 1;
             for d in 0..NODES as usize {
@@ -101,14 +99,14 @@ fn simulate(seed: u64) -> Result<Outcome, String> {
                 }
                 match result {
                     Ok(_) => {}
-                    Err(r) if r.reason == RefusalReason::Duplicate => out.duplicates_refused += 1,
-                    Err(r) if r.reason == RefusalReason::Full => {
+                    Err(Refused::Duplicate(_)) => out.duplicates_refused += 1,
+                    Err(Refused::Full(Full(m))) => {
                         // The transport keeps it and retries later: nothing is lost.
                         out.full_refusals += 1;
-                        network.entry(tick + 50).or_default().push((d, r.message));
+                        network.entry(tick + 50).or_default().push((d, m));
                     }
                     Err(r) => {
-                        return Err(format!("seed {seed}: unexpected refusal {:?}", r.reason))
+                        return Err(format!("seed {seed}: unexpected refusal {}", r.reason()))
                     }
                 }
             }
@@ -164,13 +162,7 @@ fn causal_delivery_survives_delay_reordering_duplication_and_loss() {
 fn missing_names_exactly_the_absent_messages() {
     let mut a = CausalQueue::<u8, 4, 8>::new(NodeId(1));
     let mut b = CausalQueue::<u8, 4, 8>::new(NodeId(2));
-    let msgs: Vec<_> = (0..5)
-        .map(|k| CausalMessage {
-            sender: NodeId(1),
-            clock: a.stamp_send().unwrap(),
-            payload: k,
-        })
-        .collect();
+    let msgs: Vec<_> = (0..5).map(|k| a.send(k).unwrap()).collect();
     // b gets 1, 3 and 5 (seq numbers), misses 2 and 4.
     for k in [0, 2, 4] {
         b.receive(msgs[k].clone(), |_| {}).unwrap();
@@ -189,7 +181,7 @@ fn missing_names_exactly_the_absent_messages() {
     let s = b.stats();
     assert_eq!((s.held, s.delivered, s.duplicates, s.refused), (0, 5, 0, 0));
     assert_eq!(
-        b.receive(msgs[0].clone(), |_| {}).unwrap_err().reason,
+        b.receive(msgs[0].clone(), |_| {}).unwrap_err().reason(),
         RefusalReason::Duplicate
     );
 }

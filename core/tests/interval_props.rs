@@ -2,7 +2,8 @@
 #![cfg(not(loom))]
 
 use proptest::prelude::*;
-use tempora_core::interval::{Interval, IntervalError, IntervalTree, TreeFull};
+use tempora_core::error::Full;
+use tempora_core::interval::{Interval, IntervalError, IntervalTree};
 
 const CAP: usize = 300;
 
@@ -43,7 +44,7 @@ proptest! {
                     let iv = Interval::new(s, e).unwrap();
                     match tree.insert(iv, next) {
                         Ok(()) => model.push((s, e, next)),
-                        Err(TreeFull(back, v)) => {
+                        Err(Full((back, v))) => {
                             prop_assert_eq!(model.len(), CAP);
                             prop_assert_eq!((back, v), (iv, next));
                         }

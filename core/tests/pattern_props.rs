@@ -5,9 +5,11 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
+use tempora_core::error::Full;
 use tempora_core::pattern::{
     Absence, Contiguity, Count, Detector, Event, Matcher, PushError, Report, Sequence, Window,
 };
+use tempora_core::timestamp::HlcTime;
 use tempora_core::{NodeId, Timestamp, Utc};
 
 type Ev = Event<u8, Utc>;
@@ -42,7 +44,7 @@ fn run<M: Matcher<u8, Utc>>(mut m: M, events: &[Ev]) -> Found {
     for e in events {
         m.event(e, &mut on);
     }
-    m.watermark(u64::MAX, &mut on);
+    m.watermark(HlcTime::MAX, &mut on);
     out.sort();
     out
 }
@@ -202,7 +204,7 @@ proptest! {
     fn sequences_match_the_reference(events in stream(), steps in proptest::collection::vec(0u8..4, 3), within in 0u64..600, strict in any::<bool>()) {
         let c = if strict { Contiguity::Strict } else { Contiguity::Relaxed };
         let steps3 = [steps[0], steps[1], steps[2]];
-        let got = run(Sequence::<u8, Utc, 3, 256, 16>::new(steps3, Duration::from_nanos(within), c), &events);
+        let got = run(Sequence::<u8, Utc, 3, 16, 256>::new(steps3, Duration::from_nanos(within), c), &events);
         prop_assert_eq!(got, seq_reference(&events, &steps, within, strict));
     }
 
@@ -238,7 +240,7 @@ proptest! {
         let mut arrivals: Vec<(u64, usize, Ev)> = events.iter().enumerate().map(|(i, e)| (e.timestamp.raw() + delays[i], i, *e)).collect();
         arrivals.sort_by_key(|a| (a.0, a.1));
         let mut d = Detector::<_, _, _, 256>::new(
-            Sequence::<u8, Utc, 2, 256, 16>::new(steps, Duration::from_nanos(100), Contiguity::Relaxed),
+            Sequence::<u8, Utc, 2, 16, 256>::new(steps, Duration::from_nanos(100), Contiguity::Relaxed),
             Duration::from_nanos(lateness),
         );
         let mut got = Vec::new();
@@ -259,7 +261,7 @@ proptest! {
                     prop_assert!(expect_late);
                     prop_assert_eq!(back, e);
                 }
-                Err(PushError::BufferFull(_)) => prop_assert!(false, "buffer of 256 > 150 events"),
+                Err(PushError::Full(_)) => prop_assert!(false, "buffer of 256 > 150 events"),
             }
         }
         d.flush(&mut |r: Report<'_>| if let Report::Match(m) = r { got.push((m.partition, m.timestamps.iter().map(|t| t.raw()).collect::<Vec<_>>())) });
@@ -302,7 +304,7 @@ fn capacities_are_reported_not_hidden() {
     d.push(ev(2, 0, 0), &mut none).unwrap();
     assert_eq!(
         d.push(ev(3, 0, 0), &mut none),
-        Err(PushError::BufferFull(ev(3, 0, 0)))
+        Err(PushError::Full(Full(ev(3, 0, 0))))
     );
     assert_eq!(d.stats().refused, 1);
 }
@@ -322,23 +324,23 @@ fn absence_fires_when_the_watermark_passes_the_deadline() {
     d.push(ev(1_000, 0, 1), &mut on).unwrap(); // A in partition 1
     d.push(ev(1_050, 0, 2), &mut on).unwrap(); // A in partition 2
     d.push(ev(1_080, 1, 2), &mut on).unwrap(); // B answers partition 2
-    d.advance(1_099, &mut on);
+    d.advance(HlcTime::from_raw(1_099), &mut on);
     assert!(fired.borrow().is_empty(), "deadline 1100 not passed yet");
-    d.advance(1_100, &mut on);
+    d.advance(HlcTime::from_raw(1_100), &mut on);
     assert_eq!(*fired.borrow(), [1_000]);
 }
 
 #[test]
 fn idle_partitions_are_freed_by_the_watermark() {
     let mut seq =
-        Sequence::<u8, Utc, 2, 4, 2>::new([0, 1], Duration::from_nanos(10), Contiguity::Relaxed);
+        Sequence::<u8, Utc, 2, 2, 4>::new([0, 1], Duration::from_nanos(10), Contiguity::Relaxed);
     let mut on = |r: Report<'_>| assert!(!matches!(r, Report::Overflow { .. }), "{r:?}");
     seq.event(&ev(0, 0, 1), &mut on);
     seq.event(&ev(1, 0, 2), &mut on);
     assert_eq!(seq.partial_matches(), 2);
     // Both partial matches can no longer complete after t = 11: the sweep frees them,
     // so two new partitions fit.
-    seq.watermark(100, &mut on);
+    seq.watermark(HlcTime::from_raw(100), &mut on);
     assert_eq!(seq.partial_matches(), 0);
     seq.event(&ev(101, 0, 3), &mut on);
     seq.event(&ev(102, 0, 4), &mut on);

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use proptest::prelude::*;
-use tempora_core::queue::{Full, Priority, SharedTemporalQueue, TemporalQueue};
+use tempora_core::error::Full;
+use tempora_core::queue::{Priority, SharedTemporalQueue, TemporalQueue};
+use tempora_core::timestamp::HlcTime;
 use tempora_core::{Instant, NodeId, Timestamp, Utc};
 
 const CAP: usize = 32;
@@ -16,6 +18,7 @@ enum Op {
     Push(u8, u64, u32),
     Pop,
     PopReady(u64, u64),
+    PopThrough(u64),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -23,6 +26,7 @@ fn op() -> impl Strategy<Value = Op> {
         5 => (0u8..3, 0u64..64, 0u32..3).prop_map(|(p, t, n)| Op::Push(p, t, n)),
         2 => Just(Op::Pop),
         2 => (0u64..80, 0u64..20).prop_map(|(now, skew)| Op::PopReady(now, skew)),
+        2 => (0u64..80).prop_map(Op::PopThrough),
     ]
 }
 
@@ -72,6 +76,20 @@ proptest! {
                             popped += 1;
                         }
                         (Some(i), None) => prop_assert!(model[i].1.raw() > watermark),
+                        (None, None) => {}
+                        (None, Some(_)) => prop_assert!(false, "released from an empty queue"),
+                    }
+                }
+                Op::PopThrough(w) => {
+                    let watermark = HlcTime::from_raw(w);
+                    let head = reference_first(&model);
+                    match (head, q.pop_through(watermark)) {
+                        (Some(i), Some(e)) => {
+                            prop_assert!(e.timestamp.time() <= watermark, "released above the watermark");
+                            prop_assert_eq!((e.priority.0, e.timestamp, e.message), model.remove(i));
+                            popped += 1;
+                        }
+                        (Some(i), None) => prop_assert!(model[i].1.time() > watermark),
                         (None, None) => {}
                         (None, Some(_)) => prop_assert!(false, "released from an empty queue"),
                     }

@@ -5,23 +5,25 @@
 //! (crossbeam's `ArrayQueue`). Consumers take a mutex, move everything from the intake
 //! into the ordered [`TemporalQueue`] and pop from it, so producers and consumers do not
 //! contend on one lock, and the consumer side amortises the lock over the batch it drains.
-//! Two counters bound the messages in intake and heap together to `CAP`, so a drain
-//! always fits and a pop sees every message pushed before it. They sit on separate cache
-//! lines and each side writes only its own (`pushed` by producers, `popped` by
-//! consumers): a producer reads the consumers' line, which changes once per batch, instead
-//! of fighting over one counter for every message.
+//! Two counters bound the messages in intake and heap together to `CAPACITY`, so a
+//! drain always fits and a pop sees every message pushed before it. They sit on separate
+//! cache lines ([`CachePadded`]) and each side writes only its own (`pushed` by
+//! producers, `popped` by consumers): a producer reads the consumers' line, which changes
+//! once per batch, instead of fighting over one counter for every message.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use crossbeam_queue::ArrayQueue;
-use tempora_core::queue::{Full, Priority, Queued, TemporalQueue};
+use tempora_core::error::Full;
+use tempora_core::queue::{Priority, Queued, TemporalQueue};
+use tempora_core::shared::CachePadded;
 use tempora_core::time::{Instant, Timescale, Utc};
-use tempora_core::timestamp::Timestamp;
+use tempora_core::timestamp::{HlcTime, Timestamp};
 
 /// A `(priority, HLC)`-ordered queue shared by threads. Refuses (and hands back) a push
-/// when `CAP` messages are queued; never loses one.
+/// when `CAPACITY` messages are queued; never loses one.
 ///
 /// ```
 /// use tempora_core::queue::Priority;
@@ -36,66 +38,62 @@ use tempora_core::timestamp::Timestamp;
 /// assert_eq!(q.pop().unwrap().message, 1);
 /// assert_eq!(q.pop().unwrap().message, 2);
 /// ```
-pub struct ConcurrentTemporalQueue<M, S: Timescale = Utc, const CAP: usize = 1024> {
+pub struct ConcurrentTemporalQueue<M, S: Timescale = Utc, const CAPACITY: usize = 1024> {
     intake: ArrayQueue<(Priority, Timestamp<S>, M)>,
-    ordered: Mutex<Box<TemporalQueue<M, S, CAP>>>,
+    ordered: Mutex<Box<TemporalQueue<M, S, CAPACITY>>>,
     /// Places reserved by producers, ever (minus refused reservations).
     pushed: CachePadded<AtomicUsize>,
     /// Messages taken by consumers, ever.
     popped: CachePadded<AtomicUsize>,
 }
 
-/// Keeps a counter alone on its cache line (x86 prefetches lines in pairs).
-#[repr(align(128))]
-struct CachePadded<T>(T);
-
-impl<M, S: Timescale, const CAP: usize> Default for ConcurrentTemporalQueue<M, S, CAP> {
+impl<M, S: Timescale, const CAPACITY: usize> Default for ConcurrentTemporalQueue<M, S, CAPACITY> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<M, S: Timescale, const CAP: usize> ConcurrentTemporalQueue<M, S, CAP> {
+impl<M, S: Timescale, const CAPACITY: usize> ConcurrentTemporalQueue<M, S, CAPACITY> {
     /// An empty queue (allocates its two buffers once, here).
     pub fn new() -> Self {
         Self {
-            intake: ArrayQueue::new(CAP.max(1)),
+            intake: ArrayQueue::new(CAPACITY.max(1)),
             ordered: Mutex::new(Box::new(TemporalQueue::new())),
-            pushed: CachePadded(AtomicUsize::new(0)),
-            popped: CachePadded(AtomicUsize::new(0)),
+            pushed: CachePadded::new(AtomicUsize::new(0)),
+            popped: CachePadded::new(AtomicUsize::new(0)),
         }
     }
 
-    /// Queues a message, or hands it back when `CAP` messages are queued.
+    /// Queues a message, or hands it back when `CAPACITY` messages are queued.
     pub fn push(
         &self,
         priority: Priority,
         timestamp: Timestamp<S>,
         message: M,
     ) -> Result<(), Full<M>> {
-        let reserved = self.pushed.0.fetch_add(1, Ordering::AcqRel);
-        if reserved.wrapping_sub(self.popped.0.load(Ordering::Acquire)) >= CAP {
-            self.pushed.0.fetch_sub(1, Ordering::AcqRel);
+        let reserved = self.pushed.fetch_add(1, Ordering::AcqRel);
+        if reserved.wrapping_sub(self.popped.load(Ordering::Acquire)) >= CAPACITY {
+            self.pushed.fetch_sub(1, Ordering::AcqRel);
             return Err(Full(message));
         }
-        // The counters reserved a place, and the intake holds CAP: this cannot fail, but
-        // if it ever did, the message still goes back to the caller.
+        // The counters reserved a place, and the intake holds CAPACITY: this cannot fail,
+        // but if it ever did, the message still goes back to the caller.
         self.intake
             .push((priority, timestamp, message))
             .map_err(|(_, _, m)| {
-                self.pushed.0.fetch_sub(1, Ordering::AcqRel);
+                self.pushed.fetch_sub(1, Ordering::AcqRel);
                 Full(m)
             })
     }
 
-    fn with_ordered<R>(&self, f: impl FnOnce(&mut TemporalQueue<M, S, CAP>) -> R) -> R {
+    fn with_ordered<R>(&self, f: impl FnOnce(&mut TemporalQueue<M, S, CAPACITY>) -> R) -> R {
         // A consumer that panicked while holding the lock left a consistent heap (heap
         // operations do not panic), so a poisoned lock is safe to keep using.
         let mut q = self.ordered.lock().unwrap_or_else(|p| p.into_inner());
         while let Some((p, t, m)) = self.intake.pop() {
             if let Err(Full(m)) = q.push(p, t, m) {
-                // Impossible while the counters bound intake + heap to CAP; put it back
-                // rather than drop it.
+                // Impossible while the counters bound intake + heap to CAPACITY; put it
+                // back rather than drop it.
                 let _ = self.intake.push((p, t, m));
                 break;
             }
@@ -105,7 +103,7 @@ impl<M, S: Timescale, const CAP: usize> ConcurrentTemporalQueue<M, S, CAP> {
 
     fn taken(&self, e: Option<Queued<M, S>>) -> Option<Queued<M, S>> {
         if e.is_some() {
-            self.popped.0.fetch_add(1, Ordering::AcqRel);
+            self.popped.fetch_add(1, Ordering::AcqRel);
         }
         e
     }
@@ -125,6 +123,16 @@ impl<M, S: Timescale, const CAP: usize> ConcurrentTemporalQueue<M, S, CAP> {
             return None;
         }
         let e = self.with_ordered(|q| q.pop_ready(now, max_skew));
+        self.taken(e)
+    }
+
+    /// Removes the first message if its HLC time is at or below `watermark`; see
+    /// [`TemporalQueue::pop_through`].
+    pub fn pop_through(&self, watermark: HlcTime<S>) -> Option<Queued<M, S>> {
+        if self.is_empty() {
+            return None;
+        }
+        let e = self.with_ordered(|q| q.pop_through(watermark));
         self.taken(e)
     }
 
@@ -148,7 +156,7 @@ impl<M, S: Timescale, const CAP: usize> ConcurrentTemporalQueue<M, S, CAP> {
             n
         });
         if n > 0 {
-            self.popped.0.fetch_add(n, Ordering::AcqRel);
+            self.popped.fetch_add(n, Ordering::AcqRel);
         }
         n
     }
@@ -157,9 +165,9 @@ impl<M, S: Timescale, const CAP: usize> ConcurrentTemporalQueue<M, S, CAP> {
     pub fn len(&self) -> usize {
         // Read `popped` first: it only grows, so the difference never underflows by more
         // than the pushes that raced in between, and those only make it larger.
-        let popped = self.popped.0.load(Ordering::Acquire);
-        let pushed = self.pushed.0.load(Ordering::Acquire);
-        pushed.wrapping_sub(popped).min(CAP)
+        let popped = self.popped.load(Ordering::Acquire);
+        let pushed = self.pushed.load(Ordering::Acquire);
+        pushed.wrapping_sub(popped).min(CAPACITY)
     }
 
     /// Whether no message is queued (a snapshot).

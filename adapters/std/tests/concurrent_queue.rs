@@ -4,7 +4,8 @@
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tempora_core::queue::{Full, Priority};
+use tempora_core::error::Full;
+use tempora_core::queue::Priority;
 use tempora_core::{NodeId, Timestamp, Utc};
 use tempora_std::ConcurrentTemporalQueue;
 

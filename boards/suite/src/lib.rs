@@ -149,17 +149,9 @@ fn vector_clocks() -> Result<(), &'static str> {
 fn causal_delivery() -> Result<(), &'static str> {
     let mut alice = CausalQueue::<u8, 8, 32>::new(NodeId(1));
     let mut bob = CausalQueue::<u8, 8, 32>::new(NodeId(2));
-    let q = CausalMessage {
-        sender: NodeId(1),
-        clock: alice.stamp_send().map_err(|_| "stamp")?,
-        payload: 1,
-    };
+    let q = alice.send(1).map_err(|_| "send")?;
     bob.receive(q.clone(), |_| {}).map_err(|_| "bob receive")?;
-    let a = CausalMessage {
-        sender: NodeId(2),
-        clock: bob.stamp_send().map_err(|_| "stamp")?,
-        payload: 2,
-    };
+    let a = bob.send(2).map_err(|_| "send")?;
     let mut carol = CausalQueue::<u8, 8, 32>::new(NodeId(3));
     let mut order = [0u8; 2];
     let mut n = 0;
@@ -593,13 +585,8 @@ pub fn measure(counter: &dyn TickCounter) -> Costs {
     let mut receiver = CausalQueue::<u32, 8, 32>::new(NodeId(2));
     let mut total = 0u64;
     for i in 0..ROUNDS {
-        let Ok(clock) = sender.stamp_send() else {
+        let Ok(m) = sender.send(i as u32) else {
             break;
-        };
-        let m = CausalMessage {
-            sender: NodeId(1),
-            clock,
-            payload: i as u32,
         };
         let start = counter.ticks();
         let _ = core::hint::black_box(receiver.receive(m, |_| {}));

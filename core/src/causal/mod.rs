@@ -8,7 +8,11 @@
 //!
 //! What it needs from the transport: every message eventually arrives (retransmit lost
 //! ones; [`CausalQueue::missing`] says which to ask for), and a fixed membership of at
-//! most `N` nodes. See `docs/architecture.md`.
+//! most `NODES` nodes. See `docs/architecture.md`.
+//!
+//! Sending is [`CausalQueue::send`]: it counts the send in the local clock and returns
+//! the message, stamped, to broadcast. Receiving is [`CausalQueue::receive`], which hands
+//! each message to a callback once it is deliverable.
 
 mod vclock;
 
@@ -16,20 +20,31 @@ pub use vclock::{BufferTooSmall, CausalOrder, VClockDecodeError, VClockError, Ve
 
 use core::fmt;
 
+use crate::error::Full;
 use crate::timestamp::NodeId;
 
 /// A message with its causal metadata.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CausalMessage<M, const N: usize> {
+pub struct CausalMessage<M, const NODES: usize> {
     /// The node that sent it.
     pub sender: NodeId,
     /// The sender's vector clock at sending, counting this message.
-    pub clock: VectorClock<N>,
+    pub clock: VectorClock<NODES>,
     /// The application's data.
     pub payload: M,
 }
 
-impl<M, const N: usize> CausalMessage<M, N> {
+impl<M, const NODES: usize> CausalMessage<M, NODES> {
+    /// A message from `sender` stamped with `clock`, the sender's clock after counting
+    /// this send. [`CausalQueue::send`] and [`VectorClock::stamp`] build one for you.
+    pub const fn new(sender: NodeId, clock: VectorClock<NODES>, payload: M) -> Self {
+        Self {
+            sender,
+            clock,
+            payload,
+        }
+    }
+
     /// This message's sequence number among its sender's messages.
     pub fn seq(&self) -> u64 {
         self.clock.get(self.sender)
@@ -49,7 +64,8 @@ pub enum Receipt {
     Held,
 }
 
-/// Why a message was refused.
+/// Why a message was refused: the kind of a [`Refused`], without the message (`Copy`,
+/// for counters and logs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum RefusalReason {
@@ -59,32 +75,153 @@ pub enum RefusalReason {
     Full,
     /// Its clock does not count the message itself (`VT(m)[sender]` is 0).
     Malformed,
-    /// Delivering it would need more than `N` nodes in the local clock.
+    /// Delivering it would need more than `NODES` nodes in the local clock.
     Clock(VClockError),
 }
 
-/// A refused message, handed back whole.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Refused<M, const N: usize> {
-    /// Why.
-    pub reason: RefusalReason,
-    /// The message, untouched.
-    pub message: CausalMessage<M, N>,
+impl fmt::Display for RefusalReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Duplicate => f.write_str("duplicate"),
+            Self::Full => f.write_str("hold-back buffer full"),
+            Self::Malformed => f.write_str("clock does not count the message"),
+            Self::Clock(e) => e.fmt(f),
+        }
+    }
 }
 
-impl<M, const N: usize> fmt::Display for Refused<M, N> {
+/// A refused message, handed back whole. A full hold-back buffer hands it back in a
+/// [`Full`], like every full structure of the crate.
+///
+/// ```
+/// use tempora_core::causal::{CausalQueue, RefusalReason, Refused};
+/// use tempora_core::error::Full;
+/// use tempora_core::NodeId;
+///
+/// let mut alice = CausalQueue::<&str, 4, 1>::new(NodeId(1));
+/// let _first = alice.send("first").unwrap();
+/// let second = alice.send("second").unwrap();
+/// let third = alice.send("third").unwrap();
+/// let mut bob = CausalQueue::<&str, 4, 1>::new(NodeId(2));
+/// bob.receive(third, |_| {}).unwrap(); // held: it waits for the first two
+/// let refused = bob.receive(second, |_| {}).unwrap_err();
+/// assert_eq!(refused.reason(), RefusalReason::Full);
+/// assert!(matches!(&refused, Refused::Full(Full(m)) if m.payload == "second"));
+/// assert_eq!(refused.into_inner().payload, "second");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refused<M, const NODES: usize> {
+    /// Already delivered or already held.
+    Duplicate(CausalMessage<M, NODES>),
+    /// It has to wait and the hold-back buffer is full.
+    Full(Full<CausalMessage<M, NODES>>),
+    /// Its clock does not count the message itself (`VT(m)[sender]` is 0).
+    Malformed(CausalMessage<M, NODES>),
+    /// Delivering it would need more than `NODES` nodes in the local clock.
+    Clock(VClockError, CausalMessage<M, NODES>),
+}
+
+impl<M, const NODES: usize> Refused<M, NODES> {
+    /// Why, without the message.
+    pub fn reason(&self) -> RefusalReason {
+        match self {
+            Self::Duplicate(_) => RefusalReason::Duplicate,
+            Self::Full(_) => RefusalReason::Full,
+            Self::Malformed(_) => RefusalReason::Malformed,
+            Self::Clock(e, _) => RefusalReason::Clock(*e),
+        }
+    }
+
+    /// The message, borrowed.
+    pub fn message(&self) -> &CausalMessage<M, NODES> {
+        match self {
+            Self::Duplicate(m) | Self::Full(Full(m)) | Self::Malformed(m) | Self::Clock(_, m) => m,
+        }
+    }
+
+    /// The message, untouched.
+    pub fn into_inner(self) -> CausalMessage<M, NODES> {
+        match self {
+            Self::Duplicate(m) | Self::Full(Full(m)) | Self::Malformed(m) | Self::Clock(_, m) => m,
+        }
+    }
+
+    fn new(reason: RefusalReason, message: CausalMessage<M, NODES>) -> Self {
+        match reason {
+            RefusalReason::Duplicate => Self::Duplicate(message),
+            RefusalReason::Full => Self::Full(Full(message)),
+            RefusalReason::Malformed => Self::Malformed(message),
+            RefusalReason::Clock(e) => Self::Clock(e, message),
+        }
+    }
+}
+
+impl<M, const NODES: usize> fmt::Display for Refused<M, NODES> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.message();
         write!(
             f,
-            "message {} from node {} refused: {:?}",
-            self.message.seq(),
-            self.message.sender,
-            self.reason
+            "message {} from node {} refused: {}",
+            m.seq(),
+            m.sender,
+            self.reason()
         )
     }
 }
 
-impl<M: fmt::Debug, const N: usize> core::error::Error for Refused<M, N> {}
+impl<M: fmt::Debug, const NODES: usize> core::error::Error for Refused<M, NODES> {}
+
+/// A send the local clock could not count (no slot for the local node, or its counter
+/// at `u64::MAX`); the payload is handed back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SendError<M> {
+    /// Why.
+    pub error: VClockError,
+    /// The payload, untouched.
+    pub payload: M,
+}
+
+impl<M> SendError<M> {
+    /// The payload.
+    pub fn into_inner(self) -> M {
+        self.payload
+    }
+}
+
+impl<M> fmt::Display for SendError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "send not counted: {}", self.error)
+    }
+}
+
+impl<M: fmt::Debug> core::error::Error for SendError<M> {}
+
+impl<const NODES: usize> VectorClock<NODES> {
+    /// Counts a send by `sender` in this clock (the sender's own) and stamps `payload`
+    /// with the result: the one step of a causal send, for code that keeps its clock
+    /// outside a [`CausalQueue`]. On error the clock is unchanged and the payload handed
+    /// back.
+    ///
+    /// ```
+    /// use tempora_core::causal::VectorClock;
+    /// use tempora_core::NodeId;
+    ///
+    /// let mut mine = VectorClock::<4>::new();
+    /// let m = mine.stamp(NodeId(1), "hello").unwrap();
+    /// assert_eq!((m.sender, m.seq(), m.payload), (NodeId(1), 1, "hello"));
+    /// assert_eq!(mine.stamp(NodeId(1), "again").unwrap().seq(), 2);
+    /// ```
+    pub fn stamp<M>(
+        &mut self,
+        sender: NodeId,
+        payload: M,
+    ) -> Result<CausalMessage<M, NODES>, SendError<M>> {
+        match self.increment(sender) {
+            Ok(_) => Ok(CausalMessage::new(sender, self.clone(), payload)),
+            Err(error) => Err(SendError { error, payload }),
+        }
+    }
+}
 
 /// A run of messages from one node that has not arrived: sequence numbers
 /// `first..=last`.
@@ -113,18 +250,19 @@ pub struct CausalStats {
     pub refused: u64,
 }
 
-/// A causal-delivery queue holding back at most `CAP` messages, for up to `N` nodes.
+/// A causal-delivery queue for a group of up to `NODES` nodes, holding back at most
+/// `CAPACITY` messages.
 ///
 /// ```
-/// use tempora_core::causal::{CausalMessage, CausalQueue, Receipt, VectorClock};
+/// use tempora_core::causal::{CausalQueue, Receipt};
 /// use tempora_core::NodeId;
 ///
 /// let mut alice = CausalQueue::<&str, 4, 8>::new(NodeId(1));
 /// let mut bob = CausalQueue::<&str, 4, 8>::new(NodeId(2));
-/// let question = CausalMessage { sender: NodeId(1), clock: alice.stamp_send().unwrap(), payload: "?" };
+/// let question = alice.send("?").unwrap();
 /// // Bob answers after seeing the question.
 /// bob.receive(question.clone(), |_| {}).unwrap();
-/// let answer = CausalMessage { sender: NodeId(2), clock: bob.stamp_send().unwrap(), payload: "!" };
+/// let answer = bob.send("!").unwrap();
 ///
 /// let mut carol = CausalQueue::<&str, 4, 8>::new(NodeId(3));
 /// let mut seen = Vec::new();
@@ -132,14 +270,14 @@ pub struct CausalStats {
 /// assert_eq!(carol.receive(question, |m| seen.push(m.payload)).unwrap(), Receipt::Delivered { count: 2 });
 /// assert_eq!(seen, ["?", "!"]);
 /// ```
-pub struct CausalQueue<M, const N: usize, const CAP: usize> {
+pub struct CausalQueue<M, const NODES: usize, const CAPACITY: usize> {
     local: NodeId,
-    delivered: VectorClock<N>,
-    held: heapless::Vec<CausalMessage<M, N>, CAP>,
+    delivered: VectorClock<NODES>,
+    held: heapless::Vec<CausalMessage<M, NODES>, CAPACITY>,
     stats: CausalStats,
 }
 
-impl<M, const N: usize, const CAP: usize> CausalQueue<M, N, CAP> {
+impl<M, const NODES: usize, const CAPACITY: usize> CausalQueue<M, NODES, CAPACITY> {
     /// An empty queue for the node `local`.
     pub const fn new(local: NodeId) -> Self {
         Self {
@@ -161,12 +299,31 @@ impl<M, const N: usize, const CAP: usize> CausalQueue<M, N, CAP> {
     }
 
     /// What has been delivered (and sent locally): `VT_i`.
-    pub fn clock(&self) -> &VectorClock<N> {
+    pub fn clock(&self) -> &VectorClock<NODES> {
         &self.delivered
     }
 
-    /// Counts a local send and returns the clock to attach to the message.
-    pub fn stamp_send(&mut self) -> Result<VectorClock<N>, VClockError> {
+    /// Counts a local send and returns the message to broadcast: `payload` from the local
+    /// node, stamped with the local clock after the send. The local clock has no slot
+    /// for the local node only if `NODES` others filled it; then nothing is counted and
+    /// the payload is handed back.
+    ///
+    /// ```
+    /// use tempora_core::causal::CausalQueue;
+    /// use tempora_core::NodeId;
+    ///
+    /// let mut node = CausalQueue::<u32, 4, 8>::new(NodeId(3));
+    /// let msg = node.send(42).unwrap();
+    /// assert_eq!((msg.sender, msg.seq(), msg.payload), (NodeId(3), 1, 42));
+    /// assert_eq!(node.clock(), &msg.clock);
+    /// ```
+    pub fn send(&mut self, payload: M) -> Result<CausalMessage<M, NODES>, SendError<M>> {
+        self.delivered.stamp(self.local, payload)
+    }
+
+    /// Counts a local send and returns the clock to attach to the message; see
+    /// [`CausalQueue::send`], which builds the message too.
+    pub fn stamp_send(&mut self) -> Result<VectorClock<NODES>, VClockError> {
         self.delivered.increment(self.local)?;
         Ok(self.delivered.clone())
     }
@@ -180,11 +337,11 @@ impl<M, const N: usize, const CAP: usize> CausalQueue<M, N, CAP> {
     }
 
     /// The messages waiting, in no particular order.
-    pub fn held(&self) -> impl Iterator<Item = &CausalMessage<M, N>> {
+    pub fn held(&self) -> impl Iterator<Item = &CausalMessage<M, NODES>> {
         self.held.iter()
     }
 
-    fn deliverable(&self, m: &CausalMessage<M, N>) -> bool {
+    fn deliverable(&self, m: &CausalMessage<M, NODES>) -> bool {
         m.clock.iter().all(|(node, count)| {
             let have = self.delivered.get(node);
             if node == m.sender {
@@ -195,12 +352,16 @@ impl<M, const N: usize, const CAP: usize> CausalQueue<M, N, CAP> {
         })
     }
 
-    fn refuse(&mut self, reason: RefusalReason, message: CausalMessage<M, N>) -> Refused<M, N> {
+    fn refuse(
+        &mut self,
+        reason: RefusalReason,
+        message: CausalMessage<M, NODES>,
+    ) -> Refused<M, NODES> {
         match reason {
             RefusalReason::Duplicate => self.stats.duplicates += 1,
             _ => self.stats.refused += 1,
         }
-        Refused { reason, message }
+        Refused::new(reason, message)
     }
 
     /// Takes a received message. Hands `on_deliver` every message that becomes
@@ -209,9 +370,9 @@ impl<M, const N: usize, const CAP: usize> CausalQueue<M, N, CAP> {
     /// A deliverable message is never refused for space, so the queue cannot wedge.
     pub fn receive(
         &mut self,
-        message: CausalMessage<M, N>,
-        mut on_deliver: impl FnMut(CausalMessage<M, N>),
-    ) -> Result<Receipt, Refused<M, N>> {
+        message: CausalMessage<M, NODES>,
+        mut on_deliver: impl FnMut(CausalMessage<M, NODES>),
+    ) -> Result<Receipt, Refused<M, NODES>> {
         let (sender, seq) = (message.sender, message.seq());
         if seq == 0 {
             return Err(self.refuse(RefusalReason::Malformed, message));
@@ -241,7 +402,7 @@ impl<M, const N: usize, const CAP: usize> CausalQueue<M, N, CAP> {
             if self.delivered.set(m.sender, m.seq()).is_err() {
                 // No slot for this sender in the local clock: it stays held (and is
                 // reported by `missing` as waiting for nothing). Only happens with more
-                // than N nodes in the group.
+                // than NODES nodes in the group.
                 let _ = self.held.push(m);
                 break;
             }
@@ -254,7 +415,7 @@ impl<M, const N: usize, const CAP: usize> CausalQueue<M, N, CAP> {
 
     /// The messages `message` waits for, as runs per node, measured from what was
     /// delivered (some may already be held).
-    pub fn waiting_for(&self, message: &CausalMessage<M, N>, mut gap: impl FnMut(Gap)) {
+    pub fn waiting_for(&self, message: &CausalMessage<M, NODES>, mut gap: impl FnMut(Gap)) {
         for (node, count) in message.clock.iter() {
             let need = if node == message.sender {
                 count.saturating_sub(1)
@@ -274,7 +435,7 @@ impl<M, const N: usize, const CAP: usize> CausalQueue<M, N, CAP> {
 
     /// Every message that held ones depend on and that has neither been delivered nor
     /// is held: what a transport should ask peers to retransmit. Runs are reported per
-    /// node in increasing order. Costs O(CAP² · N); meant for repair timers, not per
+    /// node in increasing order. Costs O(CAPACITY² · NODES); meant for repair timers, not per
     /// message.
     pub fn missing(&self, mut gap: impl FnMut(Gap)) {
         for (i, m) in self.held.iter().enumerate() {
@@ -296,7 +457,7 @@ impl<M, const N: usize, const CAP: usize> CausalQueue<M, N, CAP> {
             .map(|m| m.clock.get(node))
             .max()
             .unwrap_or(0);
-        let mut present: heapless::Vec<u64, CAP> = self
+        let mut present: heapless::Vec<u64, CAPACITY> = self
             .held
             .iter()
             .filter(|m| m.sender == node)
@@ -324,7 +485,7 @@ impl<M, const N: usize, const CAP: usize> CausalQueue<M, N, CAP> {
     }
 }
 
-impl<M, const N: usize, const CAP: usize> fmt::Debug for CausalQueue<M, N, CAP> {
+impl<M, const NODES: usize, const CAPACITY: usize> fmt::Debug for CausalQueue<M, NODES, CAPACITY> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CausalQueue")
             .field("local", &self.local)

@@ -1,9 +1,9 @@
 //! Fixed-capacity vector clocks.
 //!
-//! A [`VectorClock<N>`] maps up to `N` node ids to event counters. It is sparse: node ids
-//! are any `u32`, and only nodes with a non-zero counter take a slot, kept sorted by id so
-//! compare and merge are one linear pass. A node that would need slot `N + 1` is a typed
-//! error, never a silent truncation.
+//! A [`VectorClock<NODES>`] maps up to `NODES` node ids to event counters. It is sparse:
+//! node ids are any `u32`, and only nodes with a non-zero counter take a slot, kept sorted
+//! by id so compare and merge are one linear pass. A node that would need slot
+//! `NODES + 1` is a typed error, never a silent truncation.
 
 use core::cmp::Ordering;
 use core::fmt;
@@ -33,7 +33,7 @@ pub enum VClockError {
     CapacityExceeded {
         /// The node that did not fit.
         node: NodeId,
-        /// `N`.
+        /// `NODES`.
         capacity: usize,
     },
     /// The node's counter is at `u64::MAX`. The clock is unchanged.
@@ -62,11 +62,11 @@ impl core::error::Error for VClockError {}
 pub enum VClockDecodeError {
     /// The input ends before the entries its length announces.
     Truncated,
-    /// More entries than the capacity `N`.
+    /// More entries than the capacity `NODES`.
     TooManyEntries {
         /// Entries announced.
         len: usize,
-        /// `N`.
+        /// `NODES`.
         capacity: usize,
     },
     /// Node ids are not strictly increasing (a duplicate or out of order).
@@ -101,7 +101,7 @@ pub struct BufferTooSmall {
     pub needed: usize,
 }
 
-/// A vector clock for up to `N` nodes.
+/// A vector clock for up to `NODES` nodes.
 ///
 /// ```
 /// use tempora_core::causal::{CausalOrder, VectorClock};
@@ -118,19 +118,19 @@ pub struct BufferTooSmall {
 /// assert_eq!(a.compare(&b), CausalOrder::After);
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct VectorClock<const N: usize> {
-    nodes: [u32; N],
-    counts: [u64; N],
+pub struct VectorClock<const NODES: usize> {
+    nodes: [u32; NODES],
+    counts: [u64; NODES],
     len: usize,
 }
 
-impl<const N: usize> Default for VectorClock<N> {
+impl<const NODES: usize> Default for VectorClock<NODES> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const N: usize> VectorClock<N> {
+impl<const NODES: usize> VectorClock<NODES> {
     /// The bytes of the wire form for a clock with `len` entries.
     pub const fn wire_len(len: usize) -> usize {
         2 + 12 * len
@@ -139,8 +139,8 @@ impl<const N: usize> VectorClock<N> {
     /// The zero clock.
     pub const fn new() -> Self {
         Self {
-            nodes: [0; N],
-            counts: [0; N],
+            nodes: [0; NODES],
+            counts: [0; NODES],
             len: 0,
         }
     }
@@ -155,9 +155,9 @@ impl<const N: usize> VectorClock<N> {
         self.len == 0
     }
 
-    /// The capacity `N`.
+    /// The capacity `NODES`.
     pub const fn capacity(&self) -> usize {
-        N
+        NODES
     }
 
     /// The `(node, counter)` entries in node order.
@@ -191,8 +191,11 @@ impl<const N: usize> VectorClock<N> {
             Ok(i) => self.counts[i] = count,
             Err(_) if count == 0 => {}
             Err(i) => {
-                if self.len == N {
-                    return Err(VClockError::CapacityExceeded { node, capacity: N });
+                if self.len == NODES {
+                    return Err(VClockError::CapacityExceeded {
+                        node,
+                        capacity: NODES,
+                    });
                 }
                 self.nodes.copy_within(i..self.len, i + 1);
                 self.counts.copy_within(i..self.len, i + 1);
@@ -244,10 +247,10 @@ impl<const N: usize> VectorClock<N> {
                 }
                 (None, None) => break,
             };
-            if out.len == N {
+            if out.len == NODES {
                 return Err(VClockError::CapacityExceeded {
                     node: NodeId(node),
-                    capacity: N,
+                    capacity: NODES,
                 });
             }
             out.nodes[out.len] = node;
@@ -321,8 +324,11 @@ impl<const N: usize> VectorClock<N> {
             .split_first_chunk::<2>()
             .ok_or(VClockDecodeError::Truncated)?;
         let len = usize::from(u16::from_be_bytes(*len));
-        if len > N {
-            return Err(VClockDecodeError::TooManyEntries { len, capacity: N });
+        if len > NODES {
+            return Err(VClockDecodeError::TooManyEntries {
+                len,
+                capacity: NODES,
+            });
         }
         let mut clock = Self::new();
         for i in 0..len {
@@ -357,7 +363,7 @@ impl<const N: usize> VectorClock<N> {
     }
 }
 
-impl<const N: usize> fmt::Debug for VectorClock<N> {
+impl<const NODES: usize> fmt::Debug for VectorClock<NODES> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
             .entries(self.iter().map(|(n, c)| (n.0, c)))
@@ -366,7 +372,7 @@ impl<const N: usize> fmt::Debug for VectorClock<N> {
 }
 
 #[cfg(feature = "defmt")]
-impl<const N: usize> defmt::Format for VectorClock<N> {
+impl<const NODES: usize> defmt::Format for VectorClock<NODES> {
     fn format(&self, f: defmt::Formatter) {
         defmt::write!(f, "{{");
         for (n, c) in self.iter() {

@@ -26,11 +26,7 @@ fn main() -> ! {
         let _ = clock.set(NodeId(2), u64::from(t.logical()) + 1);
         let n = clock.encode(&mut wire).unwrap_or(0);
         if let Ok(clock) = VectorClock::<8>::decode(&wire[..n]) {
-            let m = CausalMessage {
-                sender: NodeId(2),
-                clock,
-                payload: t.logical() as u32,
-            };
+            let m = CausalMessage::new(NodeId(2), clock, t.logical() as u32);
             QUEUE.with(|q| {
                 let _ = q.receive(m, |d| keep(d.payload));
                 keep(q.stats().held as u32);

@@ -80,11 +80,7 @@ fn main() -> ! {
         });
         let mut clock = VectorClock::<8>::new();
         let _ = clock.set(NodeId(2), u64::from(HLC.now().logical()) + 1);
-        let m = CausalMessage {
-            sender: NodeId(2),
-            clock,
-            payload: 0,
-        };
+        let m = CausalMessage::new(NodeId(2), clock, 0);
         QUEUE.with(|q| {
             let _ = q.receive(m, |d| keep(d.payload));
         });
