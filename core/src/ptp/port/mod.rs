@@ -15,10 +15,12 @@
 //! represented (a wire time past 2554, a transit past ±292 years) is
 //! [`Ignored::TimeOutOfRange`] (`core/tests/ptp_port_props.rs` checks both).
 //!
-//! - [`config`](PortConfig): what a port runs with, and its validation.
-//! - [`action`](Action): what a call asks of the platform.
-//! - this module: the state machine (start, timers, BMCA decisions, E2E exchanges).
-//! - peer delay (P2P) behind the `p2p` feature.
+//! Inside, one concept per module, all re-exported here: the configuration and its
+//! validation ([`PortConfig`]), the state ([`PortState`]), what a call hands the
+//! platform ([`Action`], [`SendContext`], [`Measurement`], [`Ignored`]), the wire
+//! boundary (wire timestamps and corrections to typed time, messages to packets), and
+//! peer delay (`p2p` feature). This module is the state machine: start, timers, BMCA
+//! decisions, E2E exchanges.
 
 mod action;
 mod boundary;
