@@ -618,7 +618,7 @@ const FLOOR_SPAN_NOISE: f64 = 0.25;
 
 /// Nanoseconds as `f64`, through `i64` (saturating; ±292 years): on Cortex-M the direct
 /// `i128` conversions pull in half a kilobyte of soft-float helpers.
-pub(crate) fn ns_f64(v: i128) -> f64 {
+fn ns_f64(v: i128) -> f64 {
     // Saturating, by the high word: a generic i128 comparison costs more flash here.
     let (high, low) = ((v >> 64) as i64, v as i64);
     if high == low >> 63 {
