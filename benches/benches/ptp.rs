@@ -9,18 +9,21 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use statime::fuzz::FuzzMessage;
 use tempora_core::ptp::port::{Action, Port, PortConfig, Timer};
 use tempora_core::ptp::wire::{ClockIdentity, MessageType, PtpMessage, PtpPacket};
+use tempora_core::time::{Instant, Tai};
 
 /// The Sync and the Announce a master port sends first.
 fn messages() -> [(&'static str, Vec<u8>); 2] {
     let mut port = Port::<4>::new(PortConfig::ordinary(ClockIdentity([7; 8]), 10, false));
-    let now = 1_700_000_000_123_456_789i128;
-    port.start(now);
-    port.on_timer(Timer::AnnounceReceipt, now);
+    let now = Instant::<Tai>::from_nanos(1_700_000_000_123_456_789);
+    let _ = port.start(now);
+    let _ = port.on_timer(Timer::AnnounceReceipt, now);
     let bytes = |actions: tempora_core::ptp::port::Actions, kind: MessageType| {
         actions
             .into_iter()
             .find_map(|a| match a {
-                Action::Send(p) if p.message_type == kind => Some(p.bytes.to_vec()),
+                Action::Send { packet, .. } if packet.message_type == kind => {
+                    Some(packet.bytes.to_vec())
+                }
                 _ => None,
             })
             .expect("the master sends it")

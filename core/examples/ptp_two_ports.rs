@@ -11,20 +11,27 @@ use std::collections::BTreeMap;
 
 use tempora_core::ptp::port::{Action, Port, PortConfig, PortState, Timer};
 use tempora_core::ptp::wire::ClockIdentity;
+use tempora_core::time::{Instant, Tai};
 
 const LINK_NS: i128 = 2_000;
 const START: i128 = 1_700_000_000 * 1_000_000_000;
 
 /// Local time of node `i` at true time `t` (ns): node 1 is 250 µs ahead, 30 ppm fast.
-fn local(i: usize, t: i128) -> i128 {
+fn local_ns(i: usize, t: i128) -> i128 {
     match i {
         0 => START + t,
         _ => START + 250_000 + t + t * 30 / 1_000_000,
     }
 }
 
+/// The same as the port sees it: an instant on the PTP timescale.
+fn local(i: usize, t: i128) -> Instant<Tai> {
+    Instant::from_nanos(u64::try_from(local_ns(i, t)).expect("after 1970"))
+}
+
 /// True time at which node `i`'s clock reads `l` (inverse of `local`).
-fn true_time(i: usize, l: i128) -> i128 {
+fn true_time(i: usize, l: Instant<Tai>) -> i128 {
+    let l = i128::from(l.as_nanos());
     match i {
         0 => l - START,
         _ => (l - START - 250_000) * 1_000_000 / 1_000_030,
@@ -59,13 +66,15 @@ fn main() {
     loop {
         while let Some((i, t, action)) = work.pop() {
             match action {
-                Action::Send(p) => {
+                Action::Send { packet, context } => {
                     seq += 1;
-                    let event = Event::Deliver(1 - i, p.bytes.to_vec(), p.message_type.is_event());
+                    let stamped = packet.message_type.is_event();
+                    let event = Event::Deliver(1 - i, packet.bytes.to_vec(), stamped);
                     queue.insert((t + LINK_NS, seq), event);
-                    if p.message_type.is_event() {
-                        // The "hardware" timestamps the send at once.
-                        let more = ports[i].on_sent(p.message_type, p.sequence_id, local(i, t));
+                    // An event message: the "hardware" timestamps the send at once, and
+                    // the port gets it back with the message's context.
+                    if let Some(context) = context {
+                        let more = ports[i].on_sent(context, local(i, t));
                         work.extend(more.into_iter().map(|a| (i, t, a)));
                     }
                 }
@@ -78,19 +87,19 @@ fn main() {
                 Action::CancelTimer(timer) => {
                     armed.remove(&(i, timer as u8));
                 }
-                Action::State(s) => println!("{:6.3} s  node {i}: {s:?}", t as f64 / 1e9),
+                Action::State(s) => println!("{:6.3} s  node {i}: {s}", t as f64 / 1e9),
                 Action::Measure(m) => {
                     if t >= next_report {
                         next_report += 1_000_000_000;
-                        let truth = (local(1, t) - local(0, t)) as f64;
+                        let truth = (local_ns(1, t) - local_ns(0, t)) as f64;
                         println!(
-                            "{:6.3} s  slave: offset {:10.1} ns (truth {truth:.0}, error {:6.1}), \
+                            "{:6.3} s  slave: offset {} (truth {truth:.0} ns, error {:6.1} ns), \
                              frequency {:8.1} ppb, sigma {:6.1} ns, locked {}",
                             t as f64 / 1e9,
                             m.offset,
-                            m.offset - truth,
-                            m.frequency,
-                            m.sigma,
+                            m.offset.as_f64() - truth,
+                            m.frequency_ppb,
+                            m.sigma_ns,
                             ports[1].locked()
                         );
                     }

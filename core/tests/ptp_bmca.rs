@@ -5,8 +5,10 @@
 use std::cmp::Ordering;
 
 use proptest::prelude::*;
+use std::time::Duration;
 use tempora_core::ptp::bmca::*;
 use tempora_core::ptp::wire::{ClockIdentity, PortIdentity};
+use tempora_core::time::{Instant, Tai};
 
 fn port(n: u8, p: u16) -> PortIdentity {
     PortIdentity {
@@ -140,20 +142,20 @@ fn state_decision() {
 
 #[test]
 fn foreign_masters_qualify_after_two_announces_in_the_window() {
-    let s = 1_000_000_000u64;
-    let window = 4 * s; // four announce intervals of 1 s
+    let s = |n: u64| Instant::<Tai>::from_secs_nanos(n, 0).unwrap();
+    let window = Duration::from_secs(4); // four announce intervals of 1 s
     let mut t = ForeignMasters::<2>::new();
     let a = gm(128, 248, 0xfe, 0xffff, 128, 7);
-    t.record(a, 10 * s).unwrap();
+    t.record(a, s(10)).unwrap();
     assert!(
-        t.best(10 * s, window).is_none(),
+        t.best(s(10), window).is_none(),
         "one Announce is not enough"
     );
-    t.record(a, 11 * s).unwrap();
-    assert_eq!(t.best(11 * s, window), Some(&a));
+    t.record(a, s(11)).unwrap();
+    assert_eq!(t.best(s(11), window), Some(&a));
     // Both announces must be recent.
-    assert!(t.best(15 * s, window).is_none());
-    t.expire(16 * s, window);
+    assert!(t.best(s(15), window).is_none());
+    t.expire(s(16), window);
     assert!(t.is_empty());
     // A full table makes room for a better master, and refuses a worse one.
     let (b, c, worst, best) = (
@@ -162,11 +164,11 @@ fn foreign_masters_qualify_after_two_announces_in_the_window() {
         gm(250, 248, 0xfe, 0xffff, 128, 4),
         gm(1, 248, 0xfe, 0xffff, 128, 5),
     );
-    t.record(b, 0).unwrap();
-    t.record(c, 0).unwrap();
-    assert_eq!(t.record(worst, 0), Err(TableFull(worst)));
-    t.record(best, 0).unwrap();
-    t.record(best, 1).unwrap();
-    assert_eq!(t.best(1, window), Some(&best));
+    t.record(b, s(0)).unwrap();
+    t.record(c, s(0)).unwrap();
+    assert_eq!(t.record(worst, s(0)), Err(TableFull(worst)));
+    t.record(best, s(0)).unwrap();
+    t.record(best, s(1)).unwrap();
+    assert_eq!(t.best(s(1), window), Some(&best));
     assert_eq!(t.len(), 2);
 }

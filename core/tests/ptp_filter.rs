@@ -7,6 +7,7 @@
 use tempora_core::rng::SplitMix64 as Rng;
 
 use tempora_core::ptp::filter::{Exchange, FilterConfig, OffsetFilter, Verdict};
+use tempora_core::time::{Instant, Offset, Tai};
 
 const PPB: i128 = 50_000; // the slave is 50 ppm fast
 const DELAY: i128 = 2_000;
@@ -17,15 +18,20 @@ fn truth(t: i128, step_at: i128) -> i128 {
     1_000_000 + t * PPB / 1_000_000_000 + step
 }
 
-/// An exchange with these four timestamps and no corrections.
+/// Nanoseconds as a local instant (the test's times start at 0).
+fn at(ns: i128) -> Instant<Tai> {
+    Instant::from_nanos(u64::try_from(ns).expect("a time after the epoch"))
+}
+
+/// An exchange with these four timestamps (ns) and no corrections.
 fn exchange(t1: i128, t2: i128, t3: i128, t4: i128) -> Exchange {
     Exchange {
-        t1,
-        t2,
-        t3,
-        t4,
-        correction_ms: 0,
-        correction_sm: 0,
+        t1: at(t1),
+        t2: at(t2),
+        t3: at(t3),
+        t4: at(t4),
+        correction_ms: Offset::ZERO,
+        correction_sm: Offset::ZERO,
     }
 }
 
@@ -60,23 +66,23 @@ fn the_filter_tracks_offset_and_frequency_inside_its_bound() {
         let Some(est) = f.estimate() else { continue };
         // The filter estimates the offset when the Sync arrived.
         let real = truth(t1 + ms, step_at) as f64;
-        if t1 >= step_at && recovered_at.is_none() && (est.offset - real).abs() < 1_000.0 {
+        if t1 >= step_at && recovered_at.is_none() && (est.offset_ns - real).abs() < 1_000.0 {
             recovered_at = Some(t1 - step_at);
         }
         // Steady state: after 10 s, outside 5 s after the step.
         let settled = t1 > 10_000_000_000 && !(step_at..step_at + 5_000_000_000).contains(&t1);
         if settled && q1 == 0 && q2 == 0 {
-            let err = est.offset - real;
+            let err = est.offset_ns - real;
             err2 += err * err;
-            raw2 += (e.offset() as f64 - real).powi(2);
+            raw2 += (e.offset().unwrap().as_f64() - real).powi(2);
             n += 1;
-            if err.abs() <= 3.0 * est.offset_sigma + 50.0 {
+            if err.abs() <= 3.0 * est.offset_sigma_ns + 50.0 {
                 inside += 1;
             }
             assert!(
-                (est.frequency - PPB as f64).abs() < 1_000.0,
+                (est.frequency_ppb - PPB as f64).abs() < 1_000.0,
                 "frequency {} ppb at {k}",
-                est.frequency
+                est.frequency_ppb
             );
         }
     }
@@ -116,22 +122,41 @@ fn prediction_bound_grows_in_holdover() {
         f.update(&e);
     }
     let last = 99 * 125_000_000 + 2_500;
-    let (_, s0) = f.predict(last).unwrap();
-    let (_, s1) = f.predict(last + 10_000_000_000).unwrap();
-    let (_, s2) = f.predict(last + 100_000_000_000).unwrap();
+    let s0 = f.predict(at(last)).unwrap().sigma_ns;
+    let s1 = f.predict(at(last + 10_000_000_000)).unwrap().sigma_ns;
+    let s2 = f.predict(at(last + 100_000_000_000)).unwrap().sigma_ns;
     assert!(s0 < s1 && s1 < s2, "{s0} {s1} {s2}");
 }
 
 #[test]
 fn exchange_arithmetic() {
+    let ns = |n| Some(Offset::from_nanos(n));
     let e = exchange(1_000, 3_500, 10_000, 11_500);
-    assert_eq!(e.offset(), 500);
-    assert_eq!(e.delay(), 2_000);
+    assert_eq!(e.offset(), ns(500));
+    assert_eq!(e.delay(), ns(2_000));
     let c = Exchange {
-        correction_ms: 1_000,
+        correction_ms: Offset::from_nanos(1_000),
         ..e
     };
-    assert_eq!((c.offset(), c.delay()), (0, 1_500));
+    assert_eq!((c.offset(), c.delay()), (ns(0), ns(1_500)));
+}
+
+#[test]
+fn an_exchange_beyond_the_range_of_offsets_is_not_a_measurement() {
+    // A master at the epoch and a slave near the end of time: a transit of 584 years.
+    let e = Exchange {
+        t1: Instant::EPOCH,
+        t2: Instant::MAX,
+        t3: Instant::MAX,
+        t4: Instant::EPOCH,
+        correction_ms: Offset::ZERO,
+        correction_sm: Offset::ZERO,
+    };
+    assert_eq!((e.transits(), e.offset(), e.delay()), (None, None, None));
+    let mut f: OffsetFilter = OffsetFilter::new(FilterConfig::DEFAULT);
+    assert_eq!(f.update(&e), Verdict::OutOfRange);
+    assert_eq!(f.estimate(), None);
+    assert_eq!(f.samples(), 0);
 }
 
 #[test]
@@ -162,7 +187,10 @@ fn a_stall_and_a_burst_of_scattered_outliers_stay_rejected() {
         );
     }
     let after = f.estimate().unwrap();
-    assert_eq!(after.offset, before.offset, "the burst moved the estimate");
+    assert_eq!(
+        after.offset_ns, before.offset_ns,
+        "the burst moved the estimate"
+    );
     // The path recovers and the filter carries on from where it was.
     for k in 96..100i128 {
         assert_eq!(
@@ -205,8 +233,8 @@ fn floors_remove_the_bias_of_one_sided_unequal_delay_noise() {
         // (A rejected sample leaves the estimate at the previous exchange's time.)
         if k >= 240 && verdict == Verdict::Accepted {
             let truth = offset_at(t1 + ms) as f64;
-            floored += (est.offset - truth).powi(2);
-            plain += (est.offset - est.floor_correction - truth).powi(2);
+            floored += (est.offset_ns - truth).powi(2);
+            plain += (est.offset_ns - est.floor_correction_ns - truth).powi(2);
             n += 1;
         }
     }
@@ -222,8 +250,8 @@ fn floors_remove_the_bias_of_one_sided_unequal_delay_noise() {
     assert!(floored < 100.0, "floored error RMS {floored} ns");
     let est = f.estimate().expect("estimate");
     assert!(
-        (est.frequency - FAST as f64).abs() < 200.0,
+        (est.frequency_ppb - FAST as f64).abs() < 200.0,
         "frequency {} ppb",
-        est.frequency
+        est.frequency_ppb
     );
 }

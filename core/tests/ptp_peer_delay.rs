@@ -5,9 +5,11 @@
 #![cfg(all(feature = "p2p", not(loom)))]
 
 use tempora_core::ptp::port::{
-    Action, DelayMechanism, Measurement, Packet, Port, PortConfig, PortState, Timer,
+    Action, Actions, DelayMechanism, Measurement, Packet, Port, PortConfig, PortState, SendContext,
+    Timer,
 };
 use tempora_core::ptp::wire::{ClockIdentity, MessageType};
+use tempora_core::time::{Instant, Offset, Tai};
 
 /// One-way link delay (ns), the same both ways.
 const DELAY: i128 = 3_000;
@@ -17,32 +19,52 @@ const THETA: i128 = 500_000;
 const TURNAROUND: i128 = 10_000;
 const MS: i128 = 1_000_000;
 
+/// Local time `ns` after the epoch (the test's times start at 0).
+fn at(ns: i128) -> Instant<Tai> {
+    Instant::from_nanos(u64::try_from(ns).expect("a time after the epoch"))
+}
+
+fn ns(n: i128) -> Offset {
+    Offset::from_nanos(i64::try_from(n).unwrap())
+}
+
 fn config(id: u8, priority1: u8, slave_only: bool) -> PortConfig {
     PortConfig::ordinary(ClockIdentity([id; 8]), priority1, slave_only)
         .with_intervals(-3, -3, -3, 2)
         .with_delay_mechanism(DelayMechanism::P2P)
 }
 
-fn sent(actions: impl IntoIterator<Item = Action>) -> Vec<Packet> {
+fn sent(actions: Actions) -> Vec<(Packet, Option<SendContext>)> {
     actions
         .into_iter()
         .filter_map(|a| match a {
-            Action::Send(p) => Some(p),
+            Action::Send { packet, context } => Some((packet, context)),
             _ => None,
         })
         .collect()
 }
 
-fn only(actions: impl IntoIterator<Item = Action>, t: MessageType) -> Packet {
-    let p: Vec<Packet> = sent(actions)
+/// The one packet of type `t` among `actions`, and its send context if an event.
+fn only_with(actions: Actions, t: MessageType) -> (Packet, Option<SendContext>) {
+    let p: Vec<_> = sent(actions)
         .into_iter()
-        .filter(|p| p.message_type == t)
+        .filter(|(p, _)| p.message_type == t)
         .collect();
     assert_eq!(p.len(), 1, "expected one {t:?}: {p:?}");
     p.into_iter().next().unwrap()
 }
 
-fn measurement(actions: impl IntoIterator<Item = Action>) -> Option<Measurement> {
+fn only(actions: Actions, t: MessageType) -> Packet {
+    only_with(actions, t).0
+}
+
+/// The one event message of type `t` among `actions`, and its send context.
+fn event(actions: Actions, t: MessageType) -> (Packet, SendContext) {
+    let (p, c) = only_with(actions, t);
+    (p, c.expect("an event message comes with a send context"))
+}
+
+fn measurement(actions: Actions) -> Option<Measurement> {
     actions.into_iter().find_map(|a| match a {
         Action::Measure(m) => Some(m),
         _ => None,
@@ -55,34 +77,36 @@ fn measurement(actions: impl IntoIterator<Item = Action>) -> Option<Measurement>
 fn slave_with_request(t: i128) -> (Port, Port, Packet, i128) {
     let mut master = Port::<4>::new(config(1, 10, false));
     let mut slave = Port::<4>::new(config(2, 128, true));
-    master.start(0);
-    slave.start(THETA);
-    master.on_timer(Timer::AnnounceReceipt, 250 * MS);
+    let _ = master.start(at(0));
+    let _ = slave.start(at(THETA));
+    let _ = master.on_timer(Timer::AnnounceReceipt, at(250 * MS));
     assert_eq!(master.state(), PortState::Master);
     for k in 0..3 {
-        let at = 300 * MS + k * 125 * MS;
-        let a = only(master.on_timer(Timer::Announce, at), MessageType::Announce);
-        let _ = slave.on_receive(&a.bytes, None, at + DELAY + THETA);
+        let t = 300 * MS + k * 125 * MS;
+        let a = only(
+            master.on_timer(Timer::Announce, at(t)),
+            MessageType::Announce,
+        );
+        let _ = slave.on_receive(&a.bytes, None, at(t + DELAY + THETA));
     }
     assert!(matches!(slave.state(), PortState::Slave(_)));
-    slave.on_timer(Timer::DelayReq, t - MS + THETA);
-    let sync = only(master.on_timer(Timer::Sync, t), MessageType::Sync);
-    let follow_up = only(
-        master.on_sent(MessageType::Sync, sync.sequence_id, t),
-        MessageType::FollowUp,
-    );
+    let _ = slave.on_timer(Timer::DelayReq, at(t - MS + THETA));
+    let (sync, context) = event(master.on_timer(Timer::Sync, at(t)), MessageType::Sync);
+    let follow_up = only(master.on_sent(context, at(t)), MessageType::FollowUp);
     let a = slave
-        .on_receive(&sync.bytes, Some(t + DELAY + THETA), t + DELAY + THETA)
+        .on_receive(
+            &sync.bytes,
+            Some(at(t + DELAY + THETA)),
+            at(t + DELAY + THETA),
+        )
         .unwrap();
     assert!(sent(a).is_empty());
     let t1 = t + 50_000;
     let a = slave
-        .on_receive(&follow_up.bytes, None, t1 + THETA)
+        .on_receive(&follow_up.bytes, None, at(t1 + THETA))
         .unwrap();
-    let request = only(a, MessageType::PdelayReq);
-    assert!(slave
-        .on_sent(MessageType::PdelayReq, request.sequence_id, t1 + THETA)
-        .is_empty());
+    let (request, context) = event(a, MessageType::PdelayReq);
+    assert!(slave.on_sent(context, at(t1 + THETA)).is_empty());
     (master, slave, request, t1)
 }
 
@@ -90,15 +114,15 @@ fn slave_with_request(t: i128) -> (Port, Port, Packet, i128) {
 /// time `t1`; returns its Pdelay_Resp and Follow_Up and the true arrival time of both.
 fn respond(responder: &mut Port, request: &Packet, t1: i128, skew: i128) -> (Packet, Packet, i128) {
     let t2 = t1 + DELAY;
-    let resp = only(
+    let (resp, context) = event(
         responder
-            .on_receive(&request.bytes, Some(t2 + skew), t2 + skew)
+            .on_receive(&request.bytes, Some(at(t2 + skew)), at(t2 + skew))
             .unwrap(),
         MessageType::PdelayResp,
     );
     let t3 = t2 + TURNAROUND;
     let follow_up = only(
-        responder.on_sent(MessageType::PdelayResp, resp.sequence_id, t3 + skew),
+        responder.on_sent(context, at(t3 + skew)),
         MessageType::PdelayRespFollowUp,
     );
     (resp, follow_up, t3 + DELAY)
@@ -108,14 +132,18 @@ fn respond(responder: &mut Port, request: &Packet, t1: i128, skew: i128) -> (Pac
 /// Pdelay_Req in any state.
 fn third_clock() -> Port {
     let mut port = Port::<4>::new(config(9, 200, false));
-    port.start(0);
+    let _ = port.start(at(0));
     port
 }
 
 /// Delivers `bytes` to the slave at local time `at` (with that receive timestamp when
 /// `stamped`) and returns the measurement it produced, if any.
-fn deliver(slave: &mut Port, bytes: &[u8], stamped: bool, at: i128) -> Option<Measurement> {
-    measurement(slave.on_receive(bytes, stamped.then_some(at), at).unwrap())
+fn deliver(slave: &mut Port, bytes: &[u8], stamped: bool, t: i128) -> Option<Measurement> {
+    measurement(
+        slave
+            .on_receive(bytes, stamped.then_some(at(t)), at(t))
+            .unwrap(),
+    )
 }
 
 #[test]
@@ -125,11 +153,11 @@ fn the_master_as_responder_gives_the_exact_offset_and_both_legs() {
     let early = deliver(&mut slave, &resp.bytes, true, t4 + THETA);
     assert!(early.is_none(), "measured before the follow-up");
     let m = deliver(&mut slave, &follow_up.bytes, false, t4 + THETA).expect("a measurement");
-    assert_eq!(m.raw_offset, THETA);
+    assert_eq!(m.raw_offset, ns(THETA));
     // The master's receipt time is a reading of the master: the legs are separate.
     assert_eq!(
         (m.forward, m.reverse),
-        ((DELAY + THETA) as i64, (DELAY - THETA) as i64)
+        (ns(DELAY + THETA), ns(DELAY - THETA))
     );
 }
 
@@ -142,8 +170,8 @@ fn another_responder_only_vouches_for_its_turnaround() {
     let (resp, follow_up, t4) = respond(&mut third_clock(), &request, t1, 7_000_000_000);
     assert!(deliver(&mut slave, &follow_up.bytes, false, t4 + THETA).is_none());
     let m = deliver(&mut slave, &resp.bytes, true, t4 + THETA).expect("a measurement");
-    assert_eq!(m.raw_offset, THETA);
-    assert_eq!(m.forward + m.reverse, 2 * DELAY as i64);
+    assert_eq!(m.raw_offset, ns(THETA));
+    assert_eq!(m.forward.checked_add(m.reverse), Some(ns(2 * DELAY)));
 }
 
 #[test]
@@ -158,7 +186,7 @@ fn a_one_step_responder_puts_its_turnaround_in_the_correction() {
     bytes[34..44].fill(0);
     let m =
         deliver(&mut slave, &bytes, true, t4 + THETA).expect("measured from the response alone");
-    assert_eq!(m.raw_offset, THETA);
+    assert_eq!(m.raw_offset, ns(THETA));
 }
 
 #[test]
@@ -166,11 +194,13 @@ fn an_e2e_port_ignores_peer_delay_and_events_need_timestamps() {
     let (mut master, mut slave, request, t1) = slave_with_request(2_000 * MS);
     // A P2P master does not answer Delay_Req; a P2P port answers Pdelay_Req in any state.
     let mut e2e = Port::<4>::new(config(5, 128, true).with_delay_mechanism(DelayMechanism::E2E));
-    e2e.start(0);
-    assert!(e2e.on_receive(&request.bytes, Some(t1), t1).is_err());
+    let _ = e2e.start(at(0));
+    assert!(e2e
+        .on_receive(&request.bytes, Some(at(t1)), at(t1))
+        .is_err());
     let (resp, _, _) = respond(&mut master, &request, t1, 0);
     assert!(
-        slave.on_receive(&resp.bytes, None, t1).is_err(),
+        slave.on_receive(&resp.bytes, None, at(t1)).is_err(),
         "event without timestamp"
     );
 }

@@ -13,6 +13,7 @@ use tempora_core::ptp::port::{
     Action, DelayMechanism, Measurement, Port, PortConfig, PortState, Timer,
 };
 use tempora_core::ptp::wire::{ClockIdentity, MessageType};
+use tempora_core::time::{Instant, Tai};
 
 /// A node's local clock: local = epoch + offset + T + drift_ppb * T / 1e9.
 #[derive(Clone, Copy)]
@@ -24,11 +25,15 @@ struct LocalClock {
 const EPOCH: i128 = 1_700_000_000 * 1_000_000_000;
 
 impl LocalClock {
-    fn local(&self, t: i128) -> i128 {
+    fn local_ns(&self, t: i128) -> i128 {
         EPOCH + self.offset + t + self.drift_ppb * t / 1_000_000_000
     }
-    fn true_time(&self, local: i128) -> i128 {
-        (local - EPOCH - self.offset) * 1_000_000_000 / (1_000_000_000 + self.drift_ppb)
+    fn local(&self, t: i128) -> Instant<Tai> {
+        Instant::from_nanos(u64::try_from(self.local_ns(t)).expect("after the epoch"))
+    }
+    fn true_time(&self, local: Instant<Tai>) -> i128 {
+        (i128::from(local.as_nanos()) - EPOCH - self.offset) * 1_000_000_000
+            / (1_000_000_000 + self.drift_ppb)
     }
 }
 
@@ -117,7 +122,7 @@ fn simulate_with(
         while let Some((i, t, actions, received)) = pending.pop() {
             for a in actions {
                 match a {
-                    Action::Send(p) => {
+                    Action::Send { packet: p, context } => {
                         *out.sent[i].entry(p.message_type).or_insert(0) += 1;
                         let request = match mechanism {
                             DelayMechanism::E2E => MessageType::DelayReq,
@@ -141,9 +146,8 @@ fn simulate_with(
                             arrive,
                             Ev::Deliver(1 - i, p.bytes.to_vec(), p.message_type.is_event()),
                         );
-                        if p.message_type.is_event() {
-                            let more =
-                                ports[i].on_sent(p.message_type, p.sequence_id, clocks[i].local(t));
+                        if let Some(context) = context {
+                            let more = ports[i].on_sent(context, clocks[i].local(t));
                             pending.push((i, t, more.into_iter().collect(), received));
                         }
                     }
@@ -162,10 +166,15 @@ fn simulate_with(
                     }
                     Action::State(_) => {}
                     Action::Measure(Measurement {
-                        at, offset, sigma, ..
+                        at,
+                        offset,
+                        sigma_ns: sigma,
+                        ..
                     }) if i == 1 => {
                         let truth_t = clocks[1].true_time(at);
-                        let truth = (clocks[1].local(truth_t) - clocks[0].local(truth_t)) as f64;
+                        let truth =
+                            (clocks[1].local_ns(truth_t) - clocks[0].local_ns(truth_t)) as f64;
+                        let offset = offset.as_f64();
                         if ports[1].locked() {
                             out.locked_at.get_or_insert(t);
                         }

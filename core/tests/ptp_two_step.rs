@@ -1,26 +1,45 @@
-//! A two-step master's Follow_Up: it carries the send time reported for the Sync just
-//! sent, and only for that Sync. A send report the platform gets wrong (another
-//! sequence id, or the same one twice) puts out nothing, rather than a Follow_Up for a
-//! Sync that was never sent or a second one for a Sync.
+//! A two-step master's Follow_Up: it carries the send time reported for its Sync, and
+//! a send report can only be for a Sync the port sent. The [`SendContext`] that comes
+//! with each event message is consumed by the report (so a Sync is followed up at most
+//! once; a second report does not compile, see its doctest), and a context from before
+//! a state change is stale and puts out nothing.
 #![cfg(not(loom))]
 
-use tempora_core::ptp::port::{Action, Packet, Port, PortConfig, PortState, Timer};
+use tempora_core::ptp::port::{
+    Action, Actions, Packet, Port, PortConfig, PortState, SendContext, Timer,
+};
 use tempora_core::ptp::wire::{Body, ClockIdentity, MessageType, PtpMessage};
+use tempora_core::time::{Instant, Tai};
 
-fn sent(actions: impl IntoIterator<Item = Action>, t: MessageType) -> Vec<Packet> {
+fn at(ns: u64) -> Instant<Tai> {
+    Instant::from_nanos(ns)
+}
+
+/// The packets of type `t` in `actions`, with their send contexts.
+fn sent(actions: Actions, t: MessageType) -> Vec<(Packet, Option<SendContext>)> {
     actions
         .into_iter()
         .filter_map(|a| match a {
-            Action::Send(p) if p.message_type == t => Some(p),
+            Action::Send { packet, context } if packet.message_type == t => Some((packet, context)),
             _ => None,
         })
         .collect()
 }
 
+fn one(actions: Actions, t: MessageType) -> (Packet, SendContext) {
+    let mut p = sent(actions, t);
+    assert_eq!(p.len(), 1, "expected one {t:?}");
+    let (packet, context) = p.remove(0);
+    (
+        packet,
+        context.expect("an event message comes with a send context"),
+    )
+}
+
 fn master() -> Port {
     let mut port: Port = Port::new(PortConfig::ordinary(ClockIdentity([1; 8]), 10, false));
-    port.start(0);
-    port.on_timer(Timer::AnnounceReceipt, 1_000);
+    let _ = port.start(at(0));
+    let _ = port.on_timer(Timer::AnnounceReceipt, at(1_000));
     assert_eq!(port.state(), PortState::Master);
     port
 }
@@ -29,13 +48,14 @@ fn master() -> Port {
 fn the_follow_up_carries_the_reported_send_time_of_its_sync() {
     let mut port = master();
     let t = 1_700_000_000_000_000_123;
-    let sync = sent(port.on_timer(Timer::Sync, t), MessageType::Sync).remove(0);
-    let follow_ups = sent(
-        port.on_sent(MessageType::Sync, sync.sequence_id, t + 700),
-        MessageType::FollowUp,
-    );
+    let (sync, context) = one(port.on_timer(Timer::Sync, at(t)), MessageType::Sync);
+    let follow_ups = sent(port.on_sent(context, at(t + 700)), MessageType::FollowUp);
     assert_eq!(follow_ups.len(), 1);
-    let f = &follow_ups[0];
+    let (f, context) = &follow_ups[0];
+    assert!(
+        context.is_none(),
+        "a general message needs no send timestamp"
+    );
     assert_eq!(f.sequence_id, sync.sequence_id);
     match PtpMessage::parse(&f.bytes).unwrap().body {
         Body::FollowUp { precise_origin } => {
@@ -47,36 +67,72 @@ fn the_follow_up_carries_the_reported_send_time_of_its_sync() {
 }
 
 #[test]
-fn a_stray_or_repeated_send_report_puts_out_no_follow_up() {
+fn each_sync_is_followed_up_by_its_own_report_even_late() {
     let mut port = master();
-    let sync = sent(port.on_timer(Timer::Sync, 5_000), MessageType::Sync).remove(0);
-    let other = sync.sequence_id.wrapping_add(1);
-    assert!(sent(
-        port.on_sent(MessageType::Sync, other, 5_100),
-        MessageType::FollowUp
-    )
-    .is_empty());
+    let (first, c1) = one(port.on_timer(Timer::Sync, at(5_000)), MessageType::Sync);
+    let (second, c2) = one(
+        port.on_timer(Timer::Sync, at(130_000_000)),
+        MessageType::Sync,
+    );
+    let f2 = sent(port.on_sent(c2, at(130_000_100)), MessageType::FollowUp);
+    let f1 = sent(port.on_sent(c1, at(5_100)), MessageType::FollowUp);
+    assert_eq!(f2[0].0.sequence_id, second.sequence_id);
+    assert_eq!(f1[0].0.sequence_id, first.sequence_id);
+}
+
+#[test]
+fn a_send_context_from_before_a_state_change_is_ignored() {
+    let mut port = master();
+    let (_, stale) = one(port.on_timer(Timer::Sync, at(5_000)), MessageType::Sync);
+    // Restarted (as after a change of timestamp source): listening, then master again.
+    let _ = port.start(at(10_000));
+    let _ = port.on_timer(Timer::AnnounceReceipt, at(20_000));
+    assert_eq!(port.state(), PortState::Master);
+    assert!(
+        port.on_sent(stale, at(5_100)).is_empty(),
+        "followed up a Sync of another life"
+    );
+    // Sequence ids carried on: a stale context must not match the new Sync's either.
+    let (_, fresh) = one(port.on_timer(Timer::Sync, at(30_000)), MessageType::Sync);
     assert_eq!(
-        sent(
-            port.on_sent(MessageType::Sync, sync.sequence_id, 5_100),
-            MessageType::FollowUp
-        )
-        .len(),
+        sent(port.on_sent(fresh, at(30_100)), MessageType::FollowUp).len(),
         1
     );
-    assert!(sent(
-        port.on_sent(MessageType::Sync, sync.sequence_id, 5_200),
-        MessageType::FollowUp
-    )
-    .is_empty());
-    // The next Sync is followed up as usual.
-    let next = sent(port.on_timer(Timer::Sync, 130_000_000), MessageType::Sync).remove(0);
-    assert_eq!(
-        sent(
-            port.on_sent(MessageType::Sync, next.sequence_id, 130_000_100),
-            MessageType::FollowUp
+}
+
+#[test]
+fn a_master_that_was_a_slave_in_between_ignores_its_old_sync_context() {
+    let mut port = master();
+    let (_, stale) = one(port.on_timer(Timer::Sync, at(5_000)), MessageType::Sync);
+    // A better master announces twice: the port follows it.
+    let mut better: Port = Port::new(PortConfig::ordinary(ClockIdentity([9; 8]), 1, false));
+    let _ = better.start(at(0));
+    let _ = better.on_timer(Timer::AnnounceReceipt, at(1_000));
+    for t in [2_000_000_000, 4_000_000_000] {
+        let (announce, _) = sent(
+            better.on_timer(Timer::Announce, at(t)),
+            MessageType::Announce,
         )
-        .len(),
-        1
-    );
+        .remove(0);
+        let _ = port.on_receive(&announce.bytes, None, at(t)).unwrap();
+    }
+    assert!(matches!(port.state(), PortState::Slave(_)));
+    // It falls silent; the port is master again, and the Sync it sent before is no
+    // longer its to follow up.
+    let _ = port.on_timer(Timer::AnnounceReceipt, at(30_000_000_000));
+    assert_eq!(port.state(), PortState::Master);
+    assert!(port.on_sent(stale, at(5_100)).is_empty());
+}
+
+#[test]
+fn a_one_step_sync_context_asks_for_nothing() {
+    // A one-step master's Sync has a context too (every event message does), which asks
+    // for nothing.
+    let mut config = PortConfig::ordinary(ClockIdentity([1; 8]), 10, false);
+    config.two_step = false;
+    let mut port: Port = Port::new(config);
+    let _ = port.start(at(0));
+    let _ = port.on_timer(Timer::AnnounceReceipt, at(1_000));
+    let (_, context) = one(port.on_timer(Timer::Sync, at(5_000)), MessageType::Sync);
+    assert!(port.on_sent(context, at(5_100)).is_empty());
 }

@@ -12,6 +12,7 @@
 use std::io::BufRead;
 
 use tempora_core::ptp::filter::{Exchange, FilterConfig, OffsetFilter, Verdict};
+use tempora_core::time::{Instant, Offset, Tai};
 
 /// The integer after ` key=` in a log line (ANSI colours already stripped).
 fn field(line: &str, key: &str) -> Option<i128> {
@@ -62,22 +63,29 @@ fn main() -> std::io::Result<()> {
         .enumerate()
     {
         let (Some(at), Some(forward), Some(reverse)) = (
-            field(&line, "at"),
-            field(&line, "forward"),
-            field(&line, "reverse"),
+            field(&line, "at").and_then(|n| u64::try_from(n).ok()),
+            field(&line, "forward").and_then(Offset::try_from_nanos),
+            field(&line, "reverse").and_then(Offset::try_from_nanos),
         ) else {
             continue;
         };
+        let at = Instant::<Tai>::from_nanos(at);
         // The log has the two transits, not the gap between Sync and Delay_Req: the
         // exchange is rebuilt around one instant, which leaves out the drift over that
         // gap (ppm times the tens of microseconds after a Sync: well under 1 ns).
+        let (Some(t1), Some(t4)) = (
+            at.checked_add_offset(forward.saturating_neg()),
+            at.checked_add_offset(reverse),
+        ) else {
+            continue;
+        };
         let exchange = Exchange {
-            t1: at - forward,
+            t1,
             t2: at,
             t3: at,
-            t4: at + reverse,
-            correction_ms: 0,
-            correction_sm: 0,
+            t4,
+            correction_ms: Offset::ZERO,
+            correction_sm: Offset::ZERO,
         };
         let verdict = filter.update(&exchange);
         let Some(e) = filter.estimate() else {
@@ -87,18 +95,19 @@ fn main() -> std::io::Result<()> {
             Verdict::Accepted => "",
             Verdict::Stepped => "  step",
             Verdict::Rejected(_) => "  rejected",
+            Verdict::OutOfRange => "  out of range",
         };
         println!(
             "{n:5}  raw {:12}  offset {:14.1}  floor {:8.1}  freq {:9.1} ppb  sigma {:7.1}  noise {:7.1}{mark}",
-            exchange.offset(),
-            e.offset,
-            e.floor_correction,
-            e.frequency,
-            e.offset_sigma,
-            e.noise_sigma
+            exchange.offset().map_or(0, |o| o.as_nanos()),
+            e.offset_ns,
+            e.floor_correction_ns,
+            e.frequency_ppb,
+            e.offset_sigma_ns,
+            e.noise_sigma_ns
         );
         if let (Some(truth), true) = (truth, n >= 40) {
-            errors.push(e.offset - truth);
+            errors.push(e.offset_ns - truth);
         }
     }
     if !errors.is_empty() {

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use tempora_core::clock::{ClockReading, ClockSource, ClockStatus};
 use tempora_core::ptp::port::{Action, Measurement, Port, PortConfig, PortState, Timer};
-use tempora_core::time::{Instant, Tai};
+use tempora_core::time::{Instant, Offset, Tai};
 
 use crate::phc::PhcClock;
 use crate::ptp_transport::{PtpTransport, TransportKind};
@@ -183,6 +183,11 @@ pub enum NodeEvent {
     },
 }
 
+/// Local time (ns) as the port takes it; a reading before 1970 or past 2554 saturates.
+fn tai(ns: i128) -> Instant<Tai> {
+    Instant::from_nanos(u64::try_from(ns.max(0)).unwrap_or(u64::MAX))
+}
+
 /// Received event messages in a row without a hardware timestamp after which the NIC
 /// is taken not to stamp them.
 pub const MISSING_TIMESTAMPS_LIMIT: u32 = 8;
@@ -231,7 +236,7 @@ impl PtpNode {
     ) -> io::Result<Self> {
         let clock = Arc::new(VirtualClock::new(
             shift_ns,
-            i128::from(config.utc_offset) * 1_000_000_000,
+            i128::from(Offset::from(config.utc_offset).as_nanos()),
         ));
         let mut ts = timestamping::choose(iface, mode, kind == TransportKind::L2)?;
         if let Timestamps::Hardware { phc } = ts {
@@ -319,23 +324,25 @@ impl PtpNode {
         while !work.is_empty() {
             let action = work.remove(0);
             match action {
-                Action::Send(p) => {
+                Action::Send { packet: p, context } => {
                     self.transport.send(p.message_type, &p.bytes)?;
-                    if p.message_type.is_event() {
+                    if let Some(context) = context {
                         if let Some(ts) = self
                             .transport
                             .send_timestamp(&p.bytes, Duration::from_millis(20))?
                         {
-                            let sent = ts + self.clock.shift;
-                            work.extend(self.port.on_sent(p.message_type, p.sequence_id, sent));
+                            let sent = tai(ts + self.clock.shift);
+                            work.extend(self.port.on_sent(context, sent));
                         }
                     }
                 }
-                Action::SetTimer { timer, at } => self.timers[timer_index(timer)] = Some(at),
+                Action::SetTimer { timer, at } => {
+                    self.timers[timer_index(timer)] = Some(i128::from(at.as_nanos()));
+                }
                 Action::CancelTimer(timer) => self.timers[timer_index(timer)] = None,
                 Action::State(s) => events.push(NodeEvent::State(s)),
                 Action::Measure(m) => {
-                    self.last_measure = Some(m.at);
+                    self.last_measure = Some(i128::from(m.at.as_nanos()));
                     events.push(NodeEvent::Measured(m));
                 }
             }
@@ -345,14 +352,15 @@ impl PtpNode {
 
     fn refresh_clock(&mut self, now: i128) {
         if self.port.master_ptp_timescale() == Some(false) {
-            let utc = i64::from(self.port.config().utc_offset) * 1_000_000_000;
+            let utc = Offset::from(self.port.config().utc_offset).as_nanos();
             self.clock.to_tai.store(utc, Ordering::Relaxed);
         } else if self.port.master_ptp_timescale() == Some(true) {
             self.clock.to_tai.store(0, Ordering::Relaxed);
         }
-        let Some((offset, sigma)) = self.port.predict(now) else {
+        let Some(prediction) = self.port.predict(tai(now)) else {
             return;
         };
+        let (offset, sigma) = (prediction.offset_ns, prediction.sigma_ns);
         let locked = self.port.locked();
         self.was_locked |= locked;
         // No exchange for 4 s: whatever the port thinks, the estimate is coasting.
@@ -364,10 +372,9 @@ impl PtpNode {
         } else {
             ClockStatus::FreeRunning
         };
-        let (frequency, noise, delay) = self
-            .port
-            .estimate()
-            .map_or((0.0, 0.0, 0.0), |e| (e.frequency, e.noise_sigma, e.delay));
+        let (frequency, noise, delay) = self.port.estimate().map_or((0.0, 0.0, 0.0), |e| {
+            (e.frequency_ppb, e.noise_sigma_ns, e.delay_ns)
+        });
         self.clock.set(Discipline {
             at: now,
             offset,
@@ -394,7 +401,7 @@ impl PtpNode {
         // On the monotonic clock: local time may change its base (a fall back from the
         // PHC to the system clock).
         let deadline = run_for.map(|d| std::time::Instant::now() + d);
-        let start = self.port.start(self.clock.local_ns());
+        let start = self.port.start(tai(self.clock.local_ns()));
         self.apply(start, &mut events)?;
         loop {
             let now = self.clock.local_ns();
@@ -405,7 +412,7 @@ impl PtpNode {
             for t in TIMERS {
                 if self.timers[timer_index(t)].is_some_and(|at| at <= now) {
                     self.timers[timer_index(t)] = None;
-                    let a = self.port.on_timer(t, now);
+                    let a = self.port.on_timer(t, tai(now));
                     self.apply(a, &mut events)?;
                 }
             }
@@ -419,15 +426,15 @@ impl PtpNode {
             let wait = (next - now).clamp(0, 50_000_000) as u64;
             if let Some(d) = self.transport.recv(Duration::from_nanos(wait))? {
                 if d.event && self.check_timestamp(d.timestamp.is_some(), &mut events)? {
-                    let start = self.port.start(self.clock.local_ns());
+                    let start = self.port.start(tai(self.clock.local_ns()));
                     self.apply(start, &mut events)?;
                     continue;
                 }
                 let now = self.clock.local_ns();
-                let rx = d.timestamp.map(|t| t + self.clock.shift);
-                if let Ok(a) = self
-                    .port
-                    .on_receive(&d.bytes, if d.event { rx } else { None }, now)
+                let rx = d.timestamp.map(|t| tai(t + self.clock.shift));
+                if let Ok(a) =
+                    self.port
+                        .on_receive(&d.bytes, if d.event { rx } else { None }, tai(now))
                 {
                     self.apply(a, &mut events)?;
                 }

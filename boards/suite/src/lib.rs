@@ -355,6 +355,7 @@ fn ptp_codec() -> Result<(), &'static str> {
 fn ptp_engine() -> Result<(), &'static str> {
     use tempora_core::ptp::port::{Action, Port, PortConfig, PortState};
     use tempora_core::ptp::wire::ClockIdentity;
+    use tempora_core::time::{Instant, Tai};
 
     fn cfg(id: u8, priority1: u8, slave_only: bool) -> PortConfig {
         PortConfig::ordinary(ClockIdentity([id; 8]), priority1, slave_only)
@@ -367,6 +368,8 @@ fn ptp_engine() -> Result<(), &'static str> {
             t + 250_000 + t * 20 / 1_000_000
         }
     };
+    // The same as the ports take it (the simulation starts at the epoch).
+    let tai = |ns: i128| Instant::<Tai>::from_nanos(u64::try_from(ns).unwrap_or(0));
     let mut ports = [
         Port::<2, 16>::new(cfg(1, 10, false)),
         Port::<2, 16>::new(cfg(2, 128, true)),
@@ -380,7 +383,7 @@ fn ptp_engine() -> Result<(), &'static str> {
     let mut pending: heapless::Vec<(usize, i128, tempora_core::ptp::port::Actions), 4> =
         heapless::Vec::new();
     for (node, port) in ports.iter_mut().enumerate() {
-        let _ = pending.push((node, 0, port.start(local(node, 0))));
+        let _ = pending.push((node, 0, port.start(tai(local(node, 0)))));
     }
     let mut t: i128 = 0;
     let mut steps = 0u32;
@@ -390,26 +393,28 @@ fn ptp_engine() -> Result<(), &'static str> {
         while let Some((node, at, actions)) = pending.pop() {
             for a in actions {
                 match a {
-                    Action::Send(p) => {
+                    Action::Send { packet: p, context } => {
                         let arrive = at + 2_000 + i128::from(rng.jitter(100));
                         in_flight
                             .push((arrive, 1 - node, p.bytes, p.message_type.is_event()))
                             .map_err(|_| "network full")?;
-                        if p.message_type.is_event() {
-                            let more =
-                                ports[node].on_sent(p.message_type, p.sequence_id, local(node, at));
+                        if let Some(context) = context {
+                            let more = ports[node].on_sent(context, tai(local(node, at)));
                             pending
                                 .push((node, at, more))
                                 .map_err(|_| "too many actions")?;
                         }
                     }
-                    Action::SetTimer { timer, at: when } => timers[node][index(timer)] = Some(when),
+                    Action::SetTimer { timer, at: when } => {
+                        timers[node][index(timer)] = Some(i128::from(when.as_nanos()));
+                    }
                     Action::CancelTimer(timer) => timers[node][index(timer)] = None,
                     Action::Measure(m) if node == 1 => {
                         // The estimate is for the Sync's arrival (slave-local m.at).
-                        let sync_at = (m.at - 250_000) * 1_000_000 / 1_000_020;
+                        let sync_at =
+                            (i128::from(m.at.as_nanos()) - 250_000) * 1_000_000 / 1_000_020;
                         let truth = (local(1, sync_at) - local(0, sync_at)) as f64;
-                        estimate = Some((m.offset - truth, m.sigma));
+                        estimate = Some((m.offset.as_f64() - truth, m.sigma_ns));
                     }
                     _ => {}
                 }
@@ -437,7 +442,7 @@ fn ptp_engine() -> Result<(), &'static str> {
         if next_packet == Some(t) {
             if let Some(i) = in_flight.iter().position(|p| p.0 == t) {
                 let (at, node, bytes, event) = in_flight.swap_remove(i);
-                let now = local(node, at);
+                let now = tai(local(node, at));
                 if let Ok(a) = ports[node].on_receive(&bytes, event.then_some(now), now) {
                     pending
                         .push((node, at, a))
@@ -456,7 +461,7 @@ fn ptp_engine() -> Result<(), &'static str> {
                 let now = local(node, t);
                 if node_timers[index(timer)].is_some_and(|at| at <= now) {
                     node_timers[index(timer)] = None;
-                    let a = port.on_timer(timer, now);
+                    let a = port.on_timer(timer, tai(now));
                     pending.push((node, t, a)).map_err(|_| "too many actions")?;
                 }
             }

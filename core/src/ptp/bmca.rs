@@ -2,8 +2,10 @@
 //! master qualification, and the state decision of an ordinary clock's port.
 
 use core::cmp::Ordering;
+use core::time::Duration;
 
 use super::wire::{Announce, ClockIdentity, PortIdentity};
+use crate::time::{Instant, Tai};
 
 /// A clock's quality, as Announce messages carry it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -214,8 +216,8 @@ pub const FOREIGN_MASTER_THRESHOLD: u8 = 2;
 #[derive(Clone, Copy, Debug)]
 struct Foreign {
     dataset: Dataset,
-    /// Receive times (ns) of the last announces, newest last; up to the threshold.
-    seen: [u64; FOREIGN_MASTER_THRESHOLD as usize],
+    /// Receive times (local) of the last announces, newest last; up to the threshold.
+    seen: [Instant<Tai>; FOREIGN_MASTER_THRESHOLD as usize],
     count: u8,
 }
 
@@ -245,10 +247,10 @@ impl<const N: usize> ForeignMasters<N> {
         }
     }
 
-    /// Records an Announce's dataset received at `now_ns`. When the table is full, the
-    /// worst entry makes room for a better newcomer; a newcomer no better than all is
-    /// refused.
-    pub fn record(&mut self, dataset: Dataset, now_ns: u64) -> Result<(), TableFull> {
+    /// Records an Announce's dataset received at local time `now`. When the table is
+    /// full, the worst entry makes room for a better newcomer; a newcomer no better than
+    /// all is refused.
+    pub fn record(&mut self, dataset: Dataset, now: Instant<Tai>) -> Result<(), TableFull> {
         if let Some(e) = self
             .entries
             .iter_mut()
@@ -256,18 +258,18 @@ impl<const N: usize> ForeignMasters<N> {
         {
             e.dataset = dataset;
             if usize::from(e.count) < e.seen.len() {
-                e.seen[usize::from(e.count)] = now_ns;
+                e.seen[usize::from(e.count)] = now;
                 e.count += 1;
             } else {
                 e.seen.rotate_left(1);
                 if let Some(last) = e.seen.last_mut() {
-                    *last = now_ns;
+                    *last = now;
                 }
             }
             return Ok(());
         }
-        let mut seen = [0; FOREIGN_MASTER_THRESHOLD as usize];
-        seen[0] = now_ns;
+        let mut seen = [Instant::EPOCH; FOREIGN_MASTER_THRESHOLD as usize];
+        seen[0] = now;
         let fresh = Foreign {
             dataset,
             seen,
@@ -290,22 +292,20 @@ impl<const N: usize> ForeignMasters<N> {
         Ok(())
     }
 
-    /// Forgets senders with no Announce in the last `window_ns` (four announce
-    /// intervals, or the announce receipt timeout).
-    pub fn expire(&mut self, now_ns: u64, window_ns: u64) {
+    /// Forgets senders with no Announce in the last `window` (four announce intervals,
+    /// or the announce receipt timeout) before `now`.
+    pub fn expire(&mut self, now: Instant<Tai>, window: Duration) {
         self.entries.retain(|e| {
             let last = e.seen[usize::from(e.count.max(1)) - 1];
-            now_ns.saturating_sub(last) <= window_ns
+            age(now, last) <= window
         });
     }
 
-    /// The best qualified foreign master: enough Announces within `window_ns`.
-    pub fn best(&self, now_ns: u64, window_ns: u64) -> Option<&Dataset> {
+    /// The best qualified foreign master: enough Announces within `window` before `now`.
+    pub fn best(&self, now: Instant<Tai>, window: Duration) -> Option<&Dataset> {
         self.entries
             .iter()
-            .filter(|e| {
-                e.count >= FOREIGN_MASTER_THRESHOLD && now_ns.saturating_sub(e.seen[0]) <= window_ns
-            })
+            .filter(|e| e.count >= FOREIGN_MASTER_THRESHOLD && age(now, e.seen[0]) <= window)
             .map(|e| &e.dataset)
             .min_by(|a, b| compare(a, b))
     }
@@ -319,4 +319,10 @@ impl<const N: usize> ForeignMasters<N> {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+}
+
+/// How long before `now` an Announce was seen; zero if the local clock went back past it
+/// (the Announce counts as fresh rather than expired).
+fn age(now: Instant<Tai>, seen: Instant<Tai>) -> Duration {
+    now.checked_duration_since(seen).unwrap_or(Duration::ZERO)
 }

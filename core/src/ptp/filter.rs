@@ -22,63 +22,85 @@
 //! it to stay below a quarter of the path noise, so it starts at one exchange and grows
 //! as the estimate settles.
 
-/// One exchange's timestamps in nanoseconds (any common epoch), with the correction
-/// fields of the Sync/Follow_Up and Delay_Resp already summed per direction.
+use core::time::Duration;
+
+use crate::time::{Instant, Offset, Tai};
+
+/// One exchange's four timestamps, with the correction fields of the Sync/Follow_Up and
+/// Delay_Resp already summed per direction. `t1` and `t4` are the master's clock, `t2`
+/// and `t3` the slave's: both on the PTP timescale, so their differences are transits
+/// plus or minus the offset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Exchange {
     /// Master sends Sync (origin or precise origin timestamp).
-    pub t1: i128,
+    pub t1: Instant<Tai>,
     /// Slave receives Sync.
-    pub t2: i128,
+    pub t2: Instant<Tai>,
     /// Slave sends Delay_Req.
-    pub t3: i128,
+    pub t3: Instant<Tai>,
     /// Master receives Delay_Req.
-    pub t4: i128,
-    /// Correction of the master-to-slave direction (ns).
-    pub correction_ms: i128,
-    /// Correction of the slave-to-master direction (ns).
-    pub correction_sm: i128,
+    pub t4: Instant<Tai>,
+    /// Correction of the master-to-slave direction.
+    pub correction_ms: Offset,
+    /// Correction of the slave-to-master direction.
+    pub correction_sm: Offset,
 }
 
 impl Exchange {
-    /// Slave minus master at the Sync's arrival (`t2`), correcting the Delay_Req half
-    /// for the clocks' frequency difference `frequency_ppb` over `t3 - t2`: without it a
-    /// free-running clock 30 ppm fast, with the Delay_Req 60 ms after the Sync, biases the
-    /// offset by 0.9 µs.
-    pub fn offset_at_sync(&self, frequency_ppb: f64) -> f64 {
-        let (forward, reverse) = self.transits_at_sync(frequency_ppb);
-        ns_f64(forward - reverse) / 2.0
+    /// The two transits, forward `t2 - t1` and reverse `t4 - t3`, corrections removed
+    /// (each includes the offset, with opposite signs): the offset is half their
+    /// difference, the delay half their sum. `None` if either exceeds ±292 years, which
+    /// no real exchange does.
+    pub fn transits(&self) -> Option<(Offset, Offset)> {
+        let forward = self
+            .t2
+            .offset_from(self.t1)?
+            .checked_sub(self.correction_ms)?;
+        let reverse = self
+            .t4
+            .offset_from(self.t3)?
+            .checked_sub(self.correction_sm)?;
+        Some((forward, reverse))
     }
 
-    /// One-way path delay with the same correction.
-    pub fn delay_at_sync(&self, frequency_ppb: f64) -> f64 {
-        let (forward, reverse) = self.transits_at_sync(frequency_ppb);
-        ns_f64(forward + reverse) / 2.0
+    /// Slave minus master, assuming a symmetric path and equal clock rates (rounded
+    /// toward zero); `None` as for [`Exchange::transits`].
+    pub fn offset(&self) -> Option<Offset> {
+        let (forward, reverse) = self.transits()?;
+        // Half the difference of two i64 always fits an i64.
+        Offset::try_from_nanos((wide(forward) - wide(reverse)) / 2)
     }
 
-    /// Slave minus master, in nanoseconds, assuming a symmetric path and equal clock
-    /// rates.
-    pub fn offset(&self) -> i128 {
-        let (forward, reverse) = self.transits_at_sync(0.0);
-        (forward - reverse) / 2
+    /// One-way path delay, likewise.
+    pub fn delay(&self) -> Option<Offset> {
+        let (forward, reverse) = self.transits()?;
+        Offset::try_from_nanos((wide(forward) + wide(reverse)) / 2)
     }
 
-    /// The two transits (forward `t2 - t1`, reverse `t4 - t3`, corrections removed), the
-    /// reverse one brought to the Sync's time with the clocks' frequency difference: the
-    /// offset is half their difference, the delay half their sum.
-    pub fn transits_at_sync(&self, frequency_ppb: f64) -> (i128, i128) {
-        let forward = self.t2 - self.t1 - self.correction_ms;
-        let reverse = self.t4 - self.t3 - self.correction_sm;
-        let drift = frequency_ppb * ns_f64(self.t3 - self.t2) / 1e9;
-        (forward, reverse + i128::from(drift as i64))
+    /// The transits in ns, the reverse one brought to the Sync's time with the clocks'
+    /// frequency difference `frequency_ppb` over `t3 - t2`: without it a free-running
+    /// clock 30 ppm fast, with the Delay_Req 60 ms after the Sync, biases the offset by
+    /// 0.9 µs. Wide integers, so that sums and differences cannot overflow.
+    fn at_sync(&self, (forward, reverse): (Offset, Offset), frequency_ppb: f64) -> (i128, i128) {
+        let drift = frequency_ppb * ns_f64(wide_between(self.t3, self.t2)) / 1e9;
+        (wide(forward), wide(reverse) + i128::from(drift as i64))
     }
+}
 
-    /// One-way path delay, in nanoseconds.
-    pub fn delay(&self) -> i128 {
-        let (forward, reverse) = self.transits_at_sync(0.0);
-        (forward + reverse) / 2
-    }
+fn wide(o: Offset) -> i128 {
+    i128::from(o.as_nanos())
+}
+
+/// `later - earlier` in ns, exact at any distance.
+fn wide_between(later: Instant<Tai>, earlier: Instant<Tai>) -> i128 {
+    i128::from(later.as_nanos()) - i128::from(earlier.as_nanos())
+}
+
+/// `later - earlier` in seconds, for the filter's arithmetic (saturating beyond ±292
+/// years, see [`ns_f64`]).
+fn secs_between(later: Instant<Tai>, earlier: Instant<Tai>) -> f64 {
+    ns_f64(wide_between(later, earlier)) / 1e9
 }
 
 /// Tuning of an [`OffsetFilter`].
@@ -139,34 +161,56 @@ pub enum Verdict {
     Stepped,
     /// Too far from the prediction; ignored (consecutive count so far).
     Rejected(u32),
+    /// A transit beyond ±292 years ([`Exchange::transits`] is `None`): not a
+    /// measurement; ignored, and not counted as an outlier.
+    OutOfRange,
 }
 
-/// The filter's belief about the local clock relative to the master.
+/// The filter's belief about the local clock relative to the master. Floating-point
+/// nanoseconds, as the filter keeps them: sub-nanosecond resolution matters to the
+/// clock that applies the estimate and to the lock rule, which compares these.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Estimate {
     /// Offset (local minus master), ns, at the time of the last update.
-    pub offset: f64,
-    /// How far (ns) taking the transits at their floors moved `offset` from the plain
+    pub offset_ns: f64,
+    /// How far (ns) taking the transits at their floors moved `offset_ns` from the plain
     /// two-way estimate: the bias the path's one-sided delay noise would have caused.
-    pub floor_correction: f64,
+    pub floor_correction_ns: f64,
     /// Frequency error (local minus master), ns per s (= ppb).
-    pub frequency: f64,
-    /// Standard deviation of `offset`, ns.
-    pub offset_sigma: f64,
+    pub frequency_ppb: f64,
+    /// Standard deviation of `offset_ns`, ns.
+    pub offset_sigma_ns: f64,
     /// Path delay (running mean of accepted samples), ns.
-    pub delay: f64,
+    pub delay_ns: f64,
     /// The path noise the filter has learnt: standard deviation of one sample, ns.
-    pub noise_sigma: f64,
-    /// Standard deviation of `frequency`, ppb.
-    pub frequency_sigma: f64,
+    pub noise_sigma_ns: f64,
+    /// Standard deviation of `frequency_ppb`, ppb.
+    pub frequency_sigma_ppb: f64,
+}
+
+/// The offset the filter predicts at some local time, and how sure it is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Prediction {
+    /// Local minus master, ns.
+    pub offset_ns: f64,
+    /// Standard deviation of `offset_ns`, ns: it grows with the time since the last
+    /// exchange (the holdover bound). Never negative or NaN.
+    pub sigma_ns: f64,
+}
+
+impl Prediction {
+    /// The offset rounded to the nanosecond.
+    pub fn offset(&self) -> Offset {
+        Offset::from_nanos_f64(self.offset_ns)
+    }
 }
 
 /// A two-state Kalman filter over offset samples.
 #[derive(Clone, Debug)]
 pub struct OffsetFilter<const FLOOR: usize = FLOOR_WINDOW> {
     config: FilterConfig,
-    /// Time (ns) of the last update.
-    at: Option<i128>,
+    /// Local time of the last update.
+    at: Option<Instant<Tai>>,
     offset: f64,
     frequency: f64,
     /// Covariance [[p00, p01], [p01, p11]] of (offset ns, frequency ns/s).
@@ -183,7 +227,7 @@ pub struct OffsetFilter<const FLOOR: usize = FLOOR_WINDOW> {
     /// The first samples (seconds since the first, offset), fitted by least squares:
     /// a line through several noisy points is a far better start than one point.
     warmup: [(f64, f64); WARMUP],
-    first_at: i128,
+    first_at: Instant<Tai>,
     floor: DelayFloor<FLOOR>,
     /// Floored minus raw offset (ns), filtered with the offset's own gains; added to
     /// what the filter reports.
@@ -201,11 +245,11 @@ const WARMUP: usize = 8;
 pub const FLOOR_WINDOW: usize = 64;
 
 /// Units of [`Transit::at`]: 100 µs, so a `u32` spans almost five days; exchanges more
-/// than [`FLOOR_MAX_GAP_NS`] apart clear the window, so ages never wrap.
-const FLOOR_TICK_NS: i128 = 100_000;
+/// than [`FLOOR_MAX_GAP`] apart clear the window, so ages never wrap.
+const FLOOR_TICK_NS: u64 = 100_000;
 
 /// A gap between exchanges after which the kept transits are dropped (10 minutes).
-const FLOOR_MAX_GAP_NS: i128 = 600_000_000_000;
+const FLOOR_MAX_GAP: Duration = Duration::from_secs(600);
 
 /// One accepted exchange as the delay floor keeps it, in 16 bytes: when the Sync arrived
 /// (local time in [`FLOOR_TICK_NS`] units, wrapping), the forward transit (ns; it carries
@@ -219,10 +263,11 @@ struct Transit {
 }
 
 impl Transit {
-    fn new(at: i128, forward: i128, reverse: i128) -> Option<Self> {
+    fn new(at: Instant<Tai>, forward: i128, reverse: i128) -> Option<Self> {
         Some(Self {
             forward: i64::try_from(forward).ok()?,
-            at: at.div_euclid(FLOOR_TICK_NS) as u32,
+            // Wrapping on purpose: only differences of recent ticks are used.
+            at: (at.as_nanos() / FLOOR_TICK_NS) as u32,
             round_trip: i32::try_from(forward + reverse).ok()?,
         })
     }
@@ -301,7 +346,7 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
             rejected_range: (0.0, 0.0),
             samples: 0,
             warmup: [(0.0, 0.0); WARMUP],
-            first_at: 0,
+            first_at: Instant::EPOCH,
             floor: DelayFloor::new(),
             floor_correction: 0.0,
             floor_drift: 0.0,
@@ -316,39 +361,42 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
     /// The estimate after the last update, if any sample was accepted.
     pub fn estimate(&self) -> Option<Estimate> {
         self.at.map(|_| Estimate {
-            offset: self.offset + self.floor_correction,
-            frequency: self.frequency + self.floor_drift,
-            floor_correction: self.floor_correction,
-            offset_sigma: sqrt(self.p00),
-            noise_sigma: sqrt(self.noise),
-            frequency_sigma: sqrt(self.p11),
-            delay: self.delay,
+            offset_ns: self.offset + self.floor_correction,
+            frequency_ppb: self.frequency + self.floor_drift,
+            floor_correction_ns: self.floor_correction,
+            offset_sigma_ns: sqrt(self.p00),
+            noise_sigma_ns: sqrt(self.noise),
+            frequency_sigma_ppb: sqrt(self.p11),
+            delay_ns: self.delay,
         })
     }
 
-    /// The offset predicted at `now` (ns, same clock as the samples' `t2`) and its
-    /// standard deviation, which grows with the time since the last sample: the
+    /// The offset predicted at local time `now` (the clock of the samples' `t2`) and
+    /// its standard deviation, which grows with the time since the last sample: the
     /// holdover bound.
-    pub fn predict(&self, now: i128) -> Option<(f64, f64)> {
+    pub fn predict(&self, now: Instant<Tai>) -> Option<Prediction> {
         let at = self.at?;
-        let dt = ns_f64(now - at) / 1e9;
+        let dt = secs_between(now, at);
         let offset = self.offset + self.floor_correction + (self.frequency + self.floor_drift) * dt;
         let var = self.p00
             + 2.0 * dt * self.p01
             + dt * dt * self.p11
             + self.config.frequency_wander * dt * dt * dt / 3.0;
-        Some((offset, sqrt(var.max(0.0))))
+        Some(Prediction {
+            offset_ns: offset,
+            sigma_ns: sqrt(var.max(0.0)),
+        })
     }
 
     /// Fits offset and frequency to the samples so far by least squares, with the
     /// covariance the fit implies, and the path noise from its residuals.
-    fn warm_up(&mut self, now: i128, z: f64, delay: f64) {
+    fn warm_up(&mut self, now: Instant<Tai>, z: f64, delay: f64) {
         if self.samples == 0 {
             self.first_at = now;
             self.delay = delay;
         }
         let n = self.samples as usize;
-        self.warmup[n] = (ns_f64(now - self.first_at) / 1e9, z);
+        self.warmup[n] = (secs_between(now, self.first_at), z);
         let n = n + 1;
         self.samples = n as u64;
         self.at = Some(now);
@@ -427,13 +475,17 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
 
     /// Takes one exchange, measured at local time `e.t2`.
     pub fn update(&mut self, e: &Exchange) -> Verdict {
+        let Some(transits) = e.transits() else {
+            return Verdict::OutOfRange;
+        };
         // Bring the Delay_Req half to the Sync's time with the frequency learnt so far.
-        let z = e.offset_at_sync(self.frequency);
+        let (forward, reverse) = e.at_sync(transits, self.frequency);
+        let z = ns_f64(forward - reverse) / 2.0;
         let now = e.t2;
-        let delay = e.delay_at_sync(self.frequency);
-        let (forward, reverse) = e.transits_at_sync(self.frequency);
+        let delay = ns_f64(forward + reverse) / 2.0;
         let transit = Transit::new(now, forward, reverse);
-        if self.at.is_some_and(|at| now - at > FLOOR_MAX_GAP_NS) {
+        let gap = self.at.and_then(|at| now.checked_duration_since(at));
+        if gap.is_some_and(|gap| gap > FLOOR_MAX_GAP) {
             self.floor.clear();
         }
         if (self.samples as usize) < WARMUP {
@@ -446,7 +498,7 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
         let Some(at) = self.at else {
             return Verdict::Accepted; // unreachable: warm_up set it
         };
-        let dt = (ns_f64(now - at) / 1e9).max(0.0);
+        let dt = secs_between(now, at).max(0.0);
         // Predict.
         let q = self.config.frequency_wander;
         let offset = self.offset + self.frequency * dt;
@@ -566,7 +618,7 @@ const FLOOR_SPAN_NOISE: f64 = 0.25;
 
 /// Nanoseconds as `f64`, through `i64` (saturating; ±292 years): on Cortex-M the direct
 /// `i128` conversions pull in half a kilobyte of soft-float helpers.
-pub(crate) fn ns_f64(v: i128) -> f64 {
+fn ns_f64(v: i128) -> f64 {
     // Saturating, by the high word: a generic i128 comparison costs more flash here.
     let (high, low) = ((v >> 64) as i64, v as i64);
     if high == low >> 63 {

@@ -10,8 +10,11 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use tempora_core::ptp::port::{Action, Actions, Packet, Port, PortConfig, PortState, Timer};
+use tempora_core::ptp::port::{
+    Action, Actions, Packet, Port, PortConfig, PortState, SendContext, Timer,
+};
 use tempora_core::ptp::wire::{Body, ClockIdentity, MessageType, PtpMessage};
+use tempora_core::time::{Instant, Tai};
 use tempora_std::phc::PhcClock;
 use tempora_std::ptp_l2::L2Transport;
 use tempora_std::ptp_transport::PtpTransport;
@@ -19,8 +22,15 @@ use tempora_std::timestamping::{choose, TimestampMode, Timestamps};
 
 const SYNCS: u16 = 8;
 
+/// A PHC reading (ns) as the port's local time.
+fn tai(ns: i128) -> Result<Instant<Tai>, String> {
+    u64::try_from(ns)
+        .map(Instant::from_nanos)
+        .map_err(|_| format!("clock reading {ns} ns is outside 1970..2554"))
+}
+
 /// A master port, started at local time `now` with no other master around.
-fn master(now: i128) -> Result<Port, String> {
+fn master(now: Instant<Tai>) -> Result<Port, String> {
     let mut port: Port = Port::new(PortConfig::ordinary(ClockIdentity([0x7e; 8]), 10, false));
     let _ = port.start(now);
     let _ = port.on_timer(Timer::AnnounceReceipt, now);
@@ -30,12 +40,14 @@ fn master(now: i128) -> Result<Port, String> {
     }
 }
 
-/// The one message of type `kind` among `actions`.
-fn sent(actions: Actions, kind: MessageType) -> Result<Packet, String> {
+/// The one message of type `kind` among `actions`, with its send context if an event.
+fn sent(actions: Actions, kind: MessageType) -> Result<(Packet, Option<SendContext>), String> {
     actions
         .into_iter()
         .find_map(|a| match a {
-            Action::Send(p) if p.message_type == kind => Some(p),
+            Action::Send { packet, context } if packet.message_type == kind => {
+                Some((packet, context))
+            }
             _ => None,
         })
         .ok_or(format!("the port sent no {kind:?}"))
@@ -63,14 +75,15 @@ fn probe(iface: &str) -> Result<String, String> {
     let clock = PhcClock::open(phc).map_err(|e| e.to_string())?;
     let now = || clock.now_ns().map_err(|e| e.to_string());
     let transport = L2Transport::open(iface, ts).map_err(|e| e.to_string())?;
-    let mut port = master(now()?)?;
+    let mut port = master(tai(now()?)?)?;
     let mut phc_minus_realtime = 0i128;
     for _ in 0..SYNCS {
         let realtime = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i128);
         let before = now()?;
-        let sync = sent(port.on_timer(Timer::Sync, before), MessageType::Sync)?;
+        let (sync, context) = sent(port.on_timer(Timer::Sync, tai(before)?), MessageType::Sync)?;
+        let context = context.ok_or("a Sync without a send context")?;
         transport
             .send(sync.message_type, &sync.bytes)
             .map_err(|e| e.to_string())?;
@@ -90,10 +103,7 @@ fn probe(iface: &str) -> Result<String, String> {
                 "Sync {seq}: send timestamp {stamp} not between PHC readings {before} and {after}"
             ));
         }
-        let follow_up = sent(
-            port.on_sent(MessageType::Sync, seq, stamp),
-            MessageType::FollowUp,
-        )?;
+        let (follow_up, _) = sent(port.on_sent(context, tai(stamp)?), MessageType::FollowUp)?;
         if precise_origin(&follow_up)? != stamp {
             return Err(format!("Sync {seq}: the Follow_Up does not carry {stamp}"));
         }
@@ -131,18 +141,26 @@ mod tests {
     #[test]
     fn the_master_sends_a_sync_and_follows_it_up_with_its_send_time() {
         let t = 1_800_000_000_123_456_789;
-        let mut port = master(t).unwrap();
-        let sync = sent(port.on_timer(Timer::Sync, t), MessageType::Sync).unwrap();
-        let follow_up = sent(
-            port.on_sent(MessageType::Sync, sync.sequence_id, t + 500),
+        let mut port = master(tai(t).unwrap()).unwrap();
+        let (sync, context) = sent(
+            port.on_timer(Timer::Sync, tai(t).unwrap()),
+            MessageType::Sync,
+        )
+        .unwrap();
+        let (follow_up, _) = sent(
+            port.on_sent(context.unwrap(), tai(t + 500).unwrap()),
             MessageType::FollowUp,
         )
         .unwrap();
+        assert_eq!(
+            PtpMessage::parse(&follow_up.bytes)
+                .unwrap()
+                .header
+                .sequence_id,
+            sync.sequence_id
+        );
         assert_eq!(precise_origin(&follow_up).unwrap(), t + 500);
-        assert!(sent(
-            port.on_sent(MessageType::Sync, 999, t),
-            MessageType::FollowUp
-        )
-        .is_err());
+        // A report for a Sync never sent cannot be made up: contexts come only from the
+        // port, and each is consumed by its report.
     }
 }

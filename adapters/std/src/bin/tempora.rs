@@ -417,7 +417,7 @@ mod ptp {
             Delay::E2e => DelayMechanism::E2E,
             Delay::P2p => DelayMechanism::P2P,
         };
-        c.utc_offset = utc_offset;
+        c.utc_offset = tempora_core::time::TaiOffset(utc_offset.into());
         c
     }
 
@@ -492,12 +492,13 @@ mod ptp {
                         }
                         NodeEvent::Measured(m) => {
                             s.measurements += 1;
+                            // Integers of ns, as `replay_filter` reads them back.
                             tracing::debug!(
-                                at = %m.at,
-                                forward = m.forward,
-                                reverse = m.reverse,
-                                raw_offset = %m.raw_offset,
-                                offset = m.offset,
+                                at = m.at.as_nanos(),
+                                forward = m.forward.as_nanos(),
+                                reverse = m.reverse.as_nanos(),
+                                raw_offset = m.raw_offset.as_nanos(),
+                                offset = m.offset.as_nanos(),
                                 accepted = m.accepted,
                                 "PTP exchange"
                             );

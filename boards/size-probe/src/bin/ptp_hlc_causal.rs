@@ -47,7 +47,7 @@ static RX: Shared<[u8; 96]> = Shared::new([0; 96]);
 #[cortex_m_rt::entry]
 fn main() -> ! {
     start();
-    let now = |_: ()| i128::from(HLC.now().physical().as_nanos());
+    let now = |_: ()| HLC.now().physical();
     PORT.with(|p| {
         for a in p.start(now(())) {
             keep(matches!(a, Action::SetTimer { .. }) as u32);
@@ -60,14 +60,15 @@ fn main() -> ! {
             if let Ok(actions) = p.on_receive(&packet, Some(t), t) {
                 for a in actions {
                     if let Action::Measure(m) = a {
-                        keep(m.offset as u32);
+                        keep(m.offset.as_nanos() as u32);
                     }
                 }
             }
             for a in p.on_timer(Timer::DelayReq, t) {
-                keep(matches!(a, Action::Send(_)) as u32);
+                keep(matches!(a, Action::Send { .. }) as u32);
             }
-            if let Some((offset, sigma)) = p.predict(t) {
+            if let Some(prediction) = p.predict(t) {
+                let (offset, sigma) = (prediction.offset_ns, prediction.sigma_ns);
                 let i = TimeInterval::around(
                     HLC.now()
                         .physical()

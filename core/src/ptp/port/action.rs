@@ -1,0 +1,151 @@
+//! What the port asks of the platform, and what it tells it: the actions of each call,
+//! the send context that ties an event message to its send timestamp, and why a packet
+//! was ignored.
+
+use crate::ptp::wire::{MessageType, WireError};
+use crate::time::{Instant, Offset, Tai};
+
+use super::state::PortState;
+
+/// Largest message the port sends.
+pub const MAX_PACKET: usize = 96;
+
+/// The port's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Timer {
+    /// Master: send the next Announce.
+    Announce,
+    /// Master: send the next Sync.
+    Sync,
+    /// A delay request is due. E2E slave: a Delay_Req, sent as soon as the next Sync
+    /// has arrived. P2P: a Pdelay_Req, likewise after the next Sync on a slave, at once
+    /// in any other state.
+    ///
+    /// Sending right after a receipt, rather than at an arbitrary moment, keeps the
+    /// slave's send path as warm as the master's: with kernel software timestamps, a
+    /// send from a process that has just been idle takes 1-2 µs longer between its send
+    /// and receive timestamps (measured on veth), which would bias the offset by half
+    /// that.
+    DelayReq,
+    /// Any state: no Announce from the master (or anyone) for the receipt timeout.
+    AnnounceReceipt,
+}
+
+/// A packet to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Packet {
+    /// Its type. Event messages ([`MessageType::is_event`]) go to UDP port 319.
+    pub message_type: MessageType,
+    /// Its `sequenceId`, for the platform's own matching of send timestamps.
+    pub sequence_id: u16,
+    /// The bytes.
+    pub bytes: heapless::Vec<u8, MAX_PACKET>,
+}
+
+/// The port's handle on one event message it asked to send: the platform hands it back
+/// with the message's send timestamp to [`Port::on_sent`](super::Port::on_sent), which
+/// consumes it.
+///
+/// Opaque and neither `Clone` nor `Copy`, so each send is answered at most once and a
+/// report for a message never sent cannot be made up: a two-step master cannot follow
+/// up a Sync twice, or one it never sent. A context the port no longer expects (it has
+/// changed state since, or restarted) is ignored.
+///
+/// ```compile_fail,E0599
+/// use tempora_core::ptp::port::SendContext;
+///
+/// fn answer_twice(context: SendContext) -> (SendContext, SendContext) {
+///     (context.clone(), context)
+/// }
+/// ```
+#[must_use = "hand it back to `Port::on_sent` with the send timestamp"]
+#[derive(Debug, PartialEq, Eq)]
+pub struct SendContext {
+    pub(super) message_type: MessageType,
+    pub(super) sequence_id: u16,
+    /// The port's generation (state changes and restarts so far) when issued.
+    pub(super) generation: u32,
+}
+
+/// A new estimate of the local clock against the master, from one completed exchange.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Measurement {
+    /// Local time of the estimate: when the exchange's Sync arrived.
+    pub at: Instant<Tai>,
+    /// Local minus master at `at`, filtered (rounded to the nanosecond).
+    pub offset: Offset,
+    /// This exchange's own local minus master, before filtering.
+    pub raw_offset: Offset,
+    /// Mean path delay, filtered (negative only from wild timestamps).
+    pub delay: Offset,
+    /// Local minus master frequency (ns per s, i.e. ppb).
+    pub frequency_ppb: f64,
+    /// Standard deviation of `offset`, ns (floating point: the bound is built from a
+    /// fraction of it); never negative or NaN.
+    pub sigma_ns: f64,
+    /// Whether the filter used the sample (false: an outlier).
+    pub accepted: bool,
+    /// Whether the filter took this sample as a step of the reference (a run of
+    /// outliers that agreed) and now follows it.
+    pub stepped: bool,
+    /// This exchange's master-to-slave transit `t2 - t1` (corrections removed; includes
+    /// the offset), for diagnostics: the two transits show where an asymmetry comes
+    /// from.
+    pub forward: Offset,
+    /// This exchange's slave-to-master transit `t4 - t3` (likewise).
+    pub reverse: Offset,
+}
+
+/// Something the platform must do.
+#[derive(Debug, PartialEq)]
+pub enum Action {
+    /// Send this packet. An event message comes with its `context`: take the send
+    /// timestamp and hand both to [`Port::on_sent`](super::Port::on_sent). General
+    /// messages carry none.
+    Send {
+        /// What to send.
+        packet: Packet,
+        /// For event messages, what [`Port::on_sent`](super::Port::on_sent) needs back.
+        context: Option<SendContext>,
+    },
+    /// Call [`Port::on_timer`](super::Port::on_timer) with this timer at this local
+    /// time; re-arming replaces the previous expiry.
+    SetTimer {
+        /// Which.
+        timer: Timer,
+        /// When (local time; [`Instant::MAX`] if the interval reaches past it).
+        at: Instant<Tai>,
+    },
+    /// Stop this timer.
+    CancelTimer(Timer),
+    /// The port changed state.
+    State(PortState),
+    /// A new offset estimate (slave).
+    Measure(Measurement),
+}
+
+/// The actions of one call. The most any call produces is five (a state change from
+/// master to slave: the state, two cancelled timers, the Delay_Req timer, the re-armed
+/// receipt timeout), so eight never overflow.
+pub type Actions = heapless::Vec<Action, 8>;
+
+/// Why a received packet was not used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Ignored {
+    /// Malformed.
+    Wire(WireError),
+    /// Another domain or SDO.
+    OtherDomain,
+    /// Our own message, looped back.
+    Own,
+    /// An event message without a receive timestamp.
+    NoTimestamp,
+    /// Not relevant in the current state (a Sync when not a slave, a reply to another
+    /// port, a stale sequence).
+    NotForUs,
+    /// A time beyond what 64-bit nanoseconds hold: a wire timestamp past the year 2554,
+    /// or a transit between two timestamps past ±292 years.
+    TimeOutOfRange,
+}
