@@ -23,7 +23,7 @@ use tempora_core::discipline::{Discipline, DisciplineConfig, OffsetSample};
 use tempora_core::ptp::port::{Action, Measurement, Port, PortConfig, PortState, Timer};
 use tempora_core::ptp::wire::{ClockIdentity, MessageType};
 use tempora_core::rng::SplitMix64 as Rng;
-use tempora_core::time::{Instant, Offset, Tai};
+use tempora_core::time::{Instant, Tai};
 
 const EPOCH: i128 = 1_700_000_000 * 1_000_000_000;
 const SECOND: i128 = 1_000_000_000;
@@ -80,12 +80,12 @@ fn ns(t: i128) -> Instant<Tai> {
 
 fn sample(m: &Measurement, locked: bool) -> OffsetSample<Tai> {
     OffsetSample {
-        at: ns(m.at),
-        offset: Offset::from_nanos_f64(m.offset),
-        frequency_ppt: (m.frequency * 1_000.0) as i64,
+        at: m.at,
+        offset: m.offset,
+        frequency_ppt: (m.frequency_ppb * 1_000.0) as i64,
         // As the Linux node bounds a PTP estimate: three standard deviations plus the
         // path delay (an asymmetry PTP cannot see may be as large as the delay).
-        bound: Duration::from_nanos((3.0 * m.sigma + m.delay.abs()) as u64),
+        bound: Duration::from_nanos((3.0 * m.sigma_ns) as u64) + m.delay.abs(),
         locked,
     }
 }
@@ -147,7 +147,7 @@ fn simulate(seed: u64, seconds: i128, rogue: (i128, i128)) -> Run {
         pending.push((
             i,
             0,
-            ports[i].start(clocks[i].local(0)).into_iter().collect(),
+            ports[i].start(ns(clocks[i].local(0))).into_iter().collect(),
         ));
     }
     let mut rogue_started = false;
@@ -159,7 +159,7 @@ fn simulate(seed: u64, seconds: i128, rogue: (i128, i128)) -> Run {
         while let Some((i, t, actions)) = pending.pop() {
             for a in actions {
                 match a {
-                    Action::Send(p) => {
+                    Action::Send { packet: p, context } => {
                         // The rogue sends nothing but Announces.
                         if i == ROGUE && p.message_type != MessageType::Announce {
                             continue;
@@ -174,16 +174,15 @@ fn simulate(seed: u64, seconds: i128, rogue: (i128, i128)) -> Run {
                                 Ev::Deliver(to, p.bytes.to_vec(), event),
                             );
                         }
-                        if p.message_type.is_event() {
-                            let more =
-                                ports[i].on_sent(p.message_type, p.sequence_id, clocks[i].local(t));
+                        if let Some(context) = context {
+                            let more = ports[i].on_sent(context, ns(clocks[i].local(t)));
                             pending.push((i, t, more.into_iter().collect()));
                         }
                     }
                     Action::SetTimer { timer, at } => {
                         let g = generation.entry((i, timer)).or_insert(0);
                         *g += 1;
-                        let when = clocks[i].true_time(at).max(t);
+                        let when = clocks[i].true_time(i128::from(at.as_nanos())).max(t);
                         push(&mut queue, &mut events, when, Ev::Timer(i, timer, *g));
                     }
                     Action::CancelTimer(timer) => {
@@ -194,7 +193,7 @@ fn simulate(seed: u64, seconds: i128, rogue: (i128, i128)) -> Run {
                     }
                     Action::State(_) => {}
                     Action::Measure(m) if i == SLAVE => {
-                        run.frequencies.push((t, m.frequency));
+                        run.frequencies.push((t, m.frequency_ppb));
                         discipline
                             .update(sample(&m, ports[SLAVE].locked()))
                             .expect("one writer");
@@ -211,19 +210,19 @@ fn simulate(seed: u64, seconds: i128, rogue: (i128, i128)) -> Run {
         }
         if !rogue_started && t >= rogue.0 {
             rogue_started = true;
-            let a = ports[ROGUE].start(clocks[ROGUE].local(t));
+            let a = ports[ROGUE].start(ns(clocks[ROGUE].local(t)));
             pending.push((ROGUE, t, a.into_iter().collect()));
         }
         match events.remove(&id).expect("event") {
             Ev::Timer(i, timer, g) => {
                 if generation.get(&(i, timer)) == Some(&g) && live(i, t) {
-                    let a = ports[i].on_timer(timer, clocks[i].local(t));
+                    let a = ports[i].on_timer(timer, ns(clocks[i].local(t)));
                     pending.push((i, t, a.into_iter().collect()));
                 }
             }
             Ev::Deliver(i, bytes, event) => {
                 if live(i, t) {
-                    let l = clocks[i].local(t);
+                    let l = ns(clocks[i].local(t));
                     if let Ok(a) = ports[i].on_receive(&bytes, event.then_some(l), l) {
                         pending.push((i, t, a.into_iter().collect()));
                     }
