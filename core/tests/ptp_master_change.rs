@@ -19,8 +19,8 @@ use std::collections::{BinaryHeap, HashMap};
 use std::time::Duration;
 
 use tempora_core::clock::{ClockSource, ClockStatus, ManualClock};
-use tempora_core::discipline::{Discipline, DisciplineConfig, OffsetSample};
-use tempora_core::ptp::port::{Action, Measurement, Port, PortConfig, PortState, Timer};
+use tempora_core::discipline::{Discipline, DisciplineConfig};
+use tempora_core::ptp::port::{Action, Port, PortConfig, PortState, Timer};
 use tempora_core::ptp::wire::{ClockIdentity, MessageType};
 use tempora_core::rng::SplitMix64 as Rng;
 use tempora_core::time::{Instant, Tai};
@@ -76,18 +76,6 @@ struct Run {
 
 fn ns(t: i128) -> Instant<Tai> {
     Instant::from_nanos(u64::try_from(t).expect("simulated times are positive"))
-}
-
-fn sample(m: &Measurement, locked: bool) -> OffsetSample<Tai> {
-    OffsetSample {
-        at: m.at,
-        offset: m.offset,
-        frequency_ppt: (m.frequency_ppb * 1_000.0) as i64,
-        // As the Linux node bounds a PTP estimate: three standard deviations plus the
-        // path delay (an asymmetry PTP cannot see may be as large as the delay).
-        bound: Duration::from_nanos((3.0 * m.sigma_ns) as u64) + m.delay.abs(),
-        locked,
-    }
 }
 
 /// Runs `seconds` of simulated time; the rogue announces from `rogue.0` to `rogue.1`.
@@ -194,9 +182,7 @@ fn simulate(seed: u64, seconds: i128, rogue: (i128, i128)) -> Run {
                     Action::State(_) => {}
                     Action::Measure(m) if i == SLAVE => {
                         run.frequencies.push((t, m.frequency_ppb));
-                        discipline
-                            .update(sample(&m, ports[SLAVE].locked()))
-                            .expect("one writer");
+                        discipline.update(m.sample()).expect("one writer");
                     }
                     Action::Measure(_) => {}
                 }

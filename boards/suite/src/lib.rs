@@ -54,7 +54,7 @@ pub fn run(out: &mut dyn Write, counter: &dyn TickCounter) -> Tally {
         ("temporal_graph_earliest_arrival", temporal_graph),
         ("pattern_sequence_out_of_order", pattern),
         ("ptp_codec_round_trip", ptp_codec),
-        ("ptp_engine_converges", ptp_engine),
+        ("ptp_slave_disciplines_counter_clock", ptp_engine),
     ];
     let mut tally = Tally::default();
     for (name, check) in checks {
@@ -374,6 +374,26 @@ fn ptp_engine() -> Result<(), &'static str> {
         Port::<2, 16>::new(cfg(1, 10, false)),
         Port::<2, 16>::new(cfg(2, 128, true)),
     ];
+    // The slave runs on a board counter (1 GHz nominal, so one tick is one local ns)
+    // and disciplines a counter clock through the core's discipline, as firmware does.
+    struct SimCounter(core::cell::Cell<u64>);
+    impl TickCounter for SimCounter {
+        fn ticks(&self) -> u64 {
+            self.0.get()
+        }
+        fn frequency_hz(&self) -> u32 {
+            1_000_000_000
+        }
+    }
+    let slave_clock = CounterClock::<_, Tai>::new(
+        SimCounter(core::cell::Cell::new(0)),
+        100,
+        Duration::from_millis(500),
+    );
+    let set_counter = |t: i128| {
+        let ticks = u64::try_from(local(1, t)).unwrap_or(0);
+        slave_clock.counter().0.set(ticks);
+    };
     let mut timers = [[None::<i128>; 4]; 2];
     type Wire = heapless::Vec<u8, 96>;
     let mut in_flight: heapless::Vec<(i128, usize, Wire, bool), 16> = heapless::Vec::new();
@@ -415,6 +435,11 @@ fn ptp_engine() -> Result<(), &'static str> {
                             (i128::from(m.at.as_nanos()) - 250_000) * 1_000_000 / 1_000_020;
                         let truth = (local(1, sync_at) - local(0, sync_at)) as f64;
                         estimate = Some((m.offset.as_f64() - truth, m.sigma_ns));
+                        set_counter(at);
+                        slave_clock
+                            .discipline()
+                            .update(m.sample())
+                            .map_err(|_| "discipline refused a measurement")?;
                     }
                     _ => {}
                 }
@@ -478,6 +503,30 @@ fn ptp_engine() -> Result<(), &'static str> {
     ensure(
         err < 3.0 * sigma + 100.0 && err < 500.0,
         "slave estimate off",
+    )?;
+    // The disciplined counter clock tells the master's time (true time: the master's
+    // clock is the truth here), inside its bound, synchronized.
+    set_counter(t);
+    let r = slave_clock.read();
+    let error = i128::from(r.time.as_nanos()) - local(0, t);
+    ensure(
+        r.status == tempora_core::clock::ClockStatus::Synchronized,
+        "counter clock not synchronized",
+    )?;
+    ensure(
+        error.unsigned_abs() <= r.bound.as_nanos(),
+        "counter clock outside its bound",
+    )?;
+    ensure(
+        error.unsigned_abs() < 1_000,
+        "counter clock off by 1 us or more",
+    )?;
+    // A second without measurements: holdover, and a bound that grew.
+    set_counter(t + 1_000_000_000);
+    let later = slave_clock.read();
+    ensure(
+        later.status == tempora_core::clock::ClockStatus::Holdover && later.bound > r.bound,
+        "counter clock did not go to holdover",
     )
 }
 

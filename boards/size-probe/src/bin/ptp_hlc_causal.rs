@@ -4,10 +4,11 @@
 #![no_main]
 
 use tempora_core::causal::{CausalMessage, CausalQueue, VectorClock};
+use tempora_core::clock::ClockSource;
 use tempora_core::ptp::bmca::{ClockQuality, DefaultDataset};
 use tempora_core::ptp::port::{Action, Port, PortConfig, Timer};
 use tempora_core::ptp::wire::{ClockIdentity, PortIdentity};
-use tempora_core::{Hlc, NodeId, Tai, TimeInterval};
+use tempora_core::{Hlc, NodeId, Tai};
 use tempora_embedded::systick::SysTick;
 use tempora_embedded::{CounterClock, Extended, Shared};
 use tempora_size_probe::{keep, start, TICKS};
@@ -47,38 +48,33 @@ static RX: Shared<[u8; 96]> = Shared::new([0; 96]);
 #[cortex_m_rt::entry]
 fn main() -> ! {
     start();
-    let now = |_: ()| HLC.now().physical();
+    // The port runs on the board's counter (free-running local time) and disciplines
+    // the counter clock the HLC reads: one clock reading flows counter -> port ->
+    // discipline -> HLC.
+    let clock = HLC.clock();
+    let local = || clock.discipline().local().time();
     PORT.with(|p| {
-        for a in p.start(now(())) {
+        for a in p.start(local()) {
             keep(matches!(a, Action::SetTimer { .. }) as u32);
         }
     });
     loop {
-        let t = now(());
+        let t = local();
         PORT.with(|p| {
             let packet = RX.with(|b| *b);
             if let Ok(actions) = p.on_receive(&packet, Some(t), t) {
                 for a in actions {
                     if let Action::Measure(m) = a {
-                        keep(m.offset.as_nanos() as u32);
+                        keep(clock.discipline().update(m.sample()).is_ok() as u32);
                     }
                 }
             }
             for a in p.on_timer(Timer::DelayReq, t) {
                 keep(matches!(a, Action::Send { .. }) as u32);
             }
-            if let Some(prediction) = p.predict(t) {
-                let (offset, sigma) = (prediction.offset_ns, prediction.sigma_ns);
-                let i = TimeInterval::around(
-                    HLC.now()
-                        .physical()
-                        .to_utc(tempora_core::time::TaiOffset(37))
-                        .unwrap_or_default(),
-                    core::time::Duration::from_nanos(sigma as u64),
-                );
-                keep(offset as u32 ^ i.latest.as_nanos() as u32);
-            }
         });
+        let r = clock.read();
+        keep(r.interval().latest.as_nanos() as u32 ^ r.status as u32);
         let mut clock = VectorClock::<8>::new();
         let _ = clock.set(NodeId(2), u64::from(HLC.now().logical()) + 1);
         let m = CausalMessage::new(NodeId(2), clock, 0);

@@ -2,6 +2,9 @@
 //! the send context that ties an event message to its send timestamp, and why a packet
 //! was ignored.
 
+use core::time::Duration;
+
+use crate::discipline::OffsetSample;
 use crate::ptp::wire::{MessageType, WireError};
 use crate::time::{Instant, Offset, Tai};
 
@@ -89,12 +92,42 @@ pub struct Measurement {
     /// Whether the filter took this sample as a step of the reference (a run of
     /// outliers that agreed) and now follows it.
     pub stepped: bool,
+    /// Whether the port counts its estimate as converged after this exchange (see
+    /// [`Port::locked`](super::Port::locked)).
+    pub locked: bool,
     /// This exchange's master-to-slave transit `t2 - t1` (corrections removed; includes
     /// the offset), for diagnostics: the two transits show where an asymmetry comes
     /// from.
     pub forward: Offset,
     /// This exchange's slave-to-master transit `t4 - t3` (likewise).
     pub reverse: Offset,
+}
+
+impl Measurement {
+    /// Standard deviations of the offset estimate a bound covers.
+    pub const BOUND_SIGMAS: f64 = 3.0;
+
+    /// The estimate as a sample for the core's clock
+    /// [`Discipline`](crate::discipline::Discipline): the one place a PTP estimate
+    /// becomes a bounded offset.
+    ///
+    /// The bound is three standard deviations of the offset estimate plus the mean path
+    /// delay: a path's asymmetry is invisible to PTP and can be anywhere up to the delay
+    /// itself (the filter takes each direction at its floor, so the residual asymmetry is
+    /// that of the floors, which lie below the mean delay).
+    pub fn sample(&self) -> OffsetSample<Tai> {
+        let sigmas = Self::BOUND_SIGMAS * self.sigma_ns;
+        OffsetSample {
+            at: self.at,
+            offset: self.offset,
+            // ppb to ppt, clamped by the conversion; the filter holds its frequency
+            // within ±500 ppm.
+            frequency_ppt: (self.frequency_ppb * 1_000.0) as i64,
+            // `as` saturates, and sigma is never NaN or negative.
+            bound: Duration::from_nanos(sigmas as u64).saturating_add(self.delay.abs()),
+            locked: self.locked,
+        }
+    }
 }
 
 /// Something the platform must do.

@@ -646,6 +646,7 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
             sigma_ns: est.map_or(f64::MAX, |x| x.offset_sigma_ns),
             accepted,
             stepped,
+            locked: self.locked(),
             forward,
             reverse,
         })
