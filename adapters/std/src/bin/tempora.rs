@@ -12,8 +12,8 @@ use tempora_core::clock::{ClockReading, ClockSource};
 use tempora_core::hlc::{Hlc, HlcConfig};
 use tempora_core::time::Utc;
 use tempora_core::timestamp::{NodeId, Timestamp};
-use tempora_std::ptp_transport::TransportKind;
-use tempora_std::timestamping::TimestampMode;
+use tempora_std::ptp::TimestampMode;
+use tempora_std::ptp::TransportKind;
 use tempora_std::{CountingHooks, KernelEstimate, SystemClock};
 
 /// Bounded time and hybrid logical clock timestamps.
@@ -381,8 +381,8 @@ mod ptp {
     use super::*;
     use tempora_core::ptp::port::{DelayMechanism, PortConfig, PortState};
     use tempora_core::ptp::wire::ClockIdentity;
-    use tempora_std::ptp_node::NodeEvent;
-    use tempora_std::timestamping::Timestamps;
+    use tempora_std::ptp::NodeEvent;
+    use tempora_std::ptp::Timestamps;
     use tempora_std::{PtpNode, VirtualClock};
 
     fn shift_ns(args: &PtpArgs) -> i128 {
