@@ -95,7 +95,8 @@ const TIMERS: [Timer; 4] = [
 
 impl PtpNode {
     /// Opens `iface` over the `kind` transport, with timestamps chosen by `mode`, and
-    /// prepares the port. Local time is `CLOCK_REALTIME + shift_ns` with software
+    /// prepares the port (a configuration [`PortConfig::validate`] refuses is an
+    /// `InvalidInput` error). Local time is `CLOCK_REALTIME + shift_ns` with software
     /// timestamps, the NIC's PHC + `shift_ns` with hardware ones.
     pub fn open(
         kind: TransportKind,
@@ -104,6 +105,9 @@ impl PtpNode {
         shift_ns: i128,
         mode: TimestampMode,
     ) -> io::Result<Self> {
+        config
+            .validate()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let clock = Arc::new(VirtualClock::new(
             shift_ns,
             i128::from(config.utc_offset) * 1_000_000_000,
@@ -254,7 +258,8 @@ impl PtpNode {
         });
     }
 
-    /// Runs until `stop` is set or `run_for` has passed, calling
+    /// Runs until `stop` is set or `run_for` has passed (a `run_for` too long to be a
+    /// deadline is none), calling
     /// `on_event` for the timestamps in use (first), state changes and measurements.
     pub fn run(
         &mut self,
@@ -268,7 +273,8 @@ impl PtpNode {
         }];
         // On the monotonic clock: local time may change its base (a fall back from the
         // PHC to the system clock).
-        let deadline = run_for.map(|d| std::time::Instant::now() + d);
+        // A duration beyond any representable deadline means none, not an overflow.
+        let deadline = run_for.and_then(|d| std::time::Instant::now().checked_add(d));
         let start = self.port.start(self.clock.local_ns());
         self.apply(start, &mut events)?;
         loop {
