@@ -6,7 +6,8 @@
 //! `tempora` daemon's building blocks.
 //!
 //! Modules by concept: [`clock`] (the system clock, a NIC's PHC), [`ptp`] (transports,
-//! timestamps, the node and its virtual clock), [`hooks`], [`concurrent_queue`], and
+//! timestamps, the node and its virtual clock), [`daemon`] (what the `tempora` binary
+//! runs, and its [`StatusLine`]), [`hooks`], [`concurrent_queue`], and
 //! `sys`, the only module with `unsafe` code: every kernel call Rust cannot check, each
 //! behind a safe function.
 #![deny(missing_docs)]
@@ -15,12 +16,14 @@
 
 pub mod clock;
 pub mod concurrent_queue;
+pub mod daemon;
 pub mod hooks;
 pub mod ptp;
 #[allow(unsafe_code)]
 mod sys;
 
-pub use clock::{KernelEstimate, PhcClock, SystemClock};
+pub use clock::{KernelEstimate, PhcClock, SystemClock, TaiAsUtc};
 pub use concurrent_queue::ConcurrentTemporalQueue;
+pub use daemon::StatusLine;
 pub use hooks::CountingHooks;
 pub use ptp::{PtpNode, VirtualClock};

@@ -55,6 +55,21 @@ impl KernelEstimate {
     }
 }
 
+/// `maxerror=16.000000000s esterror=16.000000000s unsynchronized=true tai_offset=37s`.
+impl std::fmt::Display for KernelEstimate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = |d: Duration| format!("{}.{:09}s", d.as_secs(), d.subsec_nanos());
+        write!(
+            f,
+            "maxerror={} esterror={} unsynchronized={} tai_offset={}s",
+            s(self.max_error),
+            s(self.est_error),
+            self.unsynchronized,
+            self.tai_offset.0
+        )
+    }
+}
+
 /// `CLOCK_REALTIME` with a cached kernel error bound.
 ///
 /// ```

@@ -3,8 +3,9 @@
 //!
 //! The node never steps or slews the host clock. As a slave it maintains a
 //! [`VirtualClock`]: its local clock plus the estimated offset and frequency, a
-//! [`ClockSource`] on the TAI scale with a bound and a status. As a master it serves its
-//! local clock, optionally shifted by an injected offset (for tests).
+//! [`ClockSource`](tempora_core::clock::ClockSource) on the TAI scale with a bound and
+//! a status. As a master it serves its local clock, optionally shifted by an injected
+//! offset (for tests).
 //!
 //! The local clock is the clock the timestamps are taken on: the system clock with
 //! software timestamps, the NIC's PHC with hardware ones. In [`TimestampMode::Auto`] a
