@@ -59,6 +59,30 @@ pub enum NodeEvent {
     },
 }
 
+/// One line for a log: `state=slave`, `measured offset=... accepted=true`, or
+/// `timestamps=software fell_back=true`.
+impl std::fmt::Display for NodeEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::State(s) => f.write_str(match s {
+                PortState::Listening => "state=listening",
+                PortState::Master => "state=master",
+                PortState::Slave(_) => "state=slave",
+                PortState::Passive => "state=passive",
+            }),
+            Self::Measured(m) => write!(
+                f,
+                "measured at={}ns offset={:+.1}ns raw_offset={}ns forward={} reverse={} accepted={}",
+                m.at, m.offset, m.raw_offset, m.forward, m.reverse, m.accepted
+            ),
+            Self::Timestamps {
+                timestamps,
+                fell_back,
+            } => write!(f, "timestamps={timestamps} fell_back={fell_back}"),
+        }
+    }
+}
+
 /// Received event messages in a row without a hardware timestamp after which the NIC
 /// is taken not to stamp them.
 pub const MISSING_TIMESTAMPS_LIMIT: u32 = 8;

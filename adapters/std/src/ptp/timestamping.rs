@@ -23,6 +23,17 @@ pub enum TimestampMode {
     Hardware,
 }
 
+/// As on the command line: `auto`, `software` or `hardware`.
+impl std::fmt::Display for TimestampMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Auto => "auto",
+            Self::Software => "software",
+            Self::Hardware => "hardware",
+        })
+    }
+}
+
 /// The timestamps a socket actually uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Timestamps {
@@ -61,6 +72,25 @@ pub struct TimestampingInfo {
     pub tx_types: u32,
     /// Bit `1 << HWTSTAMP_FILTER_*` for each receive filter it supports.
     pub rx_filters: u32,
+}
+
+/// `capabilities=0x5f phc=/dev/ptp1 tx_types=0x3 rx_filters=0x7fff hardware=yes`, or
+/// `phc=-` without a PHC.
+impl std::fmt::Display for TimestampingInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "capabilities={:#x} phc=", self.capabilities)?;
+        match self.phc {
+            Some(n) => write!(f, "/dev/ptp{n}")?,
+            None => f.write_str("-")?,
+        }
+        write!(
+            f,
+            " tx_types={:#x} rx_filters={:#x} hardware={}",
+            self.tx_types,
+            self.rx_filters,
+            if self.hardware() { "yes" } else { "no" }
+        )
+    }
 }
 
 impl TimestampingInfo {

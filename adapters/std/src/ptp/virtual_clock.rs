@@ -31,6 +31,18 @@ pub struct Discipline {
     pub status: ClockStatus,
 }
 
+/// `offset=+212.0ns freq=+12.345ppb sigma=18.0ns noise=35.0ns delay=4100.0ns
+/// status=synchronized at=...ns`: the estimate in the filter's own units.
+impl std::fmt::Display for Discipline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "offset={:+.1}ns freq={:+.3}ppb sigma={:.1}ns noise={:.1}ns delay={:.1}ns status={} at={}ns",
+            self.offset, self.frequency, self.sigma, self.noise, self.delay, self.status, self.at
+        )
+    }
+}
+
 /// The system clock corrected by a PTP slave's estimate: `master = local - offset`.
 ///
 /// Readings are TAI. The bound is three standard deviations of the offset estimate plus
