@@ -211,7 +211,7 @@ struct PtpArgs {
 
 impl PtpArgs {
     /// The settings, checked as a port would check them: refused with exit code 2.
-    fn options(&self) -> PtpOptions {
+    fn options(&self, command: &str) -> PtpOptions {
         let options = PtpOptions {
             transport: self.ptp_transport.into(),
             delay_mechanism: match self.ptp_delay_mechanism {
@@ -227,7 +227,11 @@ impl PtpArgs {
             utc_offset: self.utc_offset,
         };
         if let Err(e) = options.validate() {
-            Cli::command().error(ErrorKind::ValueValidation, e).exit();
+            // Built, so the subcommand's usage reads `tempora run ...`.
+            let mut cli = Cli::command();
+            cli.build();
+            let mut cmd = cli.find_subcommand_mut(command).cloned().unwrap_or(cli);
+            cmd.error(ErrorKind::ValueValidation, e).exit();
         }
         options
     }
@@ -308,7 +312,7 @@ fn finish(result: Result<daemon::RunSummary, daemon::Error>) -> ExitCode {
 }
 
 fn run(args: &RunArgs) -> ExitCode {
-    let ptp = args.ptp.options();
+    let ptp = args.ptp.options("run");
     let Some(stop) = stop_flag() else {
         return ExitCode::FAILURE;
     };
@@ -325,7 +329,7 @@ fn run(args: &RunArgs) -> ExitCode {
 }
 
 fn serve(args: &ServeArgs) -> ExitCode {
-    let ptp = args.ptp.options();
+    let ptp = args.ptp.options("serve");
     let Some(stop) = stop_flag() else {
         return ExitCode::FAILURE;
     };
