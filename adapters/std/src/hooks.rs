@@ -51,6 +51,25 @@ impl CountingHooks {
     }
 }
 
+/// `timestamps=12 merges=0 logical_carries=0 steps_back=0 jumps_forward=0
+/// remote_refusals=0 exhausted=0`.
+impl std::fmt::Display for CountingHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        write!(
+            f,
+            "timestamps={} merges={} logical_carries={} steps_back={} jumps_forward={} remote_refusals={} exhausted={}",
+            n(&self.timestamps),
+            n(&self.merges),
+            n(&self.logical_carries),
+            n(&self.steps_back),
+            n(&self.jumps_forward),
+            n(&self.remote_refusals),
+            n(&self.exhausted)
+        )
+    }
+}
+
 fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }

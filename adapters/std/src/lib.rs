@@ -4,19 +4,26 @@
 //! [`ClockSource`](tempora_core::ClockSource) with the kernel's own error estimate, hooks
 //! that count and log what the core reports, a concurrent temporal queue, and the
 //! `tempora` daemon's building blocks.
+//!
+//! Modules by concept: [`clock`] (the system clock, a NIC's PHC), [`ptp`] (transports,
+//! timestamps, the node and its virtual clock), [`daemon`] (what the `tempora` binary
+//! runs, and its [`StatusLine`]), [`hooks`], [`concurrent_queue`], and
+//! `sys`, the only module with `unsafe` code: every kernel call Rust cannot check, each
+//! behind a safe function.
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod clock;
 pub mod concurrent_queue;
+pub mod daemon;
 pub mod hooks;
-pub mod phc;
-pub mod ptp_l2;
-pub mod ptp_node;
-pub mod ptp_transport;
-pub mod ptp_udp;
-pub mod system_clock;
-pub mod timestamping;
+pub mod ptp;
+#[allow(unsafe_code)]
+mod sys;
 
+pub use clock::{KernelEstimate, PhcClock, SystemClock, TaiAsUtc};
 pub use concurrent_queue::ConcurrentTemporalQueue;
+pub use daemon::StatusLine;
 pub use hooks::CountingHooks;
-pub use ptp_node::{PtpNode, VirtualClock};
-pub use system_clock::{KernelEstimate, SystemClock};
+pub use ptp::{PtpNode, VirtualClock};

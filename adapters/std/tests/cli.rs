@@ -1,10 +1,14 @@
-//! The `tempora` binary as a user runs it: `now`, `run`, `--help`, and bad arguments.
+//! The `tempora` binary as a user runs it: `now`, `run`, `serve`, `--help`, and bad
+//! arguments, which must end in a clear message or a run that stops, never a panic.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tempora_core::timestamp::Timestamp;
 use tempora_core::Utc;
+use tempora_std::daemon::{PtpState, Source};
+use tempora_std::ptp::Timestamps;
+use tempora_std::StatusLine;
 
 fn tempora_bin() -> &'static str {
     env!("CARGO_BIN_EXE_tempora")
@@ -18,11 +22,49 @@ fn tempora(args: &[&str]) -> std::process::Output {
         .expect("run tempora")
 }
 
-/// Pulls `key=value` out of a status line.
-fn field<'a>(line: &'a str, key: &str) -> &'a str {
-    line.split_whitespace()
-        .find_map(|w| w.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
-        .unwrap_or_else(|| panic!("no {key}= in {line:?}"))
+/// Every line of `text` as a status line.
+fn status_lines(text: &str) -> Vec<StatusLine> {
+    text.lines()
+        .map(|l| l.parse().unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect()
+}
+
+/// Runs `tempora args`, sends it SIGTERM after `after` if still running, and returns
+/// its output; fails the test if it outlives `after` by 10 s.
+fn tempora_stopped_after(args: &[&str], after: Duration) -> std::process::Output {
+    let child = Command::new(tempora_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let waiter = std::thread::spawn(move || child.wait_with_output().unwrap());
+    let start = Instant::now();
+    while !waiter.is_finished() && start.elapsed() < after {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if !waiter.is_finished() {
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    }
+    while !waiter.is_finished() {
+        if start.elapsed() > after + Duration::from_secs(10) {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            panic!("tempora {args:?} ignored SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    waiter.join().unwrap()
+}
+
+fn assert_no_panic(args: &[&str], out: &std::process::Output) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    assert!(
+        out.status.code().is_some(),
+        "{args:?} died of a signal: {out:?}"
+    );
 }
 
 #[test]
@@ -31,18 +73,23 @@ fn now_prints_a_timestamp_and_the_kernel_bound() {
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8(out.stdout).unwrap();
     let mut lines = text.lines();
-    let status = lines.next().unwrap();
-    let ts: Timestamp<Utc> = field(status, "hlc").parse().expect("hlc field parses");
+    let status: StatusLine = lines.next().unwrap().parse().expect("a status line");
+    let ts = status.hlc;
     assert_eq!(ts.node().0, 42);
     let wall = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap();
     let age = wall.saturating_sub(Duration::from_nanos(ts.physical().as_nanos()));
     assert!(age < Duration::from_secs(10), "timestamp is {age:?} old");
-    assert_eq!(field(status, "source"), "system");
+    assert_eq!(status.source, Source::System);
+    assert_eq!(
+        status.offset, None,
+        "the system clock alone has no reference"
+    );
+    assert_eq!(status.ptp, None);
     let kernel = tempora_std::KernelEstimate::read().unwrap();
-    assert_eq!(field(status, "status"), kernel.clock_status().as_str());
-    assert!(status.contains(" UTC "), "civil time printed: {status}");
+    assert_eq!(status.status, kernel.clock_status());
+    assert!(text.contains(" UTC  source="), "civil time printed: {text}");
     let k = lines.next().unwrap();
     assert!(k.starts_with("kernel: maxerror="), "{k}");
 }
@@ -62,10 +109,7 @@ fn run_prints_a_line_per_interval_with_increasing_timestamps_and_stops() {
     let took = start.elapsed();
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8(out.stdout).unwrap();
-    let ts: Vec<Timestamp<Utc>> = text
-        .lines()
-        .map(|l| field(l, "hlc").parse().unwrap())
-        .collect();
+    let ts: Vec<Timestamp<Utc>> = status_lines(&text).iter().map(|l| l.hlc).collect();
     // 1.2 s at 200 ms: lines at 0, 0.2, ... 1.0 s; scheduling may cost one.
     assert!((5..=7).contains(&ts.len()), "{} lines: {text}", ts.len());
     assert!(ts.windows(2).all(|w| w[0] < w[1]));
@@ -112,6 +156,43 @@ fn bad_arguments_fail_with_a_clear_message() {
         (&["now", "--node", "4294967296"][..], "invalid value"),
         (&["now", "--max-offset", "-5ms"][..], "unexpected argument"),
         (&["launch"][..], "unrecognized subcommand"),
+        // `now` reads the system clock only, and offers nothing else.
+        (
+            &["now", "--source", "system"][..],
+            "unexpected argument '--source'",
+        ),
+        // One spelling of a PTP port: `--source ptp:IFACE`, for `run` and `serve`.
+        (
+            &["serve", "--iface", "lo"][..],
+            "unexpected argument '--iface'",
+        ),
+        (
+            &["serve", "--source", "system"][..],
+            "serve needs a PTP port",
+        ),
+        (&["serve", "--source", "lo"][..], "unknown source 'lo'"),
+        // Intervals a port refuses are refused here, with the port's own words.
+        (
+            &["run", "--ptp-sync-log2", "-128"][..],
+            "logSyncInterval -128 is outside -7..=4",
+        ),
+        (
+            &["serve", "--source", "ptp:lo", "--ptp-announce-log2=9"][..],
+            "logAnnounceInterval 9 is outside -3..=4",
+        ),
+        (
+            &["run", "--source", "ptp:lo", "--ptp-delay-log2", "7"][..],
+            "logMinDelayReqInterval 7 is outside -7..=6",
+        ),
+        (
+            &["run", "--ptp-announce-timeout", "1"][..],
+            "announceReceiptTimeout 1 is below 2",
+        ),
+        (
+            &["serve", "--source", "ptp:lo", "--offset", "300000000000y"][..],
+            "too large",
+        ),
+        (&["run", "--utc-offset", "-40000"][..], "invalid value"),
     ] {
         let out = tempora(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -166,6 +247,144 @@ fn a_piped_log_is_plain_text_and_names_the_timestamps_chosen() {
         "{log}"
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    let status = text.lines().last().expect("a status line");
-    assert_eq!(field(status, "timestamps"), "software", "{status}");
+    let lines = status_lines(&text);
+    let status = lines.last().expect("a status line");
+    assert_eq!(status.source, Source::Ptp("lo".into()));
+    let ptp = status.ptp.as_ref().expect("PTP fields");
+    assert_eq!(ptp.timestamps, Timestamps::Software, "{text}");
+    // Nobody answers on loopback: no estimate, so no offset and no bound, never NaN.
+    assert_ne!(ptp.state, PtpState::Slave);
+    assert_eq!(status.offset, None);
+    assert!(!text.contains("NaN"), "{text}");
+    // One timescale: the PTP line's time is UTC, as the system clock reads it.
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let age = wall.saturating_sub(Duration::from_nanos(status.time.as_nanos()));
+    assert!(
+        age < Duration::from_secs(10),
+        "PTP line {age:?} behind UTC: {text}"
+    );
+    assert!(
+        Duration::from_nanos(status.time.as_nanos()) < wall + Duration::from_secs(1),
+        "PTP line ahead of UTC (TAI?): {text}"
+    );
+    assert!(status.hlc.physical().as_nanos() > 0);
+}
+
+#[test]
+fn help_offers_only_what_each_command_does() {
+    let help = |cmd: &str| {
+        let out = tempora(&[cmd, "--help"]);
+        assert!(out.status.success(), "{cmd} --help");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let now = help("now");
+    assert!(!now.contains("--source") && !now.contains("ptp:"), "{now}");
+    assert!(!now.contains("--ptp-"), "{now}");
+    let run = help("run");
+    assert!(
+        run.contains("ptp:IFACE") && run.contains("--ptp-sync-log2"),
+        "{run}"
+    );
+    let serve = help("serve");
+    assert!(
+        serve.contains("--source") && serve.contains("ptp:IFACE"),
+        "{serve}"
+    );
+    assert!(!serve.contains("--iface"), "{serve}");
+}
+
+#[test]
+fn negative_values_need_no_equals_sign() {
+    for args in [
+        &[
+            "run",
+            "--utc-offset",
+            "-5",
+            "--duration",
+            "300ms",
+            "--interval",
+            "100ms",
+        ][..],
+        &["run", "--ptp-sync-log2", "-3", "--duration", "300ms"][..],
+        &[
+            "serve",
+            "--source",
+            "ptp:lo",
+            "--offset",
+            "-250us",
+            "--duration",
+            "500ms",
+        ][..],
+    ] {
+        let out = tempora_stopped_after(args, Duration::from_secs(5));
+        assert_no_panic(args, &out);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    }
+}
+
+/// Durations past any deadline (`300000000000y`, about 9.5e18 s) panicked on
+/// `Instant + Duration`. They mean "never" now: a run with such an interval prints its
+/// first line and stops at --duration; one with such a duration runs until SIGTERM.
+#[test]
+fn durations_beyond_any_deadline_never_panic() {
+    const HUGE: &str = "300000000000y";
+    for (args, lines) in [
+        (
+            &["run", "--interval", HUGE, "--duration", "500ms"][..],
+            Some(1),
+        ),
+        (
+            &["run", "--duration", HUGE, "--interval", "200ms"][..],
+            None,
+        ),
+        (
+            &["run", "--max-offset", HUGE, "--duration", "300ms"][..],
+            None,
+        ),
+        (
+            &["serve", "--source", "ptp:lo", "--duration", HUGE][..],
+            None,
+        ),
+        (
+            &[
+                "run",
+                "--source",
+                "ptp:lo",
+                "--duration",
+                HUGE,
+                "--interval",
+                "200ms",
+            ][..],
+            None,
+        ),
+        (
+            &[
+                "run",
+                "--source",
+                "ptp:lo",
+                "--interval",
+                HUGE,
+                "--duration",
+                "1s",
+            ][..],
+            Some(1),
+        ),
+    ] {
+        let out = tempora_stopped_after(args, Duration::from_millis(1500));
+        assert_no_panic(args, &out);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let parsed = status_lines(&text);
+        assert!(!parsed.is_empty(), "{args:?}: no status line");
+        if let Some(n) = lines {
+            assert_eq!(parsed.len(), n, "{args:?}: {text}");
+        }
+        if args[0] == "serve" {
+            assert!(parsed.iter().all(|l| l.ptp.is_some()), "{text}");
+        }
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains("stopped after"), "{args:?}: {err}");
+    }
 }

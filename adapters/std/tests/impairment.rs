@@ -117,15 +117,16 @@ fn ptp_through(tag: &str, sc: Scenario) {
     let (m, s) = (lab.master_ns.clone(), lab.slave_ns.clone());
     let fwd = Forwarder::start(&m, &s, sc.a_to_b, sc.b_to_a, 42);
     let (lines, baseline) = ptp4l_master_two_slaves(&mut lab, 30);
-    let run = slave_run(&lines, 0.25);
+    let status = status_lines(&lines);
+    let run = slave_run(&status, 0.25);
     let name = sc.name;
     let lock = run
         .lock_after
         .unwrap_or_else(|| panic!("{name}: never synchronized:\n{}", lines.join("\n")));
-    let after_lock = lines
+    let after_lock = status
         .iter()
         .skip((lock / 0.25) as usize)
-        .filter(|l| l.contains("state="))
+        .filter(|l| l.ptp.is_some())
         .count();
     let synced = run.samples.len();
     let steady: Vec<(f64, f64)> = run.samples.iter().copied().skip(8).collect();

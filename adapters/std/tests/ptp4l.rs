@@ -57,7 +57,8 @@ fn lab_seconds() -> u64 {
 fn ptp4l_master_to_tempora_slave_in(mut lab: Lab) {
     let label = lab.label();
     let (lines, baseline) = ptp4l_master_two_slaves(&mut lab, lab_seconds());
-    let run = slave_run(&lines, 0.25);
+    let status = status_lines(&lines);
+    let run = slave_run(&status, 0.25);
     let lock = run
         .lock_after
         .unwrap_or_else(|| panic!("never synchronized:\n{}", lines.join("\n")));
@@ -108,7 +109,8 @@ fn tempora_slave_finds_an_injected_master_offset() {
     lab.spawn_tempora_master(&m, &mi, 25, &["--offset", "250us"]);
     let ours = lab.spawn_tempora_slave(&s, &si, 15);
     let lines = lab.lines(ours, Duration::from_secs(25));
-    let run = slave_run(&lines, 0.25);
+    let status = status_lines(&lines);
+    let run = slave_run(&status, 0.25);
     assert!(
         run.lock_after.is_some(),
         "never synchronized:\n{}",

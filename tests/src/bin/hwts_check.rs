@@ -10,6 +10,11 @@
 
 use std::process::ExitCode;
 
+use tempora_core::clock::ClockStatus;
+use tempora_std::daemon::Source;
+use tempora_std::ptp::Timestamps;
+use tempora_std::StatusLine;
+
 /// Lines of one scenario, between `== X begin` and `== X exit=N`, and N.
 fn section<'a>(lines: &'a [String], name: &str) -> Option<(&'a [String], i32)> {
     // Markers are matched at a line's end or inside it: the firmware's screen codes may
@@ -25,19 +30,13 @@ fn section<'a>(lines: &'a [String], name: &str) -> Option<(&'a [String], i32)> {
     Some((&lines[begin + 1..end], code))
 }
 
-/// The value of `key=` in a status line.
-fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    line.split_whitespace()
-        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
-}
-
-fn nanos(v: &str) -> Option<f64> {
-    v.strip_suffix("ns")?.parse().ok()
-}
-
-/// A bound as the daemon prints it: seconds, `0.000209131s`.
-fn bound_ns(v: &str) -> Option<f64> {
-    Some(v.strip_suffix('s')?.parse::<f64>().ok()? * 1e9)
+/// The lines of `lines` that are tempora's status lines for `source`.
+fn status_lines(lines: &[String], source: &Source) -> Vec<StatusLine> {
+    lines
+        .iter()
+        .filter_map(|l| l.parse::<StatusLine>().ok())
+        .filter(|l| &l.source == source)
+        .collect()
 }
 
 fn check(lines: &[String]) -> Result<String, String> {
@@ -67,10 +66,7 @@ fn check(lines: &[String]) -> Result<String, String> {
     if fell < hw {
         return Err("scenario A: fell back before taking hardware timestamps".into());
     }
-    let status: Vec<&String> = a[fell..]
-        .iter()
-        .filter(|l| l.contains("source=ptp:eth1"))
-        .collect();
+    let status = status_lines(&a[fell..], &Source::Ptp("eth1".into()));
     if status.len() < 20 {
         return Err(format!(
             "scenario A: {} status lines after the fall back",
@@ -79,7 +75,7 @@ fn check(lines: &[String]) -> Result<String, String> {
     }
     if status
         .iter()
-        .any(|l| field(l, "timestamps") != Some("software"))
+        .any(|l| l.ptp.as_ref().map(|p| p.timestamps) != Some(Timestamps::Software))
     {
         return Err(
             "scenario A: a status line after the fall back is not on software timestamps".into(),
@@ -88,7 +84,7 @@ fn check(lines: &[String]) -> Result<String, String> {
     // Status lines come once a second: locked within 10 of them.
     let lock = status
         .iter()
-        .position(|l| field(l, "status") == Some("synchronized"))
+        .position(|l| l.status == ClockStatus::Synchronized)
         .ok_or("scenario A: never synchronized")?;
     if lock > 10 {
         return Err(format!("scenario A: synchronized only after {lock} s"));
@@ -97,15 +93,11 @@ fn check(lines: &[String]) -> Result<String, String> {
     let mut sum2 = 0.0;
     let locked = &status[lock..];
     for l in locked {
-        if field(l, "status") != Some("synchronized") {
+        if l.status != ClockStatus::Synchronized {
             return Err(format!("scenario A: lost the lock: {l}"));
         }
-        let offset = field(l, "offset")
-            .and_then(nanos)
-            .ok_or(format!("no offset: {l}"))?;
-        let bound = field(l, "bound")
-            .and_then(bound_ns)
-            .ok_or(format!("no bound: {l}"))?;
+        let offset = l.offset_ns().ok_or(format!("no offset: {l}"))?;
+        let bound = l.bound_ns();
         if offset.abs() > bound {
             return Err(format!(
                 "scenario A: error {offset} ns outside the bound {bound} ns: {l}"
@@ -200,14 +192,41 @@ mod tests {
         text.lines().map(|l| l.trim().to_string()).collect()
     }
 
-    #[test]
-    fn fields_are_read() {
-        assert_eq!(
-            field("a offset=-30ns bound=0.000209s", "offset"),
-            Some("-30ns")
+    /// A status line of the slave on eth1, as the daemon prints it.
+    fn slave_line(offset_ns: i64) -> String {
+        let t = tempora_core::time::Instant::from_secs_nanos(1_795_729_200, 0).unwrap();
+        let reading = tempora_core::clock::ClockReading {
+            time: t,
+            bound: std::time::Duration::from_micros(200),
+            status: ClockStatus::Synchronized,
+        };
+        let hlc = tempora_core::timestamp::Timestamp::from_raw(
+            t.as_nanos(),
+            tempora_core::timestamp::NodeId(7),
         );
-        assert_eq!(nanos("-30ns"), Some(-30.0));
-        assert_eq!(bound_ns("0.000209s").map(|b| b.round()), Some(209_000.0));
+        let mut line = StatusLine::new(Source::Ptp("eth1".into()), &reading, hlc);
+        line.offset = Some(tempora_core::time::Offset::from_nanos(offset_ns));
+        line.ptp = Some(tempora_std::daemon::PtpStatus {
+            state: tempora_std::daemon::PtpState::Slave,
+            master: None,
+            timestamps: Timestamps::Software,
+            frequency_ppb: None,
+            delay: None,
+            sigma: None,
+            noise: None,
+            measurements: 0,
+        });
+        line.to_string()
+    }
+
+    #[test]
+    fn status_lines_are_read_and_others_skipped() {
+        let text = format!("log line timestamps=software\n{}\n", slave_line(-30));
+        let status = status_lines(&lines(&text), &Source::Ptp("eth1".into()));
+        assert_eq!(status.len(), 1);
+        assert_eq!(status[0].offset_ns(), Some(-30.0));
+        assert_eq!(status[0].bound_ns().round(), 200_000.0);
+        assert!(status_lines(&lines(&text), &Source::Ptp("eth0".into())).is_empty());
     }
 
     #[test]
@@ -235,9 +254,8 @@ mod tests {
         );
         for i in 0..25 {
             let offset = if i == 20 { 300_000 } else { 1_000 };
-            text.push_str(&format!(
-                "t source=ptp:eth1 timestamps=software state=slave status=synchronized offset={offset}ns bound=0.000200000s\n"
-            ));
+            text.push_str(&slave_line(offset));
+            text.push('\n');
         }
         text.push_str("== A exit=0\n== B begin\nPTP timestamps timestamps=hardware:/dev/ptp1\n\
              failed: 8 event messages in a row came without a hardware receive timestamp\n== B exit=1\n\
@@ -245,7 +263,7 @@ mod tests {
              PHC - CLOCK_REALTIME = 5000002100 ns\n== C exit=0\n");
         let err = check(&lines(&text)).unwrap_err();
         assert!(err.contains("outside the bound"), "{err}");
-        let ok = text.replace("offset=300000ns", "offset=-2000ns");
+        let ok = text.replace(&slave_line(300_000), &slave_line(-2_000));
         let report = check(&lines(&ok)).unwrap();
         assert!(report.contains("locked after 0 s"), "{report}");
         // Send timestamps on the system clock would show the PHC where it was.

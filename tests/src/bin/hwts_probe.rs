@@ -15,10 +15,10 @@ use tempora_core::ptp::port::{
 };
 use tempora_core::ptp::wire::{Body, ClockIdentity, MessageType, PtpMessage};
 use tempora_core::time::{Instant, Tai};
-use tempora_std::phc::PhcClock;
-use tempora_std::ptp_l2::L2Transport;
-use tempora_std::ptp_transport::PtpTransport;
-use tempora_std::timestamping::{choose, TimestampMode, Timestamps};
+use tempora_std::clock::PhcClock;
+use tempora_std::ptp::l2::L2Transport;
+use tempora_std::ptp::timestamping::{choose, TimestampMode, Timestamps};
+use tempora_std::ptp::PtpTransport;
 
 const SYNCS: u16 = 8;
 

@@ -1,5 +1,6 @@
 //! The test lab shared by the PTP interop and impairment tests: namespaces, processes
-//! started in them (and only those ended, by PID), ptp4l configs, and status-line parsing.
+//! started in them (and only those ended, by PID), ptp4l configs, and tempora's status
+//! lines ([`StatusLine`], parsed, never picked apart by hand).
 #![allow(dead_code)] // each test file uses its own subset
 
 pub mod impair;
@@ -7,6 +8,9 @@ pub mod impair;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use tempora_core::clock::ClockStatus;
+use tempora_std::StatusLine;
 
 /// Two namespaces joined by a veth pair; removed on drop, with every process started in
 /// them (only those, by PID).
@@ -181,16 +185,16 @@ impl Lab {
         self.spawn(ns, &cmd)
     }
 
-    /// Starts `tempora serve --iface IFACE` in `ns` for `seconds` as the preferred master
+    /// Starts `tempora serve --source ptp:IFACE` in `ns` for `seconds` as the preferred master
     /// (priority1 10), with the fast intervals and `extra` arguments.
     pub fn spawn_tempora_master(&mut self, ns: &str, iface: &str, seconds: u64, extra: &[&str]) {
-        let duration = format!("{seconds}s");
+        let (source, duration) = (format!("ptp:{iface}"), format!("{seconds}s"));
         let delay = self.delay_flag();
         let mut cmd = vec![
             env!("CARGO_BIN_EXE_tempora"),
             "serve",
-            "--iface",
-            iface,
+            "--source",
+            &source,
             "--priority1",
             "10",
             "--duration",
@@ -295,13 +299,9 @@ pub const FAST: [&str; 8] = [
     "--log-level=warn",
 ];
 
-/// `key=value` of a status line, with a unit suffix stripped.
-pub fn field(line: &str, key: &str) -> Option<f64> {
-    let v = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))?;
-    let v = v.trim_end_matches("ns").trim_end_matches('s');
-    v.parse().ok()
+/// The daemon's status lines among `lines` (the rest, log lines, skipped).
+pub fn status_lines(lines: &[String]) -> Vec<StatusLine> {
+    lines.iter().filter_map(|l| l.parse().ok()).collect()
 }
 
 pub struct SlaveRun {
@@ -310,18 +310,18 @@ pub struct SlaveRun {
     pub samples: Vec<(f64, f64)>,
 }
 
-pub fn slave_run(lines: &[String], interval_s: f64) -> SlaveRun {
+pub fn slave_run(lines: &[StatusLine], interval_s: f64) -> SlaveRun {
     let mut run = SlaveRun {
         lock_after: None,
         samples: Vec::new(),
     };
     for (i, l) in lines.iter().enumerate() {
-        if !l.contains("status=synchronized") {
+        if l.status != ClockStatus::Synchronized {
             continue;
         }
         run.lock_after.get_or_insert(i as f64 * interval_s);
-        if let (Some(o), Some(b)) = (field(l, "offset"), field(l, "bound")) {
-            run.samples.push((o, b * 1e9));
+        if let Some(o) = l.offset_ns() {
+            run.samples.push((o, l.bound_ns()));
         }
     }
     run

@@ -87,6 +87,9 @@ pub struct Measurement {
     /// Standard deviation of `offset`, ns (floating point: the bound is built from a
     /// fraction of it); never negative or NaN.
     pub sigma_ns: f64,
+    /// The path noise the filter has learnt: standard deviation of one exchange, ns
+    /// (0 before the first accepted exchange).
+    pub noise_sigma_ns: f64,
     /// Whether the filter used the sample (false: an outlier).
     pub accepted: bool,
     /// Whether the filter took this sample as a step of the reference (a run of

@@ -644,6 +644,7 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
             delay: est.map_or(delay, |x| Offset::from_nanos_f64(x.delay_ns)),
             frequency_ppb: est.map_or(0.0, |x| x.frequency_ppb),
             sigma_ns: est.map_or(f64::MAX, |x| x.offset_sigma_ns),
+            noise_sigma_ns: est.map_or(0.0, |x| x.noise_sigma_ns),
             accepted,
             stepped,
             locked: self.locked(),

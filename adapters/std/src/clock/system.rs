@@ -35,15 +35,7 @@ pub struct KernelEstimate {
 impl KernelEstimate {
     /// Asks the kernel, without changing anything.
     pub fn read() -> std::io::Result<Self> {
-        // SAFETY: `timex` is plain old data for which all-zero bytes are a valid value.
-        let mut tx: libc::timex = unsafe { std::mem::zeroed() };
-        tx.modes = 0; // read only: never step or slew the host clock
-                      // SAFETY: `tx` is a valid, exclusively borrowed `timex` for the duration of the
-                      // call; with `modes == 0` the kernel only writes into it.
-        let state = unsafe { libc::adjtimex(&mut tx) };
-        if state == -1 {
-            return Err(std::io::Error::last_os_error());
-        }
+        let (tx, state) = crate::sys::adjtimex_read()?;
         let micros = |v: libc::c_long| Duration::from_micros(u64::try_from(v).unwrap_or(0));
         Ok(Self {
             max_error: micros(tx.maxerror),
@@ -63,24 +55,19 @@ impl KernelEstimate {
     }
 }
 
-/// Nanoseconds of a POSIX clock: one vDSO call for REALTIME and BOOTTIME. A clock that
-/// reads before its epoch (or a failed call, which these clock ids cannot cause) reads 0.
-///
-/// Called directly rather than through `SystemTime` or nix's wrapper, whose conversions
-/// measured 6-8 ns on top of the 21 ns call: a third of the HLC's budget.
-#[inline]
-fn raw_nanos(id: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, exclusively borrowed timespec that the call only writes.
-    if unsafe { libc::clock_gettime(id, &mut ts) } != 0 {
-        return 0;
+/// `maxerror=16.000000000s esterror=16.000000000s unsynchronized=true tai_offset=37s`.
+impl std::fmt::Display for KernelEstimate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = |d: Duration| format!("{}.{:09}s", d.as_secs(), d.subsec_nanos());
+        write!(
+            f,
+            "maxerror={} esterror={} unsynchronized={} tai_offset={}s",
+            s(self.max_error),
+            s(self.est_error),
+            self.unsynchronized,
+            self.tai_offset.0
+        )
     }
-    (ts.tv_sec.max(0) as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(ts.tv_nsec.max(0) as u64)
 }
 
 /// `CLOCK_REALTIME` with a cached kernel error bound.
@@ -122,7 +109,7 @@ impl SystemClock {
     /// `CLOCK_REALTIME` in nanoseconds, read the fast way (shared with the PTP node).
     #[inline]
     pub(crate) fn realtime_nanos() -> u64 {
-        raw_nanos(libc::CLOCK_REALTIME)
+        crate::sys::clock_nanos(libc::CLOCK_REALTIME)
     }
 
     fn refresh(&self, now: u64, seen: u64) {
@@ -184,7 +171,7 @@ impl ClockSource for SystemClock {
 
     #[inline]
     fn elapsed_reference(&self) -> Option<u64> {
-        Some(raw_nanos(libc::CLOCK_BOOTTIME)).filter(|&n| n != 0)
+        Some(crate::sys::clock_nanos(libc::CLOCK_BOOTTIME)).filter(|&n| n != 0)
     }
 }
 

@@ -5,7 +5,7 @@
 //! by the kernel on receive and on send, `SO_TIMESTAMPING`), general messages on 320,
 //! both joined to the PTP primary multicast group 224.0.1.129 and the peer-delay group
 //! 224.0.0.107. Send timestamps come back on the socket's error queue (see
-//! [`ptp_transport`](crate::ptp_transport) for software and hardware timestamps).
+//! [`socket`](crate::ptp::socket) for software and hardware timestamps).
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
@@ -16,10 +16,9 @@ use nix::sys::socket::{MsgFlags, SockaddrIn};
 use socket2::{Domain, Protocol, Socket, Type};
 use tempora_core::ptp::wire::MessageType;
 
-use crate::ptp_transport::{
-    enable_timestamps, recv_timestamped, wait_readable, wait_send_timestamp, Datagram, PtpTransport,
-};
-use crate::timestamping::Timestamps;
+use crate::ptp::socket::{enable_timestamps, recv_timestamped, wait_readable, wait_send_timestamp};
+use crate::ptp::timestamping::Timestamps;
+use crate::ptp::transport::{Datagram, PtpTransport};
 
 /// The PTP primary multicast group.
 pub const PTP_PRIMARY: Ipv4Addr = Ipv4Addr::new(224, 0, 1, 129);

@@ -7,16 +7,16 @@
 //! that filters by address passes them up.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use nix::sys::socket::{LinkAddr, MsgFlags};
 use tempora_core::ptp::wire::MessageType;
 
-use crate::ptp_transport::{
-    enable_timestamps, recv_timestamped, wait_readable, wait_send_timestamp, Datagram, PtpTransport,
-};
-use crate::timestamping::Timestamps;
+use crate::ptp::socket::{enable_timestamps, recv_timestamped, wait_readable, wait_send_timestamp};
+use crate::ptp::timestamping::Timestamps;
+use crate::ptp::transport::{Datagram, PtpTransport};
+use crate::sys;
 
 /// The PTP ethertype.
 pub const PTP_ETHERTYPE: u16 = 0x88F7;
@@ -72,29 +72,6 @@ fn interface_mac(iface: &str) -> io::Result<[u8; 6]> {
     ))
 }
 
-fn check(rc: libc::c_int) -> io::Result<()> {
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
-fn set_packet_option<T>(socket: &OwnedFd, name: libc::c_int, value: &T) -> io::Result<()> {
-    let len = std::mem::size_of::<T>() as libc::socklen_t;
-    // SAFETY: `value` points to a live, initialised `T` of `len` bytes for the duration
-    // of the call, and the kernel only reads it; `socket` is an open descriptor.
-    check(unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_PACKET,
-            name,
-            (value as *const T).cast(),
-            len,
-        )
-    })
-}
-
 impl L2Transport {
     /// Opens a packet socket for ethertype 0x88F7 on `iface` with `timestamps` (needs
     /// `CAP_NET_RAW`).
@@ -104,18 +81,7 @@ impl L2Transport {
         let index = libc::c_int::try_from(index)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface index"))?;
         let protocol = PTP_ETHERTYPE.to_be();
-        // SAFETY: plain socket(2) call with constant arguments; the result is checked
-        // before it is wrapped.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-                libc::c_int::from(protocol),
-            )
-        };
-        check(fd)?;
-        // SAFETY: `fd` is a freshly created descriptor that nothing else owns.
-        let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+        let socket = sys::packet_socket(protocol)?;
         let address = libc::sockaddr_ll {
             sll_family: libc::AF_PACKET as libc::c_ushort,
             sll_protocol: protocol,
@@ -125,15 +91,7 @@ impl L2Transport {
             sll_halen: 0,
             sll_addr: [0; 8],
         };
-        // SAFETY: `address` is a valid `sockaddr_ll` and its exact size is passed; the
-        // kernel only reads it.
-        check(unsafe {
-            libc::bind(
-                socket.as_raw_fd(),
-                (&address as *const libc::sockaddr_ll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-            )
-        })?;
+        sys::bind_packet(&socket, &address)?;
         for group in [PTP_PRIMARY_MAC, PTP_PDELAY_MAC] {
             let mut mr_address = [0u8; 8];
             mr_address[..6].copy_from_slice(&group);
@@ -143,10 +101,10 @@ impl L2Transport {
                 mr_alen: 6,
                 mr_address,
             };
-            set_packet_option(&socket, libc::PACKET_ADD_MEMBERSHIP, &membership)?;
+            sys::set_packet_option(&socket, libc::PACKET_ADD_MEMBERSHIP, &membership)?;
         }
         // Our own frames are not for us (Linux 4.20+; older kernels are filtered below).
-        let _ = set_packet_option(&socket, libc::PACKET_IGNORE_OUTGOING, &1 as &libc::c_int);
+        let _ = sys::set_packet_option(&socket, libc::PACKET_IGNORE_OUTGOING, &1 as &libc::c_int);
         enable_timestamps(&socket, timestamps)?;
         Ok(Self {
             socket,

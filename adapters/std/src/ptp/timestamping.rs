@@ -4,10 +4,11 @@
 //! What a NIC can do is asked with `ETHTOOL_GET_TS_INFO` (what `ethtool -T` prints);
 //! hardware timestamping is switched on with `SIOCSHWTSTAMP`, the driver's settings being
 //! per device, not per socket. With hardware timestamps, every time the port sees is on
-//! the PHC, so the node takes the PHC as its local clock ([`PhcClock`](crate::phc::PhcClock)).
+//! the PHC, so the node takes the PHC as its local clock ([`PhcClock`](crate::clock::phc::PhcClock)).
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+
+use crate::sys;
 
 /// What the user asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +21,17 @@ pub enum TimestampMode {
     Software,
     /// The NIC's timestamps on its PHC; an error where the NIC has none.
     Hardware,
+}
+
+/// As on the command line: `auto`, `software` or `hardware`.
+impl std::fmt::Display for TimestampMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Auto => "auto",
+            Self::Software => "software",
+            Self::Hardware => "hardware",
+        })
+    }
 }
 
 /// The timestamps a socket actually uses.
@@ -49,23 +61,6 @@ const TX_HARDWARE: u32 = 1 << 0;
 const RX_HARDWARE: u32 = 1 << 2;
 const RAW_HARDWARE: u32 = 1 << 6;
 
-/// ethtool's command (linux/ethtool.h) and ioctl number (linux/sockios.h).
-const ETHTOOL_GET_TS_INFO: u32 = 0x41;
-const SIOCETHTOOL: libc::c_ulong = 0x8946;
-
-/// `struct ethtool_ts_info`.
-#[repr(C)]
-#[derive(Default)]
-struct EthtoolTsInfo {
-    cmd: u32,
-    so_timestamping: u32,
-    phc_index: i32,
-    tx_types: u32,
-    tx_reserved: [u32; 3],
-    rx_filters: u32,
-    rx_reserved: [u32; 3],
-}
-
 /// What an interface can timestamp (`ethtool -T IFACE`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimestampingInfo {
@@ -79,22 +74,29 @@ pub struct TimestampingInfo {
     pub rx_filters: u32,
 }
 
+/// `capabilities=0x5f phc=/dev/ptp1 tx_types=0x3 rx_filters=0x7fff hardware=yes`, or
+/// `phc=-` without a PHC.
+impl std::fmt::Display for TimestampingInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "capabilities={:#x} phc=", self.capabilities)?;
+        match self.phc {
+            Some(n) => write!(f, "/dev/ptp{n}")?,
+            None => f.write_str("-")?,
+        }
+        write!(
+            f,
+            " tx_types={:#x} rx_filters={:#x} hardware={}",
+            self.tx_types,
+            self.rx_filters,
+            if self.hardware() { "yes" } else { "no" }
+        )
+    }
+}
+
 impl TimestampingInfo {
     /// Asks the driver of `iface`.
     pub fn query(iface: &str) -> io::Result<Self> {
-        let socket = control_socket()?;
-        let mut info = EthtoolTsInfo {
-            cmd: ETHTOOL_GET_TS_INFO,
-            ..EthtoolTsInfo::default()
-        };
-        let mut request = interface_request(iface)?;
-        request.ifr_ifru.ifru_data = (&mut info as *mut EthtoolTsInfo).cast();
-        // SAFETY: `request` names the interface and points at `info`, a live, writable
-        // `ethtool_ts_info` that outlives the call; the kernel writes at most that struct.
-        let rc = unsafe { libc::ioctl(socket.as_raw_fd(), SIOCETHTOOL, &mut request) };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let info = sys::ethtool_ts_info(iface)?;
         Ok(Self {
             capabilities: info.so_timestamping,
             phc: u32::try_from(info.phc_index).ok(),
@@ -129,54 +131,17 @@ impl TimestampingInfo {
     }
 }
 
-fn control_socket() -> io::Result<OwnedFd> {
-    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
-    socket(
-        AddressFamily::Inet,
-        SockType::Datagram,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .map_err(io::Error::from)
-}
-
-fn interface_request(iface: &str) -> io::Result<libc::ifreq> {
-    let name = iface.as_bytes();
-    if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains(&0) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("bad interface name {iface:?}"),
-        ));
-    }
-    // SAFETY: `ifreq` is plain old data (a name array and a union of integers and a
-    // pointer) for which all zero bytes are a valid value.
-    let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (to, from) in request.ifr_name.iter_mut().zip(name) {
-        *to = *from as libc::c_char;
-    }
-    Ok(request)
-}
-
 /// Switches the NIC of `iface` to stamp every sent packet that asks for it, and the
 /// received PTP event messages (`rx_filter`). Returns the receive filter the driver
 /// chose, which may be wider than the one asked for. Needs `CAP_NET_ADMIN`.
 pub fn enable_hardware(iface: &str, rx_filter: libc::c_uint) -> io::Result<libc::c_uint> {
-    let socket = control_socket()?;
-    let mut config = libc::hwtstamp_config {
+    let config = libc::hwtstamp_config {
         flags: 0,
         tx_type: libc::HWTSTAMP_TX_ON as libc::c_int,
         rx_filter: rx_filter as libc::c_int,
     };
-    let mut request = interface_request(iface)?;
-    request.ifr_ifru.ifru_data = (&mut config as *mut libc::hwtstamp_config).cast();
-    // SAFETY: `request` names the interface and points at `config`, a live, writable
-    // `hwtstamp_config` that outlives the call; the kernel reads it and writes back the
-    // settings it applied, no more than that struct.
-    let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCSHWTSTAMP, &mut request) };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(config.rx_filter as libc::c_uint)
+    let applied = sys::set_hwtstamp(iface, config)?;
+    Ok(applied.rx_filter as libc::c_uint)
 }
 
 /// Decides which timestamps `iface` will use for `mode`, and for hardware switches the
