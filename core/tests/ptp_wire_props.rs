@@ -173,7 +173,7 @@ proptest! {
             prop_assert!(tlvs.clone().all(|t| t.is_ok()));
         }
         // Too small a buffer is an error, not a partial write.
-        prop_assert_eq!(msg.emit(&mut buf[..n - 1]), Err(WireError::BufferTooSmall { needed: n }));
+        prop_assert_eq!(msg.emit(&mut buf[..n - 1]), Err(EmitError::BufferTooSmall { needed: n }));
         // Every truncation is a typed error.
         for cut in 0..n {
             prop_assert!(PtpMessage::parse(&buf[..cut]).is_err());
