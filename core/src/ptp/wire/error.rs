@@ -1,10 +1,7 @@
-//! Why bytes are not a message, and why a message does not fit a buffer: two types,
-//! because a receiver handles the first and a sender the second, and neither can meet the
-//! other's.
+//! Why bytes are not a message. Only parsing fails this way; emitting has its own
+//! [`EmitError`](super::EmitError), since a receiver and a sender handle different faults.
 
 use core::fmt;
-
-use super::MessageType;
 
 /// Why bytes are not a PTP message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,50 +56,6 @@ impl fmt::Display for WireError {
 
 impl core::error::Error for WireError {}
 
-/// Why a message was not written (nothing useful is in the buffer then).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum EmitError {
-    /// The buffer is shorter than the message.
-    BufferTooSmall {
-        /// Bytes the message needs.
-        needed: usize,
-    },
-    /// The header's message type is not the body's.
-    TypeMismatch {
-        /// The header's type.
-        header: MessageType,
-        /// The body's type.
-        body: MessageType,
-    },
-    /// The TLVs make the message longer than `messageLength` can say (65 535 bytes).
-    TooLong {
-        /// The message's length.
-        len: usize,
-    },
-}
-
-impl fmt::Display for EmitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::BufferTooSmall { needed } => {
-                write!(f, "buffer too small: {needed} bytes needed")
-            }
-            Self::TypeMismatch { header, body } => {
-                write!(f, "header says {header}, body is {body}")
-            }
-            Self::TooLong { len } => {
-                write!(
-                    f,
-                    "PTP message of {len} bytes, longer than messageLength allows"
-                )
-            }
-        }
-    }
-}
-
-impl core::error::Error for EmitError {}
-
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -113,24 +66,20 @@ mod tests {
     #[test]
     fn errors_say_what_is_wrong() {
         assert_eq!(
-            EmitError::BufferTooSmall { needed: 44 }.to_string(),
-            "buffer too small: 44 bytes needed"
-        );
-        assert_eq!(
-            EmitError::TypeMismatch {
-                header: MessageType::Sync,
-                body: MessageType::FollowUp
-            }
-            .to_string(),
-            "header says Sync, body is Follow_Up"
-        );
-        assert_eq!(
             WireError::Truncated {
                 needed: 34,
                 got: 20
             }
             .to_string(),
             "PTP message truncated: 20 of 34 bytes"
+        );
+        assert_eq!(
+            WireError::Length {
+                declared: 45,
+                available: 44
+            }
+            .to_string(),
+            "messageLength 45 does not fit 44 bytes"
         );
     }
 }

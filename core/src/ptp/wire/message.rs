@@ -2,11 +2,57 @@
 //! and emitted back into a buffer. Bodies are read from and written to fixed-size blocks,
 //! one length check per message, so every field access below is checked at compile time.
 
+use core::fmt;
+
 use super::field;
 use super::{
-    ClockIdentity, EmitError, Header, MessageType, PortIdentity, PtpPacket, Tlvs, WireError,
-    WireTimestamp,
+    ClockIdentity, Header, MessageType, PortIdentity, PtpPacket, Tlvs, WireError, WireTimestamp,
 };
+
+/// Why a message was not written (the buffer is then as it was). Apart from
+/// [`WireError`]: a sender can meet these and a receiver cannot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum EmitError {
+    /// The buffer is shorter than the message.
+    BufferTooSmall {
+        /// Bytes the message needs.
+        needed: usize,
+    },
+    /// The header's message type is not the body's.
+    TypeMismatch {
+        /// The header's type.
+        header: MessageType,
+        /// The body's type.
+        body: MessageType,
+    },
+    /// The TLVs make the message longer than `messageLength` can say (65 535 bytes).
+    TooLong {
+        /// The message's length.
+        len: usize,
+    },
+}
+
+impl fmt::Display for EmitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BufferTooSmall { needed } => {
+                write!(f, "buffer too small: {needed} bytes needed")
+            }
+            Self::TypeMismatch { header, body } => {
+                write!(f, "header says {header}, body is {body}")
+            }
+            Self::TooLong { len } => {
+                write!(
+                    f,
+                    "PTP message of {len} bytes, longer than messageLength allows"
+                )
+            }
+        }
+    }
+}
+
+impl core::error::Error for EmitError {}
 
 /// The fields of an Announce message that the BMCA compares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -392,5 +438,33 @@ impl<'a> PtpMessage<'a> {
                 .copy_from_slice(tlvs.bytes());
         }
         Ok(len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::string::ToString;
+
+    use super::*;
+
+    #[test]
+    fn emit_errors_say_what_is_wrong() {
+        assert_eq!(
+            EmitError::BufferTooSmall { needed: 44 }.to_string(),
+            "buffer too small: 44 bytes needed"
+        );
+        assert_eq!(
+            EmitError::TypeMismatch {
+                header: MessageType::Sync,
+                body: MessageType::FollowUp
+            }
+            .to_string(),
+            "header says Sync, body is Follow_Up"
+        );
+        assert_eq!(
+            EmitError::TooLong { len: 65_536 }.to_string(),
+            "PTP message of 65536 bytes, longer than messageLength allows"
+        );
     }
 }

@@ -18,11 +18,11 @@ mod packet;
 mod timestamp;
 mod tlv;
 
-pub use error::{EmitError, WireError};
+pub use error::WireError;
 pub use field::HEADER_LEN;
 pub use header::{Flags, Header};
 pub use identity::{ClockIdentity, PortIdentity};
-pub use message::{Announce, Body, PtpMessage};
+pub use message::{Announce, Body, EmitError, PtpMessage};
 pub use message_type::MessageType;
 pub use packet::PtpPacket;
 pub use timestamp::WireTimestamp;
