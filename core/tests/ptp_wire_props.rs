@@ -156,34 +156,144 @@ fn build(s: &Spec) -> PtpMessage<'_> {
     }
 }
 
+/// Every accessor of a checked view agrees with the parsed message.
+fn view_agrees(p: &PtpPacket<&[u8]>, m: &PtpMessage<'_>) -> Result<(), TestCaseError> {
+    prop_assert_eq!(p.header(), m.header);
+    prop_assert_eq!(p.message_type(), m.header.message_type);
+    prop_assert_eq!(p.sdo_id(), m.header.sdo_id);
+    prop_assert_eq!(p.minor_version(), m.header.minor_version);
+    prop_assert_eq!(p.domain(), m.header.domain);
+    prop_assert_eq!(p.flags(), m.header.flags);
+    prop_assert_eq!(p.correction(), m.header.correction);
+    prop_assert_eq!(p.source_port(), m.header.source_port);
+    prop_assert_eq!(p.sequence_id(), m.header.sequence_id);
+    prop_assert_eq!(p.log_interval(), m.header.log_interval);
+    prop_assert_eq!(usize::from(p.message_len()), p.bytes().len());
+    prop_assert_eq!(p.body().len() + HEADER_LEN, p.bytes().len());
+    let (timestamp, requesting, target, grandmaster, tlvs) = match m.body {
+        Body::Sync { origin } | Body::DelayReq { origin } | Body::PdelayReq { origin } => {
+            (Some(origin), None, None, None, None)
+        }
+        Body::FollowUp { precise_origin } => (Some(precise_origin), None, None, None, None),
+        Body::DelayResp {
+            receive: t,
+            requesting_port: r,
+        }
+        | Body::PdelayResp {
+            request_receipt: t,
+            requesting_port: r,
+        }
+        | Body::PdelayRespFollowUp {
+            response_origin: t,
+            requesting_port: r,
+        } => (Some(t), Some(r), None, None, None),
+        Body::Announce(a) => (Some(a.origin), None, None, Some(a.grandmaster), None),
+        Body::Signaling { target_port, tlvs }
+        | Body::Management {
+            target_port, tlvs, ..
+        } => (None, None, Some(target_port), None, Some(tlvs)),
+    };
+    prop_assert_eq!(p.timestamp(), timestamp);
+    prop_assert_eq!(p.requesting_port(), requesting);
+    prop_assert_eq!(p.target_port(), target);
+    prop_assert_eq!(p.grandmaster(), grandmaster);
+    prop_assert_eq!(p.tlvs(), tlvs);
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
 
     #[test]
-    fn every_message_round_trips(s in spec()) {
-        let msg = build(&s);
-        let mut buf = [0u8; 256];
-        let n = msg.emit(&mut buf).unwrap();
-        prop_assert_eq!(n, msg.len());
-        prop_assert_eq!(PtpMessage::parse(&buf[..n]), Ok(msg));
-        // Padding after messageLength is ignored.
-        prop_assert_eq!(PtpMessage::parse(&buf[..n + 6]), Ok(msg));
-        // TLVs come back as they went in.
-        if let Body::Signaling { tlvs, .. } | Body::Management { tlvs, .. } = msg.body {
-            prop_assert!(tlvs.clone().all(|t| t.is_ok()));
+    fn every_message_type_round_trips(s in spec(), padding in 0usize..8) {
+        // Every type on every case, so none is left to chance.
+        for kind in 0..10 {
+            let s = Spec { kind, ..s.clone() };
+            let msg = build(&s);
+            let mut buf = [0u8; 256];
+            let n = msg.emit(&mut buf).unwrap();
+            prop_assert_eq!(n, msg.len());
+            prop_assert_eq!(n, msg.body.message_type().min_len() + if kind >= 8 { s.tlvs.len() } else { 0 });
+            prop_assert_eq!(PtpMessage::parse(&buf[..n]), Ok(msg));
+            // Padding after messageLength is ignored.
+            prop_assert_eq!(PtpMessage::parse(&buf[..n + padding]), Ok(msg));
+            // TLVs come back as they went in.
+            if let Body::Signaling { tlvs, .. } | Body::Management { tlvs, .. } = msg.body {
+                prop_assert!(tlvs.clone().all(|t| t.is_ok()));
+                prop_assert_eq!(tlvs.bytes(), &s.tlvs[..]);
+            }
+            // Every truncation is a typed error, from the view and the parser alike.
+            for cut in 0..n {
+                prop_assert!(PtpMessage::parse(&buf[..cut]).is_err());
+                prop_assert!(PtpPacket::new_checked(&buf[..cut]).is_err());
+            }
         }
-        // Too small a buffer is an error, not a partial write.
-        prop_assert_eq!(msg.emit(&mut buf[..n - 1]), Err(WireError::BufferTooSmall { needed: n }));
-        // Every truncation is a typed error.
-        for cut in 0..n {
-            prop_assert!(PtpMessage::parse(&buf[..cut]).is_err());
+    }
+
+    #[test]
+    fn emit_into_any_short_buffer_is_buffer_too_small(s in spec()) {
+        for kind in 0..10 {
+            let s = Spec { kind, ..s.clone() };
+            let msg = build(&s);
+            let n = msg.len();
+            for cut in 0..n {
+                // Too small a buffer is an error, not a partial write.
+                let mut buf = [0xa5u8; 256];
+                prop_assert_eq!(
+                    msg.emit(&mut buf[..cut]),
+                    Err(EmitError::BufferTooSmall { needed: n })
+                );
+                prop_assert!(buf.iter().all(|&b| b == 0xa5));
+            }
+        }
+    }
+
+    #[test]
+    fn a_checked_view_agrees_with_parse(s in spec(), padding in 0usize..8) {
+        for kind in 0..10 {
+            let s = Spec { kind, ..s.clone() };
+            let msg = build(&s);
+            let mut buf = [0u8; 256];
+            let n = msg.emit(&mut buf).unwrap();
+            let p = PtpPacket::new_checked(&buf[..n + padding]).unwrap();
+            let m = PtpMessage::parse(&buf[..n + padding]).unwrap();
+            view_agrees(&p, &m)?;
+            prop_assert_eq!(p.bytes(), &buf[..n]);
         }
     }
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..120)) {
-        if let Ok(m) = PtpMessage::parse(&bytes) {
+        let parsed = PtpMessage::parse(&bytes);
+        let view = PtpPacket::new_checked(&bytes[..]);
+        // The view checks all the parser needs: one succeeds exactly when the other does.
+        prop_assert_eq!(parsed.err(), view.err());
+        if let (Ok(m), Ok(p)) = (parsed, view) {
+            view_agrees(&p, &m)?;
             if let Body::Signaling { tlvs, .. } | Body::Management { tlvs, .. } = m.body {
+                for _ in tlvs {}
+            }
+        }
+    }
+
+    #[test]
+    fn plausible_headers_over_arbitrary_bodies_never_panic(
+        kind in prop::sample::select(&[0u8, 1, 2, 3, 8, 9, 10, 11, 12, 13][..]),
+        mut bytes in proptest::collection::vec(any::<u8>(), 34..120),
+        cut in any::<usize>(),
+    ) {
+        // Past the version and length checks that stop most arbitrary bytes.
+        let len = bytes.len();
+        bytes[0] = (bytes[0] & 0xf0) | kind;
+        bytes[1] = (bytes[1] & 0xf0) | 2;
+        bytes[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        let bytes = &bytes[..len - cut % 4];
+        let parsed = PtpMessage::parse(bytes);
+        let view = PtpPacket::new_checked(bytes);
+        prop_assert_eq!(parsed.err(), view.err());
+        if let (Ok(m), Ok(p)) = (parsed, view) {
+            view_agrees(&p, &m)?;
+            if let Some(tlvs) = p.tlvs() {
                 for _ in tlvs {}
             }
         }
@@ -195,7 +305,12 @@ proptest! {
         let mut buf = [0u8; 256];
         let n = msg.emit(&mut buf).unwrap();
         buf[at % n] ^= bits;
+        prop_assert_eq!(
+            PtpMessage::parse(&buf[..n]).err(),
+            PtpPacket::new_checked(&buf[..n]).err()
+        );
         if let Ok(m) = PtpMessage::parse(&buf[..n]) {
+            view_agrees(&PtpPacket::new_checked(&buf[..n]).unwrap(), &m)?;
             if let Body::Signaling { tlvs, .. } | Body::Management { tlvs, .. } = m.body {
                 for _ in tlvs {}
             }
@@ -205,6 +320,50 @@ proptest! {
             prop_assert_eq!(PtpMessage::parse(&again[..k]).map(|x| x.header), Ok(m.header));
         }
     }
+}
+
+#[test]
+fn a_header_of_another_type_than_the_body_is_not_emitted() {
+    let s = Spec {
+        kind: 0,
+        header: (0, 1, 0, 0, 0, PortIdentity::default(), 0, 0),
+        t: WireTimestamp::default(),
+        p: PortIdentity::default(),
+        announce: Default::default(),
+        hops: (0, 0, 0),
+        tlvs: Vec::new(),
+    };
+    let mut msg = build(&s);
+    msg.header.message_type = MessageType::FollowUp;
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        msg.emit(&mut buf),
+        Err(EmitError::TypeMismatch {
+            header: MessageType::FollowUp,
+            body: MessageType::Sync
+        })
+    );
+}
+
+#[test]
+fn tlvs_longer_than_message_length_can_say_are_not_emitted() {
+    let s = Spec {
+        kind: 8,
+        header: (0, 1, 0, 0, 0, PortIdentity::default(), 0, 0),
+        t: WireTimestamp::default(),
+        p: PortIdentity::default(),
+        announce: Default::default(),
+        hops: (0, 0, 0),
+        tlvs: vec![0; usize::from(u16::MAX) - HEADER_LEN - 10 + 1],
+    };
+    let msg = build(&s);
+    let mut buf = vec![0u8; 1 << 17];
+    assert_eq!(msg.emit(&mut buf), Err(EmitError::TooLong { len: 65_536 }));
+    let s = Spec {
+        tlvs: vec![0; usize::from(u16::MAX) - HEADER_LEN - 10],
+        ..s
+    };
+    assert_eq!(build(&s).emit(&mut buf), Ok(65_535));
 }
 
 #[test]
