@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 # The toolchain file names the embedded targets; make sure they are there (no-op if so).
 rustup target add thumbv7m-none-eabi thumbv6m-none-eabi >/dev/null
+# llvm-size for the firmware size budgets.
+rustup component add llvm-tools >/dev/null
 # Debian packages the tests use: QEMU boots the firmware suite and the hardware
 # timestamping guest (tests/install-qemu.sh); linuxptp's ptp4l is the real PTP peer;
 # iproute2 builds the test namespaces.
@@ -38,6 +40,8 @@ cargo test -p tempora-embedded --features log --test log_shim
 
 echo "== firmware: the behaviour suite on QEMU Cortex-M3 and Cortex-M0"
 bash boards/run.sh
+echo "== firmware: image sizes against their budgets (docs/embedded.md)"
+bash boards/check-sizes.sh
 
 echo "== hardware timestamps: Linux's igb driver on QEMU's 82576, ptp4l as the peer"
 bash tests/hwts/run.sh
