@@ -108,6 +108,15 @@ struct Scenario {
     b_to_a: Impairment,
     /// What a symmetric-path estimator must read: half the asymmetry (ns).
     expected_bias: f64,
+    /// The steady-state error's limits, as multiples of the path's configured jitter
+    /// (RMS, p99, max): see each scenario for the recorded figures they come from.
+    limits: (f64, f64, f64),
+}
+
+impl Scenario {
+    fn jitter_ns(&self) -> f64 {
+        self.a_to_b.jitter.max(self.b_to_a.jitter).as_nanos() as f64
+    }
 }
 
 /// A ptp4l master and a tempora slave (with a ptp4l slave beside it for the baseline)
@@ -156,9 +165,63 @@ fn ptp_through(tag: &str, sc: Scenario) {
         let bmean = baseline.iter().sum::<f64>() / baseline.len() as f64;
         println!("{name}: ptp4l slave, same path: offset mean {bmean:.0} ns, error RMS {brms:.0} ns, max {bmax:.0}, p99 {bp99:.0} ({} samples)", baseline.len());
     }
-    // The target: lock within 10 s of start with the fast announce settings,
-    // held here under impairment too (the simulation locks in 4-6 s under 1 ms jitter).
+    let jitter = sc.jitter_ns();
+    let (rms_limit, p99_limit, max_limit) = sc.limits;
+    // Lock by the error (the truth is known: one clock): inside the envelope the max is
+    // held to, for 8 lines (2 s) in a row.
+    let settled = lock_by_error(&status, sc.expected_bias, max_limit * jitter, 8, 0.25);
+    let tight = tightness(&status, 8);
+    println!(
+        "{name}: lock by the error (within {:.0} us for 8 lines) {settled:?} s; bound median {:.0} ns = delay {:.0} ns + {:.0} ns",
+        max_limit * jitter / 1e3,
+        tight.bound_ns,
+        tight.delay_ns,
+        tight.excess_ns
+    );
+    // Lock within 10 s of start with the fast announce settings, held under impairment
+    // too (the simulation locks in 4-6 s under 1 ms jitter).
     assert!(lock <= 10.0, "{name}: locked only after {lock} s");
+    let settled = settled.unwrap_or_else(|| panic!("{name}: the error never settled"));
+    assert!(
+        settled <= 10.0,
+        "{name}: the error settled only after {settled} s"
+    );
+    // The bound is the mean path delay (the asymmetry PTP cannot see may be that large:
+    // the asymmetry scenario shows it) plus a statistical part, which must stay within
+    // 5x the observed RMS (recorded 1.4-3.2x: 10-83 µs over 7-26 µs).
+    assert!(
+        tight.excess_ns <= 5.0 * rms,
+        "{name}: the bound's statistical part {:.0} ns is over 5x the RMS {rms:.0} ns",
+        tight.excess_ns
+    );
+    assert!(
+        rms <= rms_limit * jitter,
+        "{name}: error RMS {rms:.0} ns over {rms_limit} x the jitter"
+    );
+    assert!(
+        p99 <= p99_limit * jitter,
+        "{name}: error p99 {p99:.0} ns over {p99_limit} x the jitter"
+    );
+    assert!(
+        max <= max_limit * jitter,
+        "{name}: error max {max:.0} ns over {max_limit} x the jitter"
+    );
+    // Better than ptp4l through the same impairment.
+    assert!(
+        baseline.len() > 5,
+        "{name}: {} ptp4l samples",
+        baseline.len()
+    );
+    let (brms, _, _) = stats(
+        &baseline
+            .iter()
+            .map(|o| o - sc.expected_bias)
+            .collect::<Vec<_>>(),
+    );
+    assert!(
+        rms <= brms,
+        "{name}: tempora's RMS {rms:.0} ns is worse than ptp4l's {brms:.0} ns"
+    );
     assert!(
         synced as f64 >= 0.9 * after_lock as f64,
         "{name}: lost lock: {synced}/{after_lock}"
@@ -186,6 +249,10 @@ fn ptp_locked_under_1ms_delay_with_200us_jitter() {
             a_to_b: imp,
             b_to_a: imp,
             expected_bias: 0.0,
+            // Recorded RMS 9.9-31.4 µs, max up to 42 µs against 200 µs of jitter: the
+            // filter averages it down. RMS within a quarter of the jitter, p99 half, max
+            // three quarters.
+            limits: (0.25, 0.5, 0.75),
         },
     );
 }
@@ -204,6 +271,11 @@ fn ptp_locked_under_5_percent_loss() {
             a_to_b: imp,
             b_to_a: imp,
             expected_bias: 0.0,
+            // Recorded RMS 4.0-17.4 µs, max 22 µs against 20 µs of configured jitter:
+            // here the forwarder's own scheduling noise (a user-space process on two
+            // cores, tens of µs) is as large as the configured jitter. RMS within 1.5x
+            // the jitter, p99 and max within 3x.
+            limits: (1.5, 3.0, 3.0),
         },
     );
 }
@@ -229,6 +301,9 @@ fn ptp_asymmetry_shows_as_bias_inside_the_bound() {
             a_to_b: fast,
             b_to_a: slow,
             expected_bias: -250_000.0,
+            // Around the expected bias: recorded RMS 10.7-19.1 µs, max 31 µs, against
+            // 20 µs of jitter each way; limits as for the loss case.
+            limits: (1.5, 3.0, 3.0),
         },
     );
 }

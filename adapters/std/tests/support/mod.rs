@@ -89,6 +89,16 @@ impl Lab {
 
     /// Whether the baseline slave runs after tempora's (always so on a P2P link, which
     /// has two ends).
+    /// The carrier every process uses.
+    pub fn transport(&self) -> Transport {
+        self.transport
+    }
+
+    /// Whether every process measures the link peer to peer.
+    pub fn is_peer_to_peer(&self) -> bool {
+        self.p2p
+    }
+
     pub fn baseline_runs_after(&self) -> bool {
         self.p2p || self.baseline_after
     }
@@ -325,6 +335,65 @@ pub fn slave_run(lines: &[StatusLine], interval_s: f64) -> SlaveRun {
         }
     }
     run
+}
+
+/// Lock defined by the error, not by the filter's own view of itself: the time of the
+/// first status line from which the error (offset minus the known `truth`, both ns) stays
+/// within `threshold_ns` for `n` lines in a row. The lab knows the truth: one shared
+/// clock, so the true offset is 0 (or what a test injects).
+pub fn lock_by_error(
+    lines: &[StatusLine],
+    truth: f64,
+    threshold_ns: f64,
+    n: usize,
+    interval_s: f64,
+) -> Option<f64> {
+    let within: Vec<bool> = lines
+        .iter()
+        .map(|l| {
+            l.offset_ns()
+                .is_some_and(|o| (o - truth).abs() <= threshold_ns)
+        })
+        .collect();
+    (0..within.len().saturating_sub(n - 1))
+        .find(|&i| within[i..i + n].iter().all(|w| *w))
+        .map(|i| i as f64 * interval_s)
+}
+
+/// How tight the bound is: of the steady-state synchronized lines, the median bound,
+/// the median path delay (the part of the bound that covers an asymmetry PTP cannot
+/// see: a path's one-way delays may differ by up to twice the mean delay, which moves
+/// the estimate by up to the mean delay) and what is left over it.
+pub struct Tightness {
+    pub bound_ns: f64,
+    pub delay_ns: f64,
+    /// `bound - delay`: the statistical part (three standard deviations of the
+    /// estimate, and its growth since the last exchange).
+    pub excess_ns: f64,
+}
+
+pub fn tightness(lines: &[StatusLine], skip: usize) -> Tightness {
+    let synced: Vec<&StatusLine> = lines
+        .iter()
+        .filter(|l| l.status == ClockStatus::Synchronized)
+        .skip(skip)
+        .collect();
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    let bound_ns = median(synced.iter().map(|l| l.bound_ns()).collect());
+    let delay_ns = median(
+        synced
+            .iter()
+            .filter_map(|l| l.ptp.as_ref()?.delay.map(|d| d.as_f64().abs()))
+            .collect(),
+    );
+    Tightness {
+        bound_ns,
+        delay_ns,
+        excess_ns: bound_ns - delay_ns,
+    }
 }
 
 pub fn stats(errors: &[f64]) -> (f64, f64, f64) {
