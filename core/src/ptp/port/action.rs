@@ -4,7 +4,7 @@
 
 use core::time::Duration;
 
-use crate::discipline::OffsetSample;
+use crate::discipline::{OffsetSample, MAX_FREQUENCY_PPT};
 use crate::ptp::wire::{MessageType, WireError};
 use crate::time::{Instant, Offset, Tai};
 
@@ -123,9 +123,10 @@ impl Measurement {
         OffsetSample {
             at: self.at,
             offset: self.offset,
-            // ppb to ppt, clamped by the conversion; the filter holds its frequency
-            // within ±500 ppm.
-            frequency_ppt: (self.frequency_ppb * 1_000.0) as i64,
+            // ppb to ppt. The filter holds its frequency within ±500 ppm, the floor
+            // correction's drift aside: clamp to what the discipline takes.
+            frequency_ppt: ((self.frequency_ppb * 1_000.0) as i64)
+                .clamp(-MAX_FREQUENCY_PPT, MAX_FREQUENCY_PPT),
             // `as` saturates, and sigma is never NaN or negative.
             bound: Duration::from_nanos(sigmas as u64).saturating_add(self.delay.abs()),
             locked: self.locked,
