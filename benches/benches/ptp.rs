@@ -7,29 +7,22 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use statime::fuzz::FuzzMessage;
-use tempora_core::ptp::port::{Action, Port, PortConfig, Timer};
-use tempora_core::ptp::wire::{ClockIdentity, MessageType, PtpMessage, PtpPacket};
+use tempora_core::ptp::port::Timer;
+use tempora_core::ptp::wire::{MessageType, PtpMessage, PtpPacket};
 use tempora_core::time::{Instant, Tai};
+use tempora_ptp_sim::{actions, config};
 
 /// The Sync and the Announce a master port sends first.
 fn messages() -> [(&'static str, Vec<u8>); 2] {
-    let mut port = Port::<4>::new(PortConfig::ordinary(ClockIdentity([7; 8]), 10, false));
     let now = Instant::<Tai>::from_nanos(1_700_000_000_123_456_789);
-    let _ = port.start(now);
-    let _ = port.on_timer(Timer::AnnounceReceipt, now);
-    let bytes = |actions: tempora_core::ptp::port::Actions, kind: MessageType| {
-        actions
-            .into_iter()
-            .find_map(|a| match a {
-                Action::Send { packet, .. } if packet.message_type == kind => {
-                    Some(packet.bytes.to_vec())
-                }
-                _ => None,
-            })
-            .expect("the master sends it")
+    let mut port = config::master(config::ordinary(7, 10, false), now);
+    let mut bytes = |timer, kind| {
+        let (packet, _) =
+            actions::first(port.on_timer(timer, now), kind).expect("the master sends it");
+        packet.bytes.to_vec()
     };
-    let announce = bytes(port.on_timer(Timer::Announce, now), MessageType::Announce);
-    let sync = bytes(port.on_timer(Timer::Sync, now), MessageType::Sync);
+    let announce = bytes(Timer::Announce, MessageType::Announce);
+    let sync = bytes(Timer::Sync, MessageType::Sync);
     [("sync_44", sync), ("announce_64", announce)]
 }
 

@@ -5,11 +5,11 @@
 #![cfg(all(feature = "p2p", not(loom)))]
 
 use tempora_core::ptp::port::{
-    Action, Actions, DelayMechanism, Measurement, Packet, Port, PortConfig, PortState, SendContext,
-    Timer,
+    DelayMechanism, Measurement, Packet, Port, PortConfig, PortState, Timer,
 };
-use tempora_core::ptp::wire::{ClockIdentity, MessageType};
+use tempora_core::ptp::wire::MessageType;
 use tempora_core::time::{Instant, Offset, Tai};
+use tempora_ptp_sim::actions::{event, measurement, only, sent};
 
 /// One-way link delay (ns), the same both ways.
 const DELAY: i128 = 3_000;
@@ -29,46 +29,8 @@ fn ns(n: i128) -> Offset {
 }
 
 fn config(id: u8, priority1: u8, slave_only: bool) -> PortConfig {
-    PortConfig::ordinary(ClockIdentity([id; 8]), priority1, slave_only)
-        .with_intervals(-3, -3, -3, 2)
+    tempora_ptp_sim::config::fast(id, priority1, slave_only)
         .with_delay_mechanism(DelayMechanism::P2P)
-}
-
-fn sent(actions: Actions) -> Vec<(Packet, Option<SendContext>)> {
-    actions
-        .into_iter()
-        .filter_map(|a| match a {
-            Action::Send { packet, context } => Some((packet, context)),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The one packet of type `t` among `actions`, and its send context if an event.
-fn only_with(actions: Actions, t: MessageType) -> (Packet, Option<SendContext>) {
-    let p: Vec<_> = sent(actions)
-        .into_iter()
-        .filter(|(p, _)| p.message_type == t)
-        .collect();
-    assert_eq!(p.len(), 1, "expected one {t:?}: {p:?}");
-    p.into_iter().next().unwrap()
-}
-
-fn only(actions: Actions, t: MessageType) -> Packet {
-    only_with(actions, t).0
-}
-
-/// The one event message of type `t` among `actions`, and its send context.
-fn event(actions: Actions, t: MessageType) -> (Packet, SendContext) {
-    let (p, c) = only_with(actions, t);
-    (p, c.expect("an event message comes with a send context"))
-}
-
-fn measurement(actions: Actions) -> Option<Measurement> {
-    actions.into_iter().find_map(|a| match a {
-        Action::Measure(m) => Some(m),
-        _ => None,
-    })
 }
 
 /// A master (true time) and a slave (true time + THETA) with the slave following the
@@ -86,13 +48,14 @@ fn slave_with_request(t: i128) -> (Port, Port, Packet, i128) {
         let a = only(
             master.on_timer(Timer::Announce, at(t)),
             MessageType::Announce,
-        );
+        )
+        .0;
         let _ = slave.on_receive(&a.bytes, None, at(t + DELAY + THETA));
     }
     assert!(matches!(slave.state(), PortState::Slave(_)));
     let _ = slave.on_timer(Timer::DelayReq, at(t - MS + THETA));
     let (sync, context) = event(master.on_timer(Timer::Sync, at(t)), MessageType::Sync);
-    let follow_up = only(master.on_sent(context, at(t)), MessageType::FollowUp);
+    let (follow_up, _) = only(master.on_sent(context, at(t)), MessageType::FollowUp);
     let a = slave
         .on_receive(
             &sync.bytes,
@@ -124,7 +87,8 @@ fn respond(responder: &mut Port, request: &Packet, t1: i128, skew: i128) -> (Pac
     let follow_up = only(
         responder.on_sent(context, at(t3 + skew)),
         MessageType::PdelayRespFollowUp,
-    );
+    )
+    .0;
     (resp, follow_up, t3 + DELAY)
 }
 
@@ -193,7 +157,7 @@ fn a_one_step_responder_puts_its_turnaround_in_the_correction() {
 fn an_e2e_port_ignores_peer_delay_and_events_need_timestamps() {
     let (mut master, mut slave, request, t1) = slave_with_request(2_000 * MS);
     // A P2P master does not answer Delay_Req; a P2P port answers Pdelay_Req in any state.
-    let mut e2e = Port::<4>::new(config(5, 128, true).with_delay_mechanism(DelayMechanism::E2E));
+    let mut e2e = Port::<4>::new(tempora_ptp_sim::config::fast(5, 128, true));
     let _ = e2e.start(at(0));
     assert!(e2e
         .on_receive(&request.bytes, Some(at(t1)), at(t1))

@@ -11,7 +11,6 @@ use proptest::prelude::*;
 use tempora_core::ptp::port::{
     Action, DelayMechanism, Packet, Port, PortConfig, SendContext, Timer,
 };
-use tempora_core::ptp::wire::ClockIdentity;
 use tempora_core::time::{Instant, Offset, Tai};
 
 /// A time chosen by the test: near now, or anywhere.
@@ -112,8 +111,7 @@ fn timer(i: u8) -> Timer {
 }
 
 fn config(id: u8, priority1: u8, slave_only: bool, p2p: bool, two_step: bool) -> PortConfig {
-    let mut c = PortConfig::ordinary(ClockIdentity([id; 8]), priority1, slave_only)
-        .with_intervals(-3, -3, -3, 2);
+    let mut c = tempora_ptp_sim::config::fast(id, priority1, slave_only);
     if p2p {
         c = c.with_delay_mechanism(DelayMechanism::P2P);
     }

@@ -4,50 +4,12 @@
 //! own bound. A failing seed is printed for replay.
 #![cfg(not(loom))]
 
-use tempora_core::rng::SplitMix64 as Rng;
+use std::collections::HashMap;
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
-
-use tempora_core::ptp::port::{
-    Action, DelayMechanism, Measurement, Port, PortConfig, PortState, Timer,
-};
-use tempora_core::ptp::wire::{ClockIdentity, MessageType};
-use tempora_core::time::{Instant, Tai};
-
-/// A node's local clock: local = epoch + offset + T + drift_ppb * T / 1e9.
-#[derive(Clone, Copy)]
-struct LocalClock {
-    offset: i128,
-    drift_ppb: i128,
-}
-
-const EPOCH: i128 = 1_700_000_000 * 1_000_000_000;
-
-impl LocalClock {
-    fn local_ns(&self, t: i128) -> i128 {
-        EPOCH + self.offset + t + self.drift_ppb * t / 1_000_000_000
-    }
-    fn local(&self, t: i128) -> Instant<Tai> {
-        Instant::from_nanos(u64::try_from(self.local_ns(t)).expect("after the epoch"))
-    }
-    fn true_time(&self, local: Instant<Tai>) -> i128 {
-        (i128::from(local.as_nanos()) - EPOCH - self.offset) * 1_000_000_000
-            / (1_000_000_000 + self.drift_ppb)
-    }
-}
-
-#[derive(Debug)]
-enum Ev {
-    Timer(usize, Timer, u64),
-    Deliver(usize, Vec<u8>, bool),
-}
-
-fn config(id: u8, priority1: u8, slave_only: bool, mechanism: DelayMechanism) -> PortConfig {
-    PortConfig::ordinary(ClockIdentity([id; 8]), priority1, slave_only)
-        .with_intervals(-3, -3, -3, 2)
-        .with_delay_mechanism(mechanism)
-}
+use tempora_core::ptp::port::{Action, DelayMechanism, PortState};
+use tempora_core::ptp::wire::MessageType;
+use tempora_ptp_sim::sim::{Link, Simulation, Trigger};
+use tempora_ptp_sim::{config, stats, LocalClock, SECOND};
 
 struct Outcome {
     selected_at: Option<i128>,
@@ -62,41 +24,31 @@ struct Outcome {
     sent: [HashMap<MessageType, u32>; 2],
 }
 
-fn simulate(seed: u64, delay: i128, jitter: i128, seconds: i128) -> Outcome {
+fn simulate(seed: u64, delay: i128, jitter: u64, seconds: i128) -> Outcome {
     simulate_with(seed, delay, jitter, seconds, DelayMechanism::E2E)
 }
 
 fn simulate_with(
     seed: u64,
     delay: i128,
-    jitter: i128,
+    jitter: u64,
     seconds: i128,
     mechanism: DelayMechanism,
 ) -> Outcome {
-    let mut rng = Rng::new(seed);
-    let clocks = [
-        LocalClock {
-            offset: 0,
-            drift_ppb: 0,
-        },
-        LocalClock {
-            offset: 250_000,
-            drift_ppb: 30_000,
-        },
-    ];
-    let mut ports = [
-        Port::<4>::new(config(1, 10, false, mechanism)),
-        Port::<4>::new(config(2, 128, true, mechanism)),
-    ];
-    let master_id = ports[0].config().identity;
-    let mut queue: BinaryHeap<Reverse<(i128, u64, usize)>> = BinaryHeap::new();
-    let mut events: HashMap<u64, Ev> = HashMap::new();
-    let mut generation: HashMap<(usize, Timer), u64> = HashMap::new();
-    let mut next_id = 0u64;
-    let mut push = |queue: &mut BinaryHeap<_>, events: &mut HashMap<u64, Ev>, t: i128, ev: Ev| {
-        next_id += 1;
-        events.insert(next_id, ev);
-        queue.push(Reverse((t, next_id, 0)));
+    let mut sim = Simulation::new(seed, Link::new(delay, jitter));
+    let master = sim.add_node(
+        config::fast(1, 10, false).with_delay_mechanism(mechanism),
+        LocalClock::new(0, 0),
+    );
+    let slave = sim.add_node(
+        config::fast(2, 128, true).with_delay_mechanism(mechanism),
+        LocalClock::new(250_000, 30_000),
+    );
+    let master_id = sim.port(master).config().identity;
+    let request = match mechanism {
+        DelayMechanism::E2E => MessageType::DelayReq,
+        #[cfg(feature = "p2p")]
+        DelayMechanism::P2P => MessageType::PdelayReq,
     };
     let mut out = Outcome {
         selected_at: None,
@@ -106,124 +58,57 @@ fn simulate_with(
         delay_reqs: (0, 0),
         sent: [HashMap::new(), HashMap::new()],
     };
-    // (node, time, actions, whether they answer a received message)
-    let mut pending: Vec<(usize, i128, Vec<Action>, bool)> = Vec::new();
-    for (i, p) in ports.iter_mut().enumerate() {
-        pending.push((
-            i,
-            0,
-            p.start(clocks[i].local(0)).into_iter().collect(),
-            false,
-        ));
-    }
-    let end = seconds * 1_000_000_000;
-    loop {
-        // Carry out actions (which may produce more, via on_sent).
-        while let Some((i, t, actions, received)) = pending.pop() {
-            for a in actions {
-                match a {
-                    Action::Send { packet: p, context } => {
-                        *out.sent[i].entry(p.message_type).or_insert(0) += 1;
-                        let request = match mechanism {
-                            DelayMechanism::E2E => MessageType::DelayReq,
-                            #[cfg(feature = "p2p")]
-                            DelayMechanism::P2P => MessageType::PdelayReq,
-                        };
-                        // Requests the slave sends once it follows the master (a P2P port
-                        // also measures its link before).
-                        let following = matches!(ports[1].state(), PortState::Slave(_));
-                        if i == 1 && following && p.message_type == request {
-                            if received {
-                                out.delay_reqs.0 += 1;
-                            } else {
-                                out.delay_reqs.1 += 1;
-                            }
-                        }
-                        let arrive = t + delay + i128::from(rng.jitter(jitter as u64));
-                        push(
-                            &mut queue,
-                            &mut events,
-                            arrive,
-                            Ev::Deliver(1 - i, p.bytes.to_vec(), p.message_type.is_event()),
-                        );
-                        if let Some(context) = context {
-                            let more = ports[i].on_sent(context, clocks[i].local(t));
-                            pending.push((i, t, more.into_iter().collect(), received));
-                        }
-                    }
-                    Action::SetTimer { timer, at } => {
-                        let g = generation.entry((i, timer)).or_insert(0);
-                        *g += 1;
-                        let when = clocks[i].true_time(at).max(t);
-                        push(&mut queue, &mut events, when, Ev::Timer(i, timer, *g));
-                    }
-                    Action::CancelTimer(timer) => {
-                        *generation.entry((i, timer)).or_insert(0) += 1;
-                    }
-                    Action::State(PortState::Slave(m)) if i == 1 => {
-                        assert_eq!(m, master_id, "seed {seed}: slave chose {m:?}");
-                        out.selected_at.get_or_insert(t);
-                    }
-                    Action::State(_) => {}
-                    Action::Measure(Measurement {
-                        at,
-                        offset,
-                        sigma_ns: sigma,
-                        ..
-                    }) if i == 1 => {
-                        let truth_t = clocks[1].true_time(at);
-                        let truth =
-                            (clocks[1].local_ns(truth_t) - clocks[0].local_ns(truth_t)) as f64;
-                        let offset = offset.as_f64();
-                        if ports[1].locked() {
-                            out.locked_at.get_or_insert(t);
-                        }
-                        if out.locked_at.is_some() {
-                            out.after_lock.0 += 1;
-                            out.after_lock.1 += u32::from(ports[1].locked());
-                        }
-                        if t > 20_000_000_000 {
-                            out.errors.push((offset - truth, sigma));
-                        }
-                    }
-                    Action::Measure(_) => {}
+    sim.run_until(seconds * SECOND, |seen| match seen.action {
+        Action::Send { packet: p, .. } => {
+            *out.sent[seen.node].entry(p.message_type).or_insert(0) += 1;
+            // Requests the slave sends once it follows the master (a P2P port also
+            // measures its link before).
+            let following = matches!(seen.port().state(), PortState::Slave(_));
+            if seen.node == slave && following && p.message_type == request {
+                if matches!(seen.trigger, Trigger::Receipt(_)) {
+                    out.delay_reqs.0 += 1;
+                } else {
+                    out.delay_reqs.1 += 1;
                 }
             }
         }
-        let Some(Reverse((t, id, _))) = queue.pop() else {
-            break;
-        };
-        if t > end {
-            break;
+        Action::State(PortState::Slave(m)) if seen.node == slave => {
+            assert_eq!(*m, master_id, "seed {seed}: slave chose {m:?}");
+            out.selected_at.get_or_insert(seen.t);
         }
-        match events.remove(&id).expect("event") {
-            Ev::Timer(i, timer, g) => {
-                if generation.get(&(i, timer)) == Some(&g) {
-                    let a = ports[i].on_timer(timer, clocks[i].local(t));
-                    pending.push((i, t, a.into_iter().collect(), false));
-                }
+        Action::Measure(m) if seen.node == slave => {
+            let truth = seen.true_offset(master, m.at) as f64;
+            let locked = seen.port().locked();
+            if locked {
+                out.locked_at.get_or_insert(seen.t);
             }
-            Ev::Deliver(i, bytes, event) => {
-                let local = clocks[i].local(t);
-                if let Ok(a) = ports[i].on_receive(&bytes, event.then_some(local), local) {
-                    pending.push((i, t, a.into_iter().collect(), true));
-                }
+            if out.locked_at.is_some() {
+                out.after_lock.0 += 1;
+                out.after_lock.1 += u32::from(locked);
+            }
+            if seen.t > 20 * SECOND {
+                out.errors.push((m.offset.as_f64() - truth, m.sigma_ns));
             }
         }
-    }
-    assert_eq!(ports[0].state(), PortState::Master, "seed {seed}");
-    assert_eq!(ports[1].state(), PortState::Slave(master_id), "seed {seed}");
+        _ => {}
+    });
+    assert_eq!(sim.port(master).state(), PortState::Master, "seed {seed}");
+    assert_eq!(
+        sim.port(slave).state(),
+        PortState::Slave(master_id),
+        "seed {seed}"
+    );
     out
 }
 
 /// (sample count, error RMS, samples inside 3 sigma) of the settled measurements.
 fn settled(o: &Outcome) -> (f64, f64, f64) {
     let n = o.errors.len() as f64;
-    let rms = (o.errors.iter().map(|(e, _)| e * e).sum::<f64>() / n).sqrt();
+    // NaN without samples, which the callers' count checks report.
+    let rms = stats::rms(o.errors.iter().map(|(e, _)| *e)).unwrap_or(f64::NAN);
     let inside = o.errors.iter().filter(|(e, s)| e.abs() <= 3.0 * s).count() as f64;
     (n, rms, inside)
 }
-
 #[test]
 fn slave_selects_locks_and_tracks_the_master() {
     let seeds: Vec<u64> = match std::env::var("TEMPORA_SIM_SEED") {

@@ -353,26 +353,21 @@ fn ptp_codec() -> Result<(), &'static str> {
 /// fast and 250 µs ahead; packets take 2 µs ± 100 ns. Everything on the stack (two
 /// ports with 16-exchange delay floors: the micro:bit has 16 KiB of RAM).
 fn ptp_engine() -> Result<(), &'static str> {
-    use tempora_core::ptp::port::{Action, Port, PortConfig, PortState};
-    use tempora_core::ptp::wire::ClockIdentity;
+    use tempora_core::ptp::port::{Action, Port, PortState};
     use tempora_core::time::{Instant, Tai};
+    use tempora_ptp_sim::{config, LocalClock};
 
-    fn cfg(id: u8, priority1: u8, slave_only: bool) -> PortConfig {
-        PortConfig::ordinary(ClockIdentity([id; 8]), priority1, slave_only)
-            .with_intervals(-3, -3, -3, 2)
-    }
-    let local = |node: usize, t: i128| -> i128 {
-        if node == 0 {
-            t
-        } else {
-            t + 250_000 + t * 20 / 1_000_000
-        }
-    };
+    // True time and the master's clock from the Unix epoch; the slave's clock ahead.
+    let clocks = [
+        LocalClock::new(0, 0).with_epoch(0),
+        LocalClock::new(250_000, 20_000).with_epoch(0),
+    ];
+    let local = |node: usize, t: i128| clocks[node].local_ns(t);
     // The same as the ports take it (the simulation starts at the epoch).
     let tai = |ns: i128| Instant::<Tai>::from_nanos(u64::try_from(ns).unwrap_or(0));
     let mut ports = [
-        Port::<2, 16>::new(cfg(1, 10, false)),
-        Port::<2, 16>::new(cfg(2, 128, true)),
+        Port::<2, 16>::new(config::fast(1, 10, false)),
+        Port::<2, 16>::new(config::fast(2, 128, true)),
     ];
     // The slave runs on a board counter (1 GHz nominal, so one tick is one local ns)
     // and disciplines a counter clock through the core's discipline, as firmware does.
@@ -431,9 +426,8 @@ fn ptp_engine() -> Result<(), &'static str> {
                     Action::CancelTimer(timer) => timers[node][index(timer)] = None,
                     Action::Measure(m) if node == 1 => {
                         // The estimate is for the Sync's arrival (slave-local m.at).
-                        let sync_at =
-                            (i128::from(m.at.as_nanos()) - 250_000) * 1_000_000 / 1_000_020;
-                        let truth = (local(1, sync_at) - local(0, sync_at)) as f64;
+                        let sync_at = clocks[1].true_time(m.at);
+                        let truth = clocks[1].minus(&clocks[0], sync_at) as f64;
                         estimate = Some((m.offset.as_f64() - truth, m.sigma_ns));
                         set_counter(at);
                         slave_clock
@@ -450,14 +444,8 @@ fn ptp_engine() -> Result<(), &'static str> {
         let mut next = next_packet.unwrap_or(i128::MAX);
         for (node, node_timers) in timers.iter().enumerate() {
             for at in node_timers.iter().flatten() {
-                // Timer deadlines are local; to true time (slave: undo 20 ppm, 250 µs).
-                // Rounded up, so the local clock has reached `at` by then.
-                let true_at = if node == 0 {
-                    *at
-                } else {
-                    ((at - 250_000) * 1_000_000 + 1_000_019) / 1_000_020
-                };
-                next = next.min(true_at.max(t));
+                // Timer deadlines are local: the first true time the clock reaches them.
+                next = next.min(clocks[node].true_ns(*at).max(t));
             }
         }
         if next == i128::MAX {

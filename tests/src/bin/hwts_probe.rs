@@ -10,11 +10,10 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use tempora_core::ptp::port::{
-    Action, Actions, Packet, Port, PortConfig, PortState, SendContext, Timer,
-};
-use tempora_core::ptp::wire::{Body, ClockIdentity, MessageType, PtpMessage};
+use tempora_core::ptp::port::{Packet, Port, PortState, SendContext, Timer};
+use tempora_core::ptp::wire::MessageType;
 use tempora_core::time::{Instant, Tai};
+use tempora_ptp_sim::{actions, config};
 use tempora_std::clock::PhcClock;
 use tempora_std::ptp::l2::L2Transport;
 use tempora_std::ptp::timestamping::{choose, TimestampMode, Timestamps};
@@ -31,40 +30,24 @@ fn tai(ns: i128) -> Result<Instant<Tai>, String> {
 
 /// A master port, started at local time `now` with no other master around.
 fn master(now: Instant<Tai>) -> Result<Port, String> {
-    let mut port: Port = Port::new(PortConfig::ordinary(ClockIdentity([0x7e; 8]), 10, false));
-    let _ = port.start(now);
-    let _ = port.on_timer(Timer::AnnounceReceipt, now);
+    let port = config::master(config::ordinary(0x7e, 10, false), now);
     match port.state() {
         PortState::Master => Ok(port),
         s => Err(format!("the port is {s:?}, not master")),
     }
 }
 
-/// The one message of type `kind` among `actions`, with its send context if an event.
-fn sent(actions: Actions, kind: MessageType) -> Result<(Packet, Option<SendContext>), String> {
-    actions
-        .into_iter()
-        .find_map(|a| match a {
-            Action::Send { packet, context } if packet.message_type == kind => {
-                Some((packet, context))
-            }
-            _ => None,
-        })
-        .ok_or(format!("the port sent no {kind:?}"))
+/// The first message of type `kind` among `actions`, with its send context if an event.
+fn sent(
+    actions: tempora_core::ptp::port::Actions,
+    kind: MessageType,
+) -> Result<(Packet, Option<SendContext>), String> {
+    actions::first(actions, kind).ok_or(format!("the port sent no {kind:?}"))
 }
 
 /// The precise origin a Follow_Up carries (ns).
 fn precise_origin(follow_up: &Packet) -> Result<i128, String> {
-    match PtpMessage::parse(&follow_up.bytes)
-        .map_err(|e| format!("{e:?}"))?
-        .body
-    {
-        Body::FollowUp { precise_origin } => {
-            Ok(i128::from(precise_origin.seconds) * 1_000_000_000
-                + i128::from(precise_origin.nanos))
-        }
-        other => Err(format!("not a Follow_Up: {other:?}")),
-    }
+    actions::precise_origin_ns(follow_up).ok_or(format!("not a Follow_Up: {follow_up:?}"))
 }
 
 fn probe(iface: &str) -> Result<String, String> {
@@ -137,6 +120,7 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tempora_core::ptp::wire::PtpMessage;
 
     #[test]
     fn the_master_sends_a_sync_and_follows_it_up_with_its_send_time() {
