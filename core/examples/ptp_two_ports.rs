@@ -88,6 +88,7 @@ fn main() {
                     armed.remove(&(i, timer as u8));
                 }
                 Action::State(s) => println!("{:6.3} s  node {i}: {s}", t as f64 / 1e9),
+                Action::Event(e) => println!("{:6.3} s  node {i}: {e:?}", t as f64 / 1e9),
                 Action::Measure(m) => {
                     if t >= next_report {
                         next_report += 1_000_000_000;

@@ -179,7 +179,7 @@ fn simulate(seed: u64, seconds: i128, rogue: (i128, i128)) -> Run {
                     Action::State(PortState::Slave(parent)) if i == SLAVE => {
                         run.parents.push(parent.clock);
                     }
-                    Action::State(_) => {}
+                    Action::State(_) | Action::Event(_) => {}
                     Action::Measure(m) if i == SLAVE => {
                         run.frequencies.push((t, m.frequency_ppb));
                         discipline.update(m.sample()).expect("one writer");

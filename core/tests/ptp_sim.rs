@@ -164,7 +164,7 @@ fn simulate_with(
                         assert_eq!(m, master_id, "seed {seed}: slave chose {m:?}");
                         out.selected_at.get_or_insert(t);
                     }
-                    Action::State(_) => {}
+                    Action::State(_) | Action::Event(_) => {}
                     Action::Measure(Measurement {
                         at,
                         offset,
