@@ -38,6 +38,46 @@ impl core::fmt::Display for ClockStatus {
     }
 }
 
+/// What a source's readings can show against its elapsed reference that a healthy
+/// clock never does; found by the [`select`](crate::select) module's detector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Anomaly {
+    /// The clock advanced this much more than the reference between two checks.
+    SteppedForward {
+        /// How far beyond elapsed time.
+        by: Duration,
+    },
+    /// The clock advanced this much less than the reference (or went back).
+    SteppedBack {
+        /// How far short of elapsed time.
+        by: Duration,
+    },
+    /// The clock showed the same time while the reference advanced this much.
+    Frozen {
+        /// Reference time that passed without the clock moving.
+        for_: Duration,
+    },
+    /// Over a window of the reference, the clock ran this fast (negative: slow)
+    /// relative to it, beyond the configured limit; in parts per million.
+    Rate {
+        /// Clock rate minus reference rate, ppm.
+        ppm: i64,
+    },
+}
+
+impl Anomaly {
+    /// A short lower-case name, for logs and metric labels.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::SteppedForward { .. } => "stepped-forward",
+            Self::SteppedBack { .. } => "stepped-back",
+            Self::Frozen { .. } => "frozen",
+            Self::Rate { .. } => "rate",
+        }
+    }
+}
+
 /// One reading of a clock: its best estimate of the time, how far the true time can be
 /// from that estimate, and why it believes so.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -6,6 +6,8 @@
 
 use core::time::Duration;
 
+use crate::clock::{Anomaly, ClockStatus};
+
 /// Something went wrong with time itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -35,6 +37,51 @@ pub enum Fault {
     /// The HLC reached the last representable timestamp (physical time at 2^64 ns, the
     /// year 2554) and can no longer advance.
     HlcExhausted,
+    /// A source of a [`Selector`](crate::select::Selector) showed an anomaly against its
+    /// elapsed reference (the selector's docs say what it does about each kind).
+    SourceAnomaly {
+        /// The source's place in the chain (0 is the most preferred).
+        source: u8,
+        /// What was seen.
+        anomaly: Anomaly,
+    },
+    /// A [`Selector`](crate::select::Selector) switched sources.
+    SourceSwitched {
+        /// The source it left.
+        from: u8,
+        /// The source it now reads.
+        to: u8,
+        /// Why.
+        reason: SwitchReason,
+    },
+}
+
+/// Why a [`Selector`](crate::select::Selector) left its source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum SwitchReason {
+    /// The source's status fell to this ([`ClockStatus::FreeRunning`] or
+    /// [`ClockStatus::Unknown`]) while another source was healthy.
+    Status(ClockStatus),
+    /// The source's bound grew to this, beyond the selector's threshold, while another
+    /// source was healthy.
+    Bound(Duration),
+    /// The detector saw this, and its response is to leave the source.
+    Anomaly(Anomaly),
+    /// An earlier, preferred source has been healthy for the hysteresis period.
+    Failback,
+}
+
+impl SwitchReason {
+    /// A short lower-case name, for logs and metric labels.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Status(_) => "status",
+            Self::Bound(_) => "bound",
+            Self::Anomaly(_) => "anomaly",
+            Self::Failback => "failback",
+        }
+    }
 }
 
 /// Receives faults. Must be cheap and must not block: it runs on the caller's path.
@@ -60,6 +107,101 @@ pub enum Metric {
     /// The logical counter filled up and carried into the physical part (more than
     /// 256 events within one 256 ns tick).
     HlcLogicalCarry,
+
+    /// A [`TemporalQueue`](crate::queue::TemporalQueue) took a message; `depth` counts
+    /// it.
+    QueueEnqueued {
+        /// Messages queued after the push.
+        depth: usize,
+    },
+    /// A [`TemporalQueue`](crate::queue::TemporalQueue) released a message.
+    QueueDelivered {
+        /// Messages queued after the pop.
+        depth: usize,
+    },
+    /// A full [`TemporalQueue`](crate::queue::TemporalQueue) refused a message.
+    QueueRefused,
+
+    /// A [`CausalQueue`](crate::causal::CausalQueue) delivered a message (received or
+    /// unblocked).
+    CausalDelivered {
+        /// Messages held back after it.
+        held: usize,
+    },
+    /// A [`CausalQueue`](crate::causal::CausalQueue) held a message back.
+    CausalHeld {
+        /// Messages held back, this one included.
+        held: usize,
+    },
+    /// A [`CausalQueue`](crate::causal::CausalQueue) refused a message.
+    CausalRefused {
+        /// Why: `RefusalReason::as_str` (`duplicate`, `full`, `malformed`, `clock`).
+        reason: &'static str,
+    },
+
+    /// A pattern [`Detector`](crate::pattern::Detector) took an event.
+    PatternEvent,
+    /// A pattern matched.
+    PatternMatch,
+    /// A pattern detector refused an event behind its watermark.
+    PatternLate,
+    /// A pattern detector's reorder buffer was full and refused an event.
+    PatternRefused,
+    /// A matcher reached a capacity (see `pattern::Report::Overflow`).
+    PatternOverflow,
+
+    /// A PTP [`Port`](crate::ptp::port::Port) received a message it used.
+    PtpReceived {
+        /// Its type, as IEEE 1588 names it (`Sync`, `Delay_Resp`, ...).
+        message: &'static str,
+    },
+    /// A PTP port put a message out to send.
+    PtpSent {
+        /// Its type, as IEEE 1588 names it.
+        message: &'static str,
+    },
+    /// A PTP port did not use a packet.
+    PtpIgnored {
+        /// Why: `Ignored::as_str` (`malformed`, `other-domain`, `unacceptable-master`, ...).
+        reason: &'static str,
+    },
+    /// A PTP port changed state.
+    PtpState {
+        /// The new state (`listening`, `master`, `slave`, `passive`).
+        state: &'static str,
+    },
+    /// A PTP port's parent (the master it follows) changed.
+    PtpParentChanged,
+    /// A PTP slave completed an exchange.
+    PtpMeasurement {
+        /// Filtered offset, local minus master, ns.
+        offset_ns: i64,
+        /// Filtered mean path delay, ns.
+        delay_ns: i64,
+        /// Whether the filter used it (false: an outlier).
+        accepted: bool,
+    },
+
+    /// A [`Selector`](crate::select::Selector) switched sources (the reason goes to the
+    /// fault hook as [`Fault::SourceSwitched`]).
+    SourceSwitch {
+        /// The source it left.
+        from: u8,
+        /// The source it now reads.
+        to: u8,
+    },
+    /// A selector's check: what it serves now.
+    Selection {
+        /// The source it reads.
+        active: u8,
+        /// The bound of its output.
+        bound: Duration,
+        /// Its output minus the active source's time, ns (the carry after a switch).
+        offset_ns: i64,
+        /// The active source's rate against its elapsed reference over the last rate
+        /// window, parts per billion (0 until a window has passed).
+        drift_ppb: i64,
+    },
 }
 
 /// Receives metrics. Must be cheap and must not block: it runs on the caller's path.

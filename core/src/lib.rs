@@ -9,6 +9,9 @@
 //!   an error bound and a status.
 //! - [`discipline`]: offset measurements in, a bounded clock out: lock, freshness and
 //!   holdover, once for every source (PTP, PHC, PPS, a board's counter).
+//! - [`select`]: an ordered chain of sources read as one, with jump and freeze
+//!   detection, failover, failback and a monotone, still bounded, output.
+//! - [`backoff`]: exponential backoff with a cap and seeded jitter, for retries.
 //! - [`hooks`]: fault and metrics hooks, free when unused.
 //! - [`timestamp`]: HLC timestamps with wire and text forms.
 //! - [`hlc`]: the lock-free hybrid logical clock with max-offset protection.
@@ -32,6 +35,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+pub mod backoff;
 pub mod causal;
 pub mod clock;
 pub mod discipline;
@@ -44,6 +48,7 @@ pub mod pattern;
 pub mod ptp;
 pub mod queue;
 pub mod rng;
+pub mod select;
 pub mod shared;
 mod sync;
 pub mod time;

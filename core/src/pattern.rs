@@ -31,6 +31,7 @@ use core::time::Duration;
 use heapless::index_map::FnvIndexMap;
 
 use crate::error::Full;
+use crate::hooks::{Metric, MetricsHook, NoHooks};
 use crate::queue::{Priority, TemporalQueue};
 use crate::time::{duration_nanos, Timescale, Utc};
 use crate::timestamp::{HlcTime, Timestamp};
@@ -681,18 +682,32 @@ pub struct DetectorStats {
 /// assert!(matches!(d.push(ev(1_000, 'a'), &mut on), Err(PushError::Late(_))));
 /// assert_eq!(found, [2]); // one match, of two events
 /// ```
-pub struct Detector<K, S: Timescale, M, const BUFFER: usize> {
+///
+/// `H` counts events in, matches, late and refused events and overflows
+/// ([`Metric::PatternEvent`] and the rest); the default [`NoHooks`] costs nothing.
+/// Build one with [`Detector::with_hooks`].
+pub struct Detector<K, S: Timescale, M, const BUFFER: usize, H = NoHooks> {
     matcher: M,
     buffer: TemporalQueue<Event<K, S>, S, BUFFER>,
     lateness: Duration,
     max_seen: HlcTime<S>,
     watermark: Option<HlcTime<S>>,
     stats: DetectorStats,
+    hooks: H,
 }
 
 impl<K: Copy, S: Timescale, M: Matcher<K, S>, const BUFFER: usize> Detector<K, S, M, BUFFER> {
     /// A detector allowing events to arrive up to `lateness` after later ones.
     pub fn new(matcher: M, lateness: Duration) -> Self {
+        Self::with_hooks(matcher, lateness, NoHooks)
+    }
+}
+
+impl<K: Copy, S: Timescale, M: Matcher<K, S>, const BUFFER: usize, H: MetricsHook>
+    Detector<K, S, M, BUFFER, H>
+{
+    /// A detector whose events, matches and refusals are counted through `hooks`.
+    pub fn with_hooks(matcher: M, lateness: Duration, hooks: H) -> Self {
         Self {
             matcher,
             buffer: TemporalQueue::new(),
@@ -700,7 +715,13 @@ impl<K: Copy, S: Timescale, M: Matcher<K, S>, const BUFFER: usize> Detector<K, S
             max_seen: HlcTime::MIN,
             watermark: None,
             stats: DetectorStats::default(),
+            hooks,
         }
+    }
+
+    /// The hooks.
+    pub fn hooks(&self) -> &H {
+        &self.hooks
     }
 
     /// The matcher.
@@ -732,13 +753,16 @@ impl<K: Copy, S: Timescale, M: Matcher<K, S>, const BUFFER: usize> Detector<K, S
         let t = event.timestamp.time();
         if self.watermark.is_some_and(|w| t <= w) {
             self.stats.late += 1;
+            self.hooks.record(Metric::PatternLate);
             return Err(PushError::Late(event));
         }
         if let Err(full) = self.buffer.push(Priority(0), event.timestamp, event) {
             self.stats.refused += 1;
+            self.hooks.record(Metric::PatternRefused);
             return Err(full.into());
         }
         self.stats.accepted += 1;
+        self.hooks.record(Metric::PatternEvent);
         self.max_seen = self.max_seen.max(t);
         if let Some(w) = self.max_seen.checked_sub(self.lateness) {
             self.advance(w, report);
@@ -754,11 +778,17 @@ impl<K: Copy, S: Timescale, M: Matcher<K, S>, const BUFFER: usize> Detector<K, S
             return;
         }
         self.watermark = Some(watermark);
-        let stats = &mut self.stats;
+        let (stats, hooks) = (&mut self.stats, &self.hooks);
         let mut counting = |r: Report<'_, S>| {
             match r {
-                Report::Match(_) => stats.matches += 1,
-                Report::Overflow { .. } => stats.overflows += 1,
+                Report::Match(_) => {
+                    stats.matches += 1;
+                    hooks.record(Metric::PatternMatch);
+                }
+                Report::Overflow { .. } => {
+                    stats.overflows += 1;
+                    hooks.record(Metric::PatternOverflow);
+                }
             }
             report(r)
         };

@@ -13,6 +13,7 @@ use core::fmt;
 use core::time::Duration;
 
 use crate::error::Full;
+use crate::hooks::{Metric, MetricsHook, NoHooks};
 use crate::shared::Shared;
 use crate::time::{Instant, Timescale, Utc};
 use crate::timestamp::{HlcTime, NodeId, Timestamp};
@@ -77,6 +78,10 @@ fn unpack<S: Timescale>(key: u128) -> (Priority, Timestamp<S>) {
 /// A fixed-capacity priority queue of messages ordered by `(priority, HLC timestamp)`,
 /// stable for equal keys. No allocation.
 ///
+/// `H` counts pushes, refusals and releases with the depth after each
+/// ([`Metric::QueueEnqueued`], [`Metric::QueueRefused`], [`Metric::QueueDelivered`]);
+/// the default [`NoHooks`] costs nothing. Build one with [`TemporalQueue::with_hooks`].
+///
 /// ```
 /// use tempora_core::queue::{Priority, TemporalQueue};
 /// use tempora_core::{Instant, NodeId, Timestamp, Utc};
@@ -93,7 +98,7 @@ fn unpack<S: Timescale>(key: u128) -> (Priority, Timestamp<S>) {
 /// assert_eq!(q.pop_ready(now, Duration::from_nanos(1_000)).unwrap().message, "early");
 /// assert!(q.pop_ready(now, Duration::from_nanos(1_000)).is_none());
 /// ```
-pub struct TemporalQueue<M, S: Timescale = Utc, const CAPACITY: usize = 64> {
+pub struct TemporalQueue<M, S: Timescale = Utc, const CAPACITY: usize = 64, H = NoHooks> {
     heap: heapless::Vec<Slot, CAPACITY>,
     /// Messages by slot index; the heap orders indices.
     messages: [Option<M>; CAPACITY],
@@ -103,6 +108,7 @@ pub struct TemporalQueue<M, S: Timescale = Utc, const CAPACITY: usize = 64> {
     fresh: u32,
     seq: u64,
     scale: core::marker::PhantomData<S>,
+    hooks: H,
 }
 
 impl<M, S: Timescale, const CAPACITY: usize> Default for TemporalQueue<M, S, CAPACITY> {
@@ -114,6 +120,13 @@ impl<M, S: Timescale, const CAPACITY: usize> Default for TemporalQueue<M, S, CAP
 impl<M, S: Timescale, const CAPACITY: usize> TemporalQueue<M, S, CAPACITY> {
     /// An empty queue.
     pub const fn new() -> Self {
+        Self::with_hooks(NoHooks)
+    }
+}
+
+impl<M, S: Timescale, const CAPACITY: usize, H: MetricsHook> TemporalQueue<M, S, CAPACITY, H> {
+    /// An empty queue whose pushes, refusals and releases are counted through `hooks`.
+    pub const fn with_hooks(hooks: H) -> Self {
         const { assert!(CAPACITY <= u32::MAX as usize, "capacity must fit in u32") };
         Self {
             heap: heapless::Vec::new(),
@@ -122,7 +135,13 @@ impl<M, S: Timescale, const CAPACITY: usize> TemporalQueue<M, S, CAPACITY> {
             fresh: 0,
             seq: 0,
             scale: core::marker::PhantomData,
+            hooks,
         }
+    }
+
+    /// The hooks.
+    pub fn hooks(&self) -> &H {
+        &self.hooks
     }
 
     /// Messages queued.
@@ -153,6 +172,7 @@ impl<M, S: Timescale, const CAPACITY: usize> TemporalQueue<M, S, CAPACITY> {
         message: M,
     ) -> Result<(), Full<M>> {
         if self.heap.is_full() {
+            self.hooks.record(Metric::QueueRefused);
             return Err(Full(message));
         }
         let index = match self.free.pop() {
@@ -176,6 +196,9 @@ impl<M, S: Timescale, const CAPACITY: usize> TemporalQueue<M, S, CAPACITY> {
             _ => return Err(Full(message)),
         }
         self.sift_up(slot);
+        self.hooks.record(Metric::QueueEnqueued {
+            depth: self.heap.len(),
+        });
         Ok(())
     }
 
@@ -197,6 +220,9 @@ impl<M, S: Timescale, const CAPACITY: usize> TemporalQueue<M, S, CAPACITY> {
         let message = self.messages.get_mut(slot.index as usize)?.take()?;
         // Cannot fail: at most CAPACITY indices are ever freed.
         let _ = self.free.push(slot.index);
+        self.hooks.record(Metric::QueueDelivered {
+            depth: self.heap.len(),
+        });
         let (priority, timestamp) = unpack(slot.key);
         Some(Queued {
             priority,
@@ -301,10 +327,10 @@ impl<M, S: Timescale, const CAPACITY: usize> TemporalQueue<M, S, CAPACITY> {
     }
 }
 
-impl<M, S: Timescale, const CAPACITY: usize> fmt::Debug for TemporalQueue<M, S, CAPACITY> {
+impl<M, S: Timescale, const CAPACITY: usize, H> fmt::Debug for TemporalQueue<M, S, CAPACITY, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TemporalQueue")
-            .field("len", &self.len())
+            .field("len", &self.heap.len())
             .field("capacity", &CAPACITY)
             .finish()
     }

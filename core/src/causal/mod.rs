@@ -21,6 +21,7 @@ pub use vclock::{BufferTooSmall, CausalOrder, VClockDecodeError, VClockError, Ve
 use core::fmt;
 
 use crate::error::Full;
+use crate::hooks::{Metric, MetricsHook, NoHooks};
 use crate::timestamp::NodeId;
 
 /// A message with its causal metadata.
@@ -77,6 +78,19 @@ pub enum RefusalReason {
     Malformed,
     /// Delivering it would need more than `NODES` nodes in the local clock.
     Clock(VClockError),
+}
+
+impl RefusalReason {
+    /// A short lower-case name, for metric labels (what
+    /// [`Metric::CausalRefused`] carries).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Duplicate => "duplicate",
+            Self::Full => "full",
+            Self::Malformed => "malformed",
+            Self::Clock(_) => "clock",
+        }
+    }
 }
 
 impl fmt::Display for RefusalReason {
@@ -253,6 +267,10 @@ pub struct CausalStats {
 /// A causal-delivery queue for a group of up to `NODES` nodes, holding back at most
 /// `CAPACITY` messages.
 ///
+/// `H` counts deliveries, hold-backs and refusals ([`Metric::CausalDelivered`],
+/// [`Metric::CausalHeld`], [`Metric::CausalRefused`]); the default [`NoHooks`] costs
+/// nothing. Build one with [`CausalQueue::with_hooks`].
+///
 /// ```
 /// use tempora_core::causal::{CausalQueue, Receipt};
 /// use tempora_core::NodeId;
@@ -270,16 +288,27 @@ pub struct CausalStats {
 /// assert_eq!(carol.receive(question, |m| seen.push(m.payload)).unwrap(), Receipt::Delivered { count: 2 });
 /// assert_eq!(seen, ["?", "!"]);
 /// ```
-pub struct CausalQueue<M, const NODES: usize, const CAPACITY: usize> {
+pub struct CausalQueue<M, const NODES: usize, const CAPACITY: usize, H = NoHooks> {
     local: NodeId,
     delivered: VectorClock<NODES>,
     held: heapless::Vec<CausalMessage<M, NODES>, CAPACITY>,
     stats: CausalStats,
+    hooks: H,
 }
 
 impl<M, const NODES: usize, const CAPACITY: usize> CausalQueue<M, NODES, CAPACITY> {
     /// An empty queue for the node `local`.
     pub const fn new(local: NodeId) -> Self {
+        Self::with_hooks(local, NoHooks)
+    }
+}
+
+impl<M, const NODES: usize, const CAPACITY: usize, H: MetricsHook>
+    CausalQueue<M, NODES, CAPACITY, H>
+{
+    /// An empty queue for the node `local` whose deliveries, hold-backs and refusals
+    /// are counted through `hooks`.
+    pub const fn with_hooks(local: NodeId, hooks: H) -> Self {
         Self {
             local,
             delivered: VectorClock::new(),
@@ -290,7 +319,13 @@ impl<M, const NODES: usize, const CAPACITY: usize> CausalQueue<M, NODES, CAPACIT
                 duplicates: 0,
                 refused: 0,
             },
+            hooks,
         }
+    }
+
+    /// The hooks.
+    pub fn hooks(&self) -> &H {
+        &self.hooks
     }
 
     /// The local node.
@@ -361,6 +396,9 @@ impl<M, const NODES: usize, const CAPACITY: usize> CausalQueue<M, NODES, CAPACIT
             RefusalReason::Duplicate => self.stats.duplicates += 1,
             _ => self.stats.refused += 1,
         }
+        self.hooks.record(Metric::CausalRefused {
+            reason: reason.as_str(),
+        });
         Refused::new(reason, message)
     }
 
@@ -387,7 +425,11 @@ impl<M, const NODES: usize, const CAPACITY: usize> CausalQueue<M, NODES, CAPACIT
         }
         if !self.deliverable(&message) {
             return match self.held.push(message) {
-                Ok(()) => Ok(Receipt::Held),
+                Ok(()) => {
+                    let held = self.held.len();
+                    self.hooks.record(Metric::CausalHeld { held });
+                    Ok(Receipt::Held)
+                }
                 Err(message) => Err(self.refuse(RefusalReason::Full, message)),
             };
         }
@@ -395,6 +437,8 @@ impl<M, const NODES: usize, const CAPACITY: usize> CausalQueue<M, NODES, CAPACIT
             return Err(self.refuse(RefusalReason::Clock(e), message));
         }
         self.stats.delivered += 1;
+        let held = self.held.len();
+        self.hooks.record(Metric::CausalDelivered { held });
         on_deliver(message);
         let mut count = 1;
         while let Some(i) = self.held.iter().position(|m| self.deliverable(m)) {
@@ -408,6 +452,8 @@ impl<M, const NODES: usize, const CAPACITY: usize> CausalQueue<M, NODES, CAPACIT
             }
             self.stats.delivered += 1;
             count += 1;
+            let held = self.held.len();
+            self.hooks.record(Metric::CausalDelivered { held });
             on_deliver(m);
         }
         Ok(Receipt::Delivered { count })
@@ -485,12 +531,20 @@ impl<M, const NODES: usize, const CAPACITY: usize> CausalQueue<M, NODES, CAPACIT
     }
 }
 
-impl<M, const NODES: usize, const CAPACITY: usize> fmt::Debug for CausalQueue<M, NODES, CAPACITY> {
+impl<M, const NODES: usize, const CAPACITY: usize, H> fmt::Debug
+    for CausalQueue<M, NODES, CAPACITY, H>
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CausalQueue")
             .field("local", &self.local)
             .field("delivered", &self.delivered)
-            .field("stats", &self.stats())
+            .field(
+                "stats",
+                &CausalStats {
+                    held: self.held.len(),
+                    ..self.stats
+                },
+            )
             .finish()
     }
 }

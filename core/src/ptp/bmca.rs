@@ -219,6 +219,16 @@ struct Foreign {
     /// Receive times (local) of the last announces, newest last; up to the threshold.
     seen: [Instant<Tai>; FOREIGN_MASTER_THRESHOLD as usize],
     count: u8,
+    /// How many doublings slower than ours the sender announces (0 when as fast or
+    /// faster): its windows are stretched by `2^slower_by`.
+    slower_by: u8,
+}
+
+impl Foreign {
+    /// `window` stretched to the sender's own announce interval.
+    fn window(&self, window: Duration) -> Duration {
+        window.saturating_mul(1 << self.slower_by.min(7))
+    }
 }
 
 /// The foreign master table of one port: up to `N` senders, each qualified once it has
@@ -251,12 +261,33 @@ impl<const N: usize> ForeignMasters<N> {
     /// full, the worst entry makes room for a better newcomer; a newcomer no better than
     /// all is refused.
     pub fn record(&mut self, dataset: Dataset, now: Instant<Tai>) -> Result<(), TableFull> {
+        self.record_interval(dataset, now, 0, 0)
+    }
+
+    /// [`record`](ForeignMasters::record) for a sender that announces every
+    /// `2^theirs` s while this port expects `2^ours` s. A slower sender's qualification
+    /// and expiry windows are stretched to its interval, so a master announcing every
+    /// 2 s still qualifies with a port configured for 8 a second (IEEE 1588 measures
+    /// the windows in the sender's announce intervals where they differ).
+    pub fn record_interval(
+        &mut self,
+        dataset: Dataset,
+        now: Instant<Tai>,
+        theirs: i8,
+        ours: i8,
+    ) -> Result<(), TableFull> {
+        // 0x7F (no interval given) and other nonsense count as "as fast as ours".
+        let slower_by = match theirs {
+            -7..=7 => u8::try_from(i16::from(theirs) - i16::from(ours)).unwrap_or(0),
+            _ => 0,
+        };
         if let Some(e) = self
             .entries
             .iter_mut()
             .find(|e| e.dataset.sender == dataset.sender)
         {
             e.dataset = dataset;
+            e.slower_by = slower_by;
             if usize::from(e.count) < e.seen.len() {
                 e.seen[usize::from(e.count)] = now;
                 e.count += 1;
@@ -274,6 +305,7 @@ impl<const N: usize> ForeignMasters<N> {
             dataset,
             seen,
             count: 1,
+            slower_by,
         };
         if let Err(fresh) = self.entries.push(fresh) {
             let worst = self
@@ -293,19 +325,22 @@ impl<const N: usize> ForeignMasters<N> {
     }
 
     /// Forgets senders with no Announce in the last `window` (four announce intervals,
-    /// or the announce receipt timeout) before `now`.
+    /// or the announce receipt timeout; stretched for slower senders) before `now`.
     pub fn expire(&mut self, now: Instant<Tai>, window: Duration) {
         self.entries.retain(|e| {
             let last = e.seen[usize::from(e.count.max(1)) - 1];
-            age(now, last) <= window
+            age(now, last) <= e.window(window)
         });
     }
 
-    /// The best qualified foreign master: enough Announces within `window` before `now`.
+    /// The best qualified foreign master: enough Announces within `window` (stretched
+    /// for slower senders) before `now`.
     pub fn best(&self, now: Instant<Tai>, window: Duration) -> Option<&Dataset> {
         self.entries
             .iter()
-            .filter(|e| e.count >= FOREIGN_MASTER_THRESHOLD && age(now, e.seen[0]) <= window)
+            .filter(|e| {
+                e.count >= FOREIGN_MASTER_THRESHOLD && age(now, e.seen[0]) <= e.window(window)
+            })
             .map(|e| &e.dataset)
             .min_by(|a, b| compare(a, b))
     }

@@ -92,7 +92,7 @@ impl Link {
                         );
                     }
                 }
-                Action::Measure(_) => {}
+                Action::Measure(_) | Action::Event(_) => {}
             }
         }
     }

@@ -521,7 +521,7 @@ impl Simulation {
                         *self.generations.entry((i, timer)).or_insert(0) += 1;
                     }
                     Action::Measure(m) => self.feed_measurement(i, t, &m),
-                    Action::State(_) => {}
+                    Action::State(_) | Action::Event(_) => {}
                 }
             }
         }

@@ -264,6 +264,8 @@ impl PtpNode {
                 Action::SetTimer { timer, at } => self.timers[timer_index(timer)] = Some(at),
                 Action::CancelTimer(timer) => self.timers[timer_index(timer)] = None,
                 Action::State(s) => events.push(NodeEvent::State(s)),
+                // Parent changes and interval mismatches: the daemon's to log (#14).
+                Action::Event(_) => {}
                 Action::Measure(m) => {
                     // The one place the slave's estimate reaches its clock.
                     self.clock

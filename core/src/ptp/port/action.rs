@@ -5,9 +5,10 @@
 use core::time::Duration;
 
 use crate::discipline::{OffsetSample, MAX_FREQUENCY_PPT};
-use crate::ptp::wire::{MessageType, WireError};
+use crate::ptp::wire::{MessageType, PortIdentity, WireError};
 use crate::time::{Instant, Offset, Tai};
 
+use super::config::IntervalKind;
 use super::state::PortState;
 
 /// Largest message the port sends.
@@ -160,11 +161,47 @@ pub enum Action {
     State(PortState),
     /// A new offset estimate (slave).
     Measure(Measurement),
+    /// Something to log or count; nothing to do.
+    Event(PortEvent),
 }
 
-/// The actions of one call. The most any call produces is five (a state change from
-/// master to slave: the state, two cancelled timers, the Delay_Req timer, the re-armed
-/// receipt timeout), so eight never overflow.
+/// What the port tells the platform without asking anything of it: for logs, counters
+/// and warnings. New kinds may be added, so match with a catch-all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum PortEvent {
+    /// The master this port follows changed: from `old` (`None`: it followed none) to
+    /// `new` (`None`: it follows none now, being master, passive or listening). Comes
+    /// with the [`Action::State`] that made it.
+    ParentChanged {
+        /// The master followed before.
+        old: Option<PortIdentity>,
+        /// The master followed now.
+        new: Option<PortIdentity>,
+    },
+    /// The master announces (in its messages' `logMessageInterval`) another interval
+    /// than this port is configured for: a misconfiguration one side should fix.
+    /// Reported once per master and value. For Announce, the slave adopts the master's
+    /// interval for its receipt timeout (IEEE 1588 lets a slave follow its master's
+    /// intervals), so it neither loses a slower master between its Announces nor waits
+    /// for ever to qualify it.
+    IntervalMismatch {
+        /// The master.
+        master: PortIdentity,
+        /// Which interval.
+        kind: IntervalKind,
+        /// log2 seconds, as configured here.
+        ours: i8,
+        /// log2 seconds, as the master sends.
+        theirs: i8,
+    },
+}
+
+/// The actions of one call. The most any call produces is seven (a state change from
+/// master to slave on an Announce: the state, two cancelled timers, the Delay_Req
+/// timer, the parent change, an interval mismatch, the re-armed receipt timeout), so
+/// eight never overflow.
 pub type Actions = heapless::Vec<Action, 8>;
 
 /// Why a received packet was not used.
@@ -173,8 +210,17 @@ pub type Actions = heapless::Vec<Action, 8>;
 pub enum Ignored {
     /// Malformed.
     Wire(WireError),
-    /// Another domain or SDO.
-    OtherDomain,
+    /// Another domain or SDO than ours: as the sender has it (a master configured for
+    /// another domain shows up here, and nowhere else).
+    OtherDomain {
+        /// The sender's `domainNumber`.
+        domain: u8,
+        /// The sender's `majorSdoId`.
+        sdo_id: u8,
+    },
+    /// An Announce from a clock not on the port's acceptable-master list
+    /// ([`Port::accept_only`](super::Port::accept_only)).
+    UnacceptableMaster,
     /// Our own message, looped back.
     Own,
     /// An event message without a receive timestamp.
@@ -185,4 +231,19 @@ pub enum Ignored {
     /// A time beyond what 64-bit nanoseconds hold: a wire timestamp past the year 2554,
     /// or a transit between two timestamps past ±292 years.
     TimeOutOfRange,
+}
+
+impl Ignored {
+    /// A short lower-case name, for logs and metric labels.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Wire(_) => "malformed",
+            Self::OtherDomain { .. } => "other-domain",
+            Self::UnacceptableMaster => "unacceptable-master",
+            Self::Own => "own",
+            Self::NoTimestamp => "no-timestamp",
+            Self::NotForUs => "not-for-us",
+            Self::TimeOutOfRange => "time-out-of-range",
+        }
+    }
 }

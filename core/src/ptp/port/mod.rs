@@ -29,7 +29,9 @@ mod config;
 mod p2p;
 mod state;
 
-pub use action::{Action, Actions, Ignored, Measurement, Packet, SendContext, Timer, MAX_PACKET};
+pub use action::{
+    Action, Actions, Ignored, Measurement, Packet, PortEvent, SendContext, Timer, MAX_PACKET,
+};
 pub use config::{ConfigError, DelayMechanism, IntervalKind, PortConfig};
 pub use state::PortState;
 
@@ -37,7 +39,9 @@ use core::time::Duration;
 
 use super::bmca::{decide, Dataset, ForeignMasters, Recommendation};
 use super::filter::{Estimate, Exchange, OffsetFilter, Prediction, Verdict, FLOOR_WINDOW};
-use super::wire::{Announce, Body, Flags, MessageType, PtpMessage, WireTimestamp};
+use super::wire::{Announce, Body, ClockIdentity, Flags, MessageType, PtpMessage, WireTimestamp};
+use crate::error::Full;
+use crate::hooks::{Metric, MetricsHook, NoHooks};
 use crate::time::{Instant, Offset, Tai, TaiOffset};
 use boundary::{correction, header, instant};
 use config::interval;
@@ -84,6 +88,10 @@ struct PendingDelay {
 /// `FOREIGN` is how many foreign masters it tracks for the BMCA; `FLOOR` how many recent
 /// exchanges its filter keeps for the delay floor (16 bytes each; see
 /// [`filter`](super::filter)). Firmware short of RAM can trade floor accuracy for memory.
+/// `MASTERS` is the capacity of its acceptable-master list ([`Port::accept_only`]; empty,
+/// the default, accepts any master as standard BMCA does). `H` counts what the port
+/// sees ([`Metric::PtpReceived`], [`Metric::PtpIgnored`], ...); the default [`NoHooks`]
+/// costs nothing.
 ///
 /// ```
 /// use core::time::Duration;
@@ -110,8 +118,20 @@ struct PendingDelay {
 /// assert!(actions.contains(&Action::State(PortState::Master)));
 /// assert_eq!(port.state(), PortState::Master);
 /// ```
-pub struct Port<const FOREIGN: usize = 4, const FLOOR: usize = FLOOR_WINDOW> {
+pub struct Port<
+    const FOREIGN: usize = 4,
+    const FLOOR: usize = FLOOR_WINDOW,
+    const MASTERS: usize = 4,
+    H = NoHooks,
+> {
     config: PortConfig,
+    /// The only clocks this port may follow; empty: any.
+    acceptable: heapless::Vec<ClockIdentity, MASTERS>,
+    /// The master's announce interval (log2 s), once it has announced one we can use.
+    master_log_announce: Option<i8>,
+    /// The master's intervals last reported as mismatched (Announce, Sync).
+    reported_mismatch: [Option<i8>; 2],
+    hooks: H,
     state: PortState,
     /// Counts state changes and starts (wrapping): a [`SendContext`] of another
     /// generation is stale.
@@ -138,12 +158,28 @@ pub struct Port<const FOREIGN: usize = 4, const FLOOR: usize = FLOOR_WINDOW> {
     lock: bool,
 }
 
-impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
+impl<const FOREIGN: usize, const FLOOR: usize, const MASTERS: usize>
+    Port<FOREIGN, FLOOR, MASTERS, NoHooks>
+{
     /// A port in the Listening state; call [`Port::start`] next. `const`, so a port can
     /// live in a `static` on firmware.
     pub const fn new(config: PortConfig) -> Self {
+        Self::with_hooks(config, NoHooks)
+    }
+}
+
+impl<const FOREIGN: usize, const FLOOR: usize, const MASTERS: usize, H: MetricsHook>
+    Port<FOREIGN, FLOOR, MASTERS, H>
+{
+    /// A port whose messages, refusals, state changes and measurements are counted
+    /// through `hooks`.
+    pub const fn with_hooks(config: PortConfig, hooks: H) -> Self {
         Self {
             config,
+            acceptable: heapless::Vec::new(),
+            master_log_announce: None,
+            reported_mismatch: [None; 2],
+            hooks,
             state: PortState::Listening,
             generation: 0,
             foreign: ForeignMasters::new(),
@@ -172,6 +208,41 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
     /// The configuration.
     pub fn config(&self) -> &PortConfig {
         &self.config
+    }
+
+    /// The hooks.
+    pub fn hooks(&self) -> &H {
+        &self.hooks
+    }
+
+    /// Follows only masters whose clock identity (the Announce sender's) is in
+    /// `masters`; Announces from any other clock are [`Ignored::UnacceptableMaster`],
+    /// so a rogue announcing priority1 0 cannot take the port. An empty list accepts
+    /// any master, as standard BMCA does. A list longer than `MASTERS` is refused, the
+    /// first identity that did not fit handed back, and the list left as it was.
+    ///
+    /// Takes effect from the next Announce: a current master not on the new list is
+    /// given up when its entry expires.
+    pub fn accept_only(&mut self, masters: &[ClockIdentity]) -> Result<(), Full<ClockIdentity>> {
+        if let Some(&extra) = masters.get(MASTERS) {
+            return Err(Full(extra));
+        }
+        self.acceptable.clear();
+        for &m in masters {
+            let _ = self.acceptable.push(m);
+        }
+        Ok(())
+    }
+
+    /// The acceptable-master list (empty: any master).
+    pub fn acceptable_masters(&self) -> &[ClockIdentity] {
+        &self.acceptable
+    }
+
+    /// The master's announce interval (log2 s) this slave times its receipt timeout
+    /// by, once its master has announced one.
+    pub fn master_log_announce_interval(&self) -> Option<i8> {
+        self.master_log_announce
     }
 
     /// The master's announced TAI - UTC, once a master has announced one as valid.
@@ -223,9 +294,16 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
         self.filter.predict(now)
     }
 
+    /// The receipt timeout: in the master's announce intervals once a slave has one
+    /// (IEEE 1588 lets a slave follow its master's intervals), else in ours.
     fn receipt_timeout(&self) -> Duration {
-        interval(self.config.log_announce_interval)
-            .saturating_mul(u32::from(self.config.announce_receipt_timeout.max(1)))
+        let log2 = match self.state {
+            PortState::Slave(_) => self
+                .master_log_announce
+                .unwrap_or(self.config.log_announce_interval),
+            _ => self.config.log_announce_interval,
+        };
+        interval(log2).saturating_mul(u32::from(self.config.announce_receipt_timeout.max(1)))
     }
 
     fn qualification_window(&self) -> Duration {
@@ -243,6 +321,14 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
     /// Starts listening at local time `now`. Send contexts issued before are stale.
     pub fn start(&mut self, now: Instant<Tai>) -> Actions {
         let mut out = Actions::new();
+        if let Some(old) = self.state.parent() {
+            let event = PortEvent::ParentChanged {
+                old: Some(old),
+                new: None,
+            };
+            let _ = out.push(Action::Event(event));
+            self.master_log_announce = None;
+        }
         self.state = PortState::Listening;
         self.generation = self.generation.wrapping_add(1);
         let _ = out.push(Action::State(PortState::Listening));
@@ -257,6 +343,7 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
             let delay_req = interval(self.config.log_min_delay_req_interval);
             Self::arm(&mut out, Timer::DelayReq, now, delay_req);
         }
+        self.report(&out);
         out
     }
 
@@ -278,9 +365,15 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
             return;
         }
         let was_master = self.state == PortState::Master;
+        let (old, new) = (self.state.parent(), state.parent());
         self.state = state;
         self.generation = self.generation.wrapping_add(1);
         let _ = out.push(Action::State(state));
+        if old != new {
+            let _ = out.push(Action::Event(PortEvent::ParentChanged { old, new }));
+            self.master_log_announce = None;
+            self.reported_mismatch = [None; 2];
+        }
         if was_master {
             let _ = out.push(Action::CancelTimer(Timer::Announce));
             let _ = out.push(Action::CancelTimer(Timer::Sync));
@@ -403,7 +496,57 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
             }
             _ => {}
         }
+        self.report(&out);
         out
+    }
+
+    /// Counts what `out` holds through the metrics hook (nothing with [`NoHooks`]).
+    #[inline(always)]
+    fn report(&self, out: &Actions) {
+        for action in out {
+            self.hooks.record(match action {
+                Action::Send { packet, .. } => Metric::PtpSent {
+                    message: packet.message_type.name(),
+                },
+                Action::State(state) => Metric::PtpState {
+                    state: state.as_str(),
+                },
+                Action::Event(PortEvent::ParentChanged { .. }) => Metric::PtpParentChanged,
+                Action::Measure(m) => Metric::PtpMeasurement {
+                    offset_ns: m.offset.as_nanos(),
+                    delay_ns: m.delay.as_nanos(),
+                    accepted: m.accepted,
+                },
+                _ => continue,
+            });
+        }
+    }
+
+    /// Reports the master's interval of `kind` if it differs from ours, once per value.
+    fn check_interval(
+        &mut self,
+        master: super::wire::PortIdentity,
+        kind: IntervalKind,
+        theirs: i8,
+        out: &mut Actions,
+    ) {
+        let (ours, slot) = match kind {
+            IntervalKind::Announce => (self.config.log_announce_interval, 0),
+            IntervalKind::Sync => (self.config.log_sync_interval, 1),
+            IntervalKind::DelayReq => return,
+        };
+        // 0x7F: the sender gives no interval.
+        if theirs == 0x7F || theirs == ours || self.reported_mismatch[slot] == Some(theirs) {
+            return;
+        }
+        self.reported_mismatch[slot] = Some(theirs);
+        let event = PortEvent::IntervalMismatch {
+            master,
+            kind,
+            ours,
+            theirs,
+        };
+        let _ = out.push(Action::Event(event));
     }
 
     fn send_delay_req(&mut self, out: &mut Actions) {
@@ -463,6 +606,7 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
             }
             _ => {}
         }
+        self.report(&out);
         out
     }
 
@@ -474,10 +618,34 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
         received: Option<Instant<Tai>>,
         now: Instant<Tai>,
     ) -> Result<Actions, Ignored> {
+        let result = self.receive(bytes, received, now);
+        match &result {
+            Ok(out) => {
+                // Parsed, so the type nibble is valid.
+                let nibble = bytes.first().map_or(0, |b| b & 0x0F);
+                if let Ok(t) = MessageType::from_nibble(nibble) {
+                    self.hooks.record(Metric::PtpReceived { message: t.name() });
+                }
+                self.report(out);
+            }
+            Err(e) => self.hooks.record(Metric::PtpIgnored { reason: e.as_str() }),
+        }
+        result
+    }
+
+    fn receive(
+        &mut self,
+        bytes: &[u8],
+        received: Option<Instant<Tai>>,
+        now: Instant<Tai>,
+    ) -> Result<Actions, Ignored> {
         let m = PtpMessage::parse(bytes).map_err(Ignored::Wire)?;
         let h = m.header;
         if h.domain != self.config.domain || h.sdo_id != self.config.sdo_id {
-            return Err(Ignored::OtherDomain);
+            return Err(Ignored::OtherDomain {
+                domain: h.domain,
+                sdo_id: h.sdo_id,
+            });
         }
         if h.source_port == self.config.identity {
             return Err(Ignored::Own);
@@ -487,13 +655,26 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
         let mut out = Actions::new();
         match m.body {
             Body::Announce(a) => {
-                let dataset = Dataset::from_announce(&a, h.source_port, self.config.identity);
-                let _ = self.foreign.record(dataset, now);
-                if from_master {
+                let sender = h.source_port;
+                if !self.acceptable.is_empty() && !self.acceptable.contains(&sender.clock) {
+                    return Err(Ignored::UnacceptableMaster);
+                }
+                let dataset = Dataset::from_announce(&a, sender, self.config.identity);
+                let ours = self.config.log_announce_interval;
+                let _ = self
+                    .foreign
+                    .record_interval(dataset, now, h.log_interval, ours);
+                self.run_bmca(now, &mut out);
+                // From the master, or from the sender just chosen as master.
+                if self.state == PortState::Slave(sender) {
                     if h.flags.has(Flags::UTC_OFFSET_VALID) {
                         self.master_utc_offset = Some(TaiOffset(i32::from(a.utc_offset)));
                     }
                     self.master_ptp_timescale = Some(h.flags.has(Flags::PTP_TIMESCALE));
+                    if IntervalKind::Announce.range().contains(&h.log_interval) {
+                        self.master_log_announce = Some(h.log_interval);
+                    }
+                    self.check_interval(sender, IntervalKind::Announce, h.log_interval, &mut out);
                     Self::arm(
                         &mut out,
                         Timer::AnnounceReceipt,
@@ -501,9 +682,9 @@ impl<const FOREIGN: usize, const FLOOR: usize> Port<FOREIGN, FLOOR> {
                         self.receipt_timeout(),
                     );
                 }
-                self.run_bmca(now, &mut out);
             }
             Body::Sync { origin } if from_master => {
+                self.check_interval(h.source_port, IntervalKind::Sync, h.log_interval, &mut out);
                 let t2 = received.ok_or(Ignored::NoTimestamp)?;
                 let correction = correction(h.correction);
                 if !h.flags.has(Flags::TWO_STEP) {

@@ -18,6 +18,27 @@ pub enum PortState {
     Passive,
 }
 
+impl PortState {
+    /// The state's name in lower case (`slave`, without the parent), for logs and metric
+    /// labels.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Listening => "listening",
+            Self::Master => "master",
+            Self::Slave(_) => "slave",
+            Self::Passive => "passive",
+        }
+    }
+
+    /// The master a slave follows.
+    pub const fn parent(self) -> Option<PortIdentity> {
+        match self {
+            Self::Slave(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
 /// The state's name in lower case, as logs print it; a slave's parent is left to the
 /// caller, who knows how it wants identities shown.
 ///
@@ -31,11 +52,6 @@ pub enum PortState {
 /// ```
 impl fmt::Display for PortState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(match self {
-            Self::Listening => "listening",
-            Self::Master => "master",
-            Self::Slave(_) => "slave",
-            Self::Passive => "passive",
-        })
+        f.pad(self.as_str())
     }
 }

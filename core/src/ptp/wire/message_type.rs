@@ -99,6 +99,23 @@ impl MessageType {
         )
     }
 
+    /// The standard's name (`Pdelay_Resp_Follow_Up`), as captures and ptp4l logs show
+    /// it; also what [`Metric::PtpReceived`](crate::hooks::Metric::PtpReceived) carries.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Sync => "Sync",
+            Self::DelayReq => "Delay_Req",
+            Self::PdelayReq => "Pdelay_Req",
+            Self::PdelayResp => "Pdelay_Resp",
+            Self::FollowUp => "Follow_Up",
+            Self::DelayResp => "Delay_Resp",
+            Self::PdelayRespFollowUp => "Pdelay_Resp_Follow_Up",
+            Self::Announce => "Announce",
+            Self::Signaling => "Signaling",
+            Self::Management => "Management",
+        }
+    }
+
     /// `controlField`, which 1588-2008 receivers may still look at (table 42 of 1588-2019).
     pub(super) const fn control(self) -> u8 {
         match self {
@@ -115,18 +132,7 @@ impl MessageType {
 /// The standard's names (`Pdelay_Resp_Follow_Up`), as captures and ptp4l logs show them.
 impl fmt::Display for MessageType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Sync => "Sync",
-            Self::DelayReq => "Delay_Req",
-            Self::PdelayReq => "Pdelay_Req",
-            Self::PdelayResp => "Pdelay_Resp",
-            Self::FollowUp => "Follow_Up",
-            Self::DelayResp => "Delay_Resp",
-            Self::PdelayRespFollowUp => "Pdelay_Resp_Follow_Up",
-            Self::Announce => "Announce",
-            Self::Signaling => "Signaling",
-            Self::Management => "Management",
-        })
+        f.write_str(self.name())
     }
 }
 
