@@ -143,7 +143,7 @@ impl Link {
     }
 }
 
-type Disc = Discipline<&'static ManualClock<Tai>>;
+type Disc = Discipline<ManualClock<Tai>>;
 
 fuzz_target!(|data: &[u8]| {
     let mut bytes = data.iter().copied();
@@ -151,8 +151,7 @@ fuzz_target!(|data: &[u8]| {
     let config = |id: u8, p1: u8, slave_only: bool| {
         PortConfig::ordinary(ClockIdentity([id; 8]), p1, slave_only).with_intervals(-3, -3, -3, 2)
     };
-    let local: &'static ManualClock<Tai> = Box::leak(Box::new(ManualClock::new(EPOCH)));
-    let discipline: Disc = Discipline::new(local, DisciplineConfig::DEFAULT);
+    let discipline: Disc = Discipline::new(ManualClock::new(EPOCH), DisciplineConfig::DEFAULT);
     let mut link = Link {
         ports: [Port::new(config(1, 10, false)), Port::new(config(2, 128, true))],
         slave_offset: u64::from(next().unwrap_or(0)) * 3_900,
@@ -211,7 +210,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    local.set((link.local(1, link.now)).as_nanos());
+    discipline.local().set(link.local(1, link.now).as_nanos());
     let r = tempora_core::clock::ClockSource::read(&discipline);
     let _ = r.interval();
 });
