@@ -38,6 +38,10 @@ cargo test -p tempora-embedded --features log --test log_shim
 
 echo "== firmware: the behaviour suite on QEMU Cortex-M3 and Cortex-M0"
 bash boards/run.sh
+bash boards/check-sizes.sh
+
+echo "== firmware PTP on the wire: the port on QEMU's mps2-an385 against ptp4l over TAP"
+bash tests/fwptp/run.sh
 
 echo "== hardware timestamps: Linux's igb driver on QEMU's 82576, ptp4l as the peer"
 bash tests/hwts/run.sh
