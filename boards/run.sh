@@ -7,7 +7,7 @@ if ! command -v qemu-system-arm >/dev/null 2>&1; then
     echo "qemu-system-arm is missing: apt-get install qemu-system-arm" >&2
     exit 1
 fi
-cargo test -q -p tempora-board-suite
+cargo test -q -p tempora-board-suite -p tempora-lan9118
 run_board() { # crate target
     cargo build -q --release -p "$1" --target "$2"
     echo "-- $1 ($2)"

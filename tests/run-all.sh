@@ -43,6 +43,9 @@ bash boards/run.sh
 echo "== firmware: image sizes against their budgets (docs/embedded.md)"
 bash boards/check-sizes.sh
 
+echo "== firmware PTP on the wire: the port on QEMU's mps2-an385 against ptp4l over TAP"
+bash tests/fwptp/run.sh
+
 echo "== hardware timestamps: Linux's igb driver on QEMU's 82576, ptp4l as the peer"
 bash tests/hwts/run.sh
 
