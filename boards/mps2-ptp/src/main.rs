@@ -176,7 +176,7 @@ fn main() -> ! {
                     m.accepted,
                 );
             }
-            Event::Port(p) => println!("port {p:?}"),
+            Event::Port(_) => {}
             Event::Ignored(_) => ignored += 1,
             Event::SendFailed(e) => println!("error: send failed: {e:?}"),
         });
