@@ -388,3 +388,35 @@ fn durations_beyond_any_deadline_never_panic() {
         assert!(err.contains("stopped after"), "{args:?}: {err}");
     }
 }
+
+/// Without the right to bind PTP's ports, the error names the capability to grant, not
+/// a bare "Permission denied". Run as `nobody` with every capability dropped (setpriv
+/// from util-linux), on loopback.
+#[test]
+fn ptp_without_privileges_names_the_capability() {
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--",
+            tempora_bin(),
+            "run",
+            "--source",
+            "ptp:lo",
+            "--duration",
+            "2s",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("setpriv (util-linux) runs tempora");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "ran without privileges: {stderr}");
+    assert!(
+        stderr.contains("CAP_NET_BIND_SERVICE") && stderr.contains("deployment.md"),
+        "the error should name the capability: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

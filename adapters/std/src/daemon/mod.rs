@@ -17,7 +17,9 @@ use std::time::{Duration, Instant as MonoInstant};
 
 use tempora_core::clock::ClockSource;
 use tempora_core::hlc::{Hlc, HlcConfig};
-use tempora_core::ptp::port::{ConfigError, DelayMechanism, Measurement, PortConfig, PortState};
+use tempora_core::ptp::port::{
+    ConfigError, DelayMechanism, Measurement, PortConfig, PortEvent, PortState,
+};
 use tempora_core::ptp::wire::ClockIdentity;
 use tempora_core::time::{Offset, TaiOffset};
 use tempora_core::timestamp::NodeId;
@@ -286,6 +288,31 @@ struct Shared {
     last: Option<Measurement>,
 }
 
+/// Logs what a node reports besides states, timestamps and measurements: parent
+/// changes (with the old and new parent), a master's other intervals, and a transport
+/// lost and restored.
+fn log_node_event(iface: &str, e: &NodeEvent) {
+    match e {
+        NodeEvent::Port(PortEvent::ParentChanged { .. }) => {
+            tracing::info!(iface, event = %e, "PTP parent changed");
+        }
+        NodeEvent::Port(PortEvent::IntervalMismatch { .. }) => {
+            tracing::warn!(
+                iface,
+                event = %e,
+                "the master announces other intervals than ours; configure both alike"
+            );
+        }
+        NodeEvent::TransportLost { .. } => {
+            tracing::warn!(iface, event = %e, "PTP transport failed; reopening");
+        }
+        NodeEvent::TransportRestored { .. } => {
+            tracing::info!(iface, event = %e, "PTP transport restored");
+        }
+        _ => tracing::debug!(iface, event = %e, "PTP node event"),
+    }
+}
+
 fn report_timestamps(iface: &str, ts: Timestamps, fell_back: bool) {
     if fell_back {
         tracing::warn!(
@@ -404,6 +431,7 @@ pub fn run_ptp(
                         s.timestamps = *timestamps;
                         report_timestamps(&iface_name, *timestamps, *fell_back);
                     }
+                    other => log_node_event(&iface_name, other),
                 }
             })
         })
@@ -502,6 +530,7 @@ pub fn serve(
             report_timestamps(iface, *timestamps, *fell_back);
         }
         NodeEvent::Measured(_) => shared.measurements += 1,
+        other => log_node_event(iface, other),
     });
     r.map_err(|source| Error::Ptp {
         iface: iface.to_string(),

@@ -18,12 +18,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tempora_core::backoff::Backoff;
 use tempora_core::clock::ClockSource;
 use tempora_core::discipline::DisciplineConfig;
-use tempora_core::ptp::port::{Action, Measurement, Port, PortConfig, PortState, Timer};
+use tempora_core::ptp::port::{Action, Measurement, Port, PortConfig, PortEvent, PortState, Timer};
 use tempora_core::time::{Instant, Offset, Tai};
 
 use crate::clock::phc::PhcClock;
+use crate::clock::system::SystemClock;
 use crate::ptp::l2::L2Transport;
 use crate::ptp::timestamping::{self, TimestampMode, Timestamps};
 use crate::ptp::transport::{PtpTransport, TransportKind};
@@ -38,10 +40,33 @@ pub fn open_transport(
     iface: &str,
     ts: Timestamps,
 ) -> io::Result<Box<dyn PtpTransport>> {
-    Ok(match kind {
-        TransportKind::Udpv4 => Box::new(UdpTransport::open(iface, ts)?),
-        TransportKind::L2 => Box::new(L2Transport::open(iface, ts)?),
-    })
+    let opened: io::Result<Box<dyn PtpTransport>> = match kind {
+        TransportKind::Udpv4 => UdpTransport::open(iface, ts).map(|t| Box::new(t) as _),
+        TransportKind::L2 => L2Transport::open(iface, ts).map(|t| Box::new(t) as _),
+    };
+    opened.map_err(|e| name_the_capability(kind, ts, e))
+}
+
+/// A bare "Permission denied" says nothing of what to grant: name the capability.
+fn name_the_capability(kind: TransportKind, ts: Timestamps, e: io::Error) -> io::Error {
+    if e.kind() != io::ErrorKind::PermissionDenied {
+        return e;
+    }
+    let mut needs = match kind {
+        TransportKind::Udpv4 => vec!["CAP_NET_BIND_SERVICE (UDP ports 319 and 320)"],
+        TransportKind::L2 => vec!["CAP_NET_RAW (an AF_PACKET socket)"],
+    };
+    if matches!(ts, Timestamps::Hardware { .. }) {
+        needs.push("CAP_NET_ADMIN (SIOCSHWTSTAMP)");
+    }
+    io::Error::new(
+        e.kind(),
+        format!(
+            "{e}: PTP over {kind} needs {}; run as root, or grant them (systemd \
+             AmbientCapabilities=, or setcap on the binary); see docs/deployment.md",
+            needs.join(" and ")
+        ),
+    )
 }
 
 /// One line of what happened, for the daemon and the tests.
@@ -49,6 +74,24 @@ pub fn open_transport(
 pub enum NodeEvent {
     /// The port changed state.
     State(PortState),
+    /// The port noticed something: a new parent master (with the old one), a master
+    /// announcing other intervals than ours.
+    Port(PortEvent),
+    /// The transport failed (the interface went down, a socket error): the port keeps
+    /// its state and estimate, and the transport is reopened after `retry_in`.
+    TransportLost {
+        /// What the kernel said.
+        kind: io::ErrorKind,
+        /// The errno, if there was one.
+        os_error: Option<i32>,
+        /// When the next attempt to reopen it is made.
+        retry_in: Duration,
+    },
+    /// The transport is open again after `attempts` attempts.
+    TransportRestored {
+        /// Attempts it took.
+        attempts: u32,
+    },
     /// An exchange completed.
     Measured(Measurement),
     /// The node's timestamps: at the start, and again when it falls back from
@@ -81,6 +124,35 @@ impl std::fmt::Display for NodeEvent {
                 timestamps,
                 fell_back,
             } => write!(f, "timestamps={timestamps} fell_back={fell_back}"),
+            Self::Port(PortEvent::ParentChanged { old, new }) => {
+                let id = |p: &Option<tempora_core::ptp::wire::PortIdentity>| {
+                    p.map_or_else(|| "-".to_string(), |p| p.to_string())
+                };
+                write!(f, "parent old={} new={}", id(old), id(new))
+            }
+            Self::Port(PortEvent::IntervalMismatch {
+                master,
+                kind,
+                ours,
+                theirs,
+            }) => write!(
+                f,
+                "interval_mismatch master={master} {}: ours={ours} theirs={theirs}",
+                kind.name()
+            ),
+            Self::Port(other) => write!(f, "port_event={other:?}"),
+            Self::TransportLost {
+                kind,
+                os_error,
+                retry_in,
+            } => write!(
+                f,
+                "transport_lost error={kind} errno={} retry_in={retry_in:?}",
+                os_error.map_or_else(|| "-".to_string(), |e| e.to_string())
+            ),
+            Self::TransportRestored { attempts } => {
+                write!(f, "transport_restored attempts={attempts}")
+            }
         }
     }
 }
@@ -100,6 +172,23 @@ pub struct PtpNode {
     missing: u32,
     timers: [Option<Instant<Tai>>; 4],
     clock: Arc<VirtualClock>,
+    /// When the transport last delivered a message (or was opened).
+    last_rx: std::time::Instant,
+    /// Silence after which the transport is taken to be dead (an interface that went
+    /// away and came back under a new index leaves a socket that never hears again).
+    silence_limit: Duration,
+}
+
+/// How long a node that expects traffic may hear nothing before it reopens its transport:
+/// three announce receipt timeouts, at least 3 s.
+pub fn silence_limit(config: &PortConfig) -> Duration {
+    let log2 = config.log_announce_interval;
+    let announce = if log2 >= 0 {
+        Duration::from_secs(1u64 << log2.min(30))
+    } else {
+        Duration::from_nanos(1_000_000_000u64 >> (-log2).min(30))
+    };
+    (announce * u32::from(config.announce_receipt_timeout) * 3).max(Duration::from_secs(3))
 }
 
 /// How much faster or slower than estimated the local oscillator may run while the
@@ -184,6 +273,8 @@ impl PtpNode {
             missing: 0,
             timers: [None; 4],
             clock,
+            last_rx: std::time::Instant::now(),
+            silence_limit: silence_limit(&config),
         })
     }
 
@@ -195,7 +286,11 @@ impl PtpNode {
     /// Notes a received event message with or without its timestamp. Returns whether
     /// the node has just fallen back to software timestamps; an error if hardware ones
     /// were demanded and the NIC does not deliver them.
-    fn check_timestamp(&mut self, stamped: bool, events: &mut Vec<NodeEvent>) -> io::Result<bool> {
+    fn check_timestamp(
+        &mut self,
+        stamped: bool,
+        events: &mut Vec<NodeEvent>,
+    ) -> Result<bool, Stop> {
         if stamped || self.timestamps() == Timestamps::Software {
             self.missing = 0;
             return Ok(false);
@@ -205,16 +300,19 @@ impl PtpNode {
             return Ok(false);
         }
         if self.mode != TimestampMode::Auto {
-            return Err(io::Error::other(format!(
+            return Err(Stop::Fatal(io::Error::other(format!(
                 "{}: {} event messages in a row came without a hardware receive timestamp; \
                  the NIC does not stamp them (try --ptp-timestamping software)",
                 self.iface, self.missing
-            )));
+            ))));
         }
         // Open the software transport before dropping the hardware one, so a failure
         // leaves the node as it was.
-        self.transport = open_transport(self.kind, &self.iface, Timestamps::Software)?;
-        self.clock.set_base(None).map_err(io::Error::other)?;
+        self.transport = open_transport(self.kind, &self.iface, Timestamps::Software)
+            .map_err(Stop::Transport)?;
+        self.clock
+            .set_base(None)
+            .map_err(|e| Stop::Fatal(io::Error::other(e)))?;
         self.port = Port::new(*self.port.config());
         self.timers = [None; 4];
         self.missing = 0;
@@ -244,17 +342,20 @@ impl PtpNode {
         &mut self,
         actions: impl IntoIterator<Item = Action>,
         events: &mut Vec<NodeEvent>,
-    ) -> io::Result<()> {
+    ) -> Result<(), Stop> {
         let mut work: Vec<Action> = actions.into_iter().collect();
         while !work.is_empty() {
             let action = work.remove(0);
             match action {
                 Action::Send { packet, context } => {
-                    self.transport.send(packet.message_type, &packet.bytes)?;
+                    self.transport
+                        .send(packet.message_type, &packet.bytes)
+                        .map_err(Stop::Transport)?;
                     if let Some(context) = context {
                         let sent = self
                             .transport
-                            .send_timestamp(&packet.bytes, Duration::from_millis(20))?
+                            .send_timestamp(&packet.bytes, Duration::from_millis(20))
+                            .map_err(Stop::Transport)?
                             .and_then(|ts| self.clock.local().stamp(ts));
                         if let Some(sent) = sent {
                             work.extend(self.port.on_sent(context, sent));
@@ -264,13 +365,12 @@ impl PtpNode {
                 Action::SetTimer { timer, at } => self.timers[timer_index(timer)] = Some(at),
                 Action::CancelTimer(timer) => self.timers[timer_index(timer)] = None,
                 Action::State(s) => events.push(NodeEvent::State(s)),
-                // Parent changes and interval mismatches: the daemon's to log (#14).
-                Action::Event(_) => {}
+                Action::Event(e) => events.push(NodeEvent::Port(e)),
                 Action::Measure(m) => {
                     // The one place the slave's estimate reaches its clock.
                     self.clock
                         .update(&m, self.master_to_tai())
-                        .map_err(io::Error::other)?;
+                        .map_err(|e| Stop::Fatal(io::Error::other(e)))?;
                     events.push(NodeEvent::Measured(m));
                 }
             }
@@ -288,8 +388,15 @@ impl PtpNode {
     }
 
     /// Runs until `stop` is set or `run_for` has passed (a `run_for` too long to be a
-    /// deadline is none), calling
-    /// `on_event` for the timestamps in use (first), state changes and measurements.
+    /// deadline is none), calling `on_event` for the timestamps in use (first), state
+    /// changes, port events and measurements.
+    ///
+    /// A transport that fails (the interface went down, a socket error) does not end the
+    /// node: the port keeps its state and estimate (its clock goes to holdover as
+    /// measurements stop), and the transport is reopened after an exponential backoff
+    /// (100 ms doubling to 30 s, with jitter), reported as [`NodeEvent::TransportLost`]
+    /// and [`NodeEvent::TransportRestored`]. Only what retrying cannot fix ends it with
+    /// an error: hardware timestamps demanded from a NIC that does not deliver them.
     pub fn run(
         &mut self,
         stop: &AtomicBool,
@@ -304,45 +411,121 @@ impl PtpNode {
         // PHC to the system clock).
         // A duration beyond any representable deadline means none, not an overflow.
         let deadline = run_for.and_then(|d| std::time::Instant::now().checked_add(d));
+        let over = || {
+            stop.load(Ordering::SeqCst) || deadline.is_some_and(|d| std::time::Instant::now() >= d)
+        };
+        let seed = u64::from(std::process::id()) ^ SystemClock::realtime_nanos();
+        let mut backoff =
+            Backoff::new(Duration::from_millis(100), Duration::from_secs(30), seed).with_jitter(20);
         let start = self.port.start(self.clock.local().time());
-        self.apply(start, &mut events)?;
+        let mut result = self.apply(start, &mut events);
         loop {
-            let now = self.clock.local().time();
-            let late = deadline.is_some_and(|d| std::time::Instant::now() >= d);
-            if stop.load(Ordering::SeqCst) || late {
-                return Ok(());
-            }
-            for t in TIMERS {
-                if self.timers[timer_index(t)].is_some_and(|at| at <= now) {
-                    self.timers[timer_index(t)] = None;
-                    let a = self.port.on_timer(t, now);
-                    self.apply(a, &mut events)?;
-                }
-            }
-            let longest = Duration::from_millis(50);
-            let wait = self.timers.iter().flatten().min().map_or(longest, |next| {
-                next.checked_duration_since(now)
-                    .unwrap_or(Duration::ZERO)
-                    .min(longest)
-            });
-            if let Some(d) = self.transport.recv(wait)? {
-                if d.event && self.check_timestamp(d.timestamp.is_some(), &mut events)? {
-                    let start = self.port.start(self.clock.local().time());
-                    self.apply(start, &mut events)?;
-                    continue;
-                }
-                let now = self.clock.local().time();
-                let rx = d.timestamp.and_then(|t| self.clock.local().stamp(t));
-                if let Ok(a) = self
-                    .port
-                    .on_receive(&d.bytes, if d.event { rx } else { None }, now)
-                {
-                    self.apply(a, &mut events)?;
-                }
-            }
             for e in events.drain(..) {
                 on_event(&e, &self.clock);
             }
+            match result {
+                Ok(()) => {}
+                Err(Stop::Fatal(e)) => return Err(e),
+                Err(Stop::Transport(e)) => {
+                    if !self.reopen(e, &mut backoff, &over, &mut on_event) {
+                        return Ok(());
+                    }
+                }
+            }
+            if over() {
+                return Ok(());
+            }
+            result = self.step(&mut events, &mut backoff);
         }
     }
+
+    /// One turn of the loop: due timers, then at most one received message.
+    fn step(&mut self, events: &mut Vec<NodeEvent>, backoff: &mut Backoff) -> Result<(), Stop> {
+        let now = self.clock.local().time();
+        for t in TIMERS {
+            if self.timers[timer_index(t)].is_some_and(|at| at <= now) {
+                self.timers[timer_index(t)] = None;
+                let a = self.port.on_timer(t, now);
+                self.apply(a, events)?;
+            }
+        }
+        let longest = Duration::from_millis(50);
+        let wait = self.timers.iter().flatten().min().map_or(longest, |next| {
+            next.checked_duration_since(now)
+                .unwrap_or(Duration::ZERO)
+                .min(longest)
+        });
+        let Some(d) = self.transport.recv(wait).map_err(Stop::Transport)? else {
+            let silent = self.last_rx.elapsed();
+            if silent > self.silence_limit && self.port.state() != PortState::Master {
+                return Err(Stop::Transport(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no PTP message for {silent:?}"),
+                )));
+            }
+            return Ok(());
+        };
+        // Traffic flows: a later failure starts its backoff afresh.
+        self.last_rx = std::time::Instant::now();
+        backoff.reset();
+        if d.event && self.check_timestamp(d.timestamp.is_some(), events)? {
+            let start = self.port.start(self.clock.local().time());
+            return self.apply(start, events);
+        }
+        let now = self.clock.local().time();
+        let rx = d.timestamp.and_then(|t| self.clock.local().stamp(t));
+        if let Ok(a) = self
+            .port
+            .on_receive(&d.bytes, if d.event { rx } else { None }, now)
+        {
+            self.apply(a, events)?;
+        }
+        Ok(())
+    }
+
+    /// Reopens the transport after `error`, retrying with `backoff` until it opens
+    /// (`true`) or the run is over (`false`).
+    fn reopen(
+        &mut self,
+        mut error: io::Error,
+        backoff: &mut Backoff,
+        over: &impl Fn() -> bool,
+        on_event: &mut impl FnMut(&NodeEvent, &VirtualClock),
+    ) -> bool {
+        let mut attempts = 0u32;
+        loop {
+            let retry_in = backoff.next_delay();
+            let lost = NodeEvent::TransportLost {
+                kind: error.kind(),
+                os_error: error.raw_os_error(),
+                retry_in,
+            };
+            on_event(&lost, &self.clock);
+            let until = std::time::Instant::now() + retry_in;
+            while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
+                if over() {
+                    return false;
+                }
+                std::thread::sleep(left.min(Duration::from_millis(50)));
+            }
+            attempts = attempts.saturating_add(1);
+            match open_transport(self.kind, &self.iface, self.timestamps()) {
+                Ok(t) => {
+                    self.transport = t;
+                    self.last_rx = std::time::Instant::now();
+                    on_event(&NodeEvent::TransportRestored { attempts }, &self.clock);
+                    return true;
+                }
+                Err(e) => error = e,
+            }
+        }
+    }
+}
+
+/// Why a turn of the node's loop stopped.
+enum Stop {
+    /// The transport failed: reopen it and carry on.
+    Transport(io::Error),
+    /// Retrying cannot help.
+    Fatal(io::Error),
 }

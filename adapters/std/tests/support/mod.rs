@@ -56,6 +56,18 @@ impl Transport {
     }
 }
 
+/// A veth pair `m_if` (in `m`, 10.99.0.1) / `s_if` (in `s`, 10.99.0.2), up.
+pub fn add_veth(m: &str, m_if: &str, s: &str, s_if: &str) {
+    sh(&[
+        "ip", "link", "add", m_if, "netns", m, "type", "veth", "peer", "name", s_if, "netns", s,
+    ]);
+    sh(&["ip", "-n", m, "addr", "add", "10.99.0.1/24", "dev", m_if]);
+    sh(&["ip", "-n", s, "addr", "add", "10.99.0.2/24", "dev", s_if]);
+    for (ns, dev) in [(m, m_if), (s, s_if)] {
+        sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
+    }
+}
+
 pub fn sh(args: &[&str]) {
     let out = Command::new(args[0])
         .args(&args[1..])
@@ -116,21 +128,12 @@ impl Lab {
     /// Two namespaces joined by a veth pair (`vm<id>` 10.99.0.1 / `vs<id>` 10.99.0.2).
     pub fn new(tag: &str) -> Self {
         let mut lab = Self::bare(tag);
-        let (m, s) = (lab.master_ns.clone(), lab.slave_ns.clone());
         // Unique names: veth ends are created before they move into their namespaces, so
         // labs running in parallel must not both ask for the same name.
-        let id = m.trim_start_matches("tpm").to_string();
-        let (vm, vs) = (format!("vm{id}"), format!("vs{id}"));
-        sh(&[
-            "ip", "link", "add", &vm, "netns", &m, "type", "veth", "peer", "name", &vs, "netns", &s,
-        ]);
-        sh(&["ip", "-n", &m, "addr", "add", "10.99.0.1/24", "dev", &vm]);
-        sh(&["ip", "-n", &s, "addr", "add", "10.99.0.2/24", "dev", &vs]);
-        for (ns, dev) in [(&m, &vm), (&s, &vs)] {
-            sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
-        }
-        lab.master_if = vm;
-        lab.slave_if = vs;
+        let id = lab.master_ns.trim_start_matches("tpm").to_string();
+        lab.master_if = format!("vm{id}");
+        lab.slave_if = format!("vs{id}");
+        add_veth(&lab.master_ns, &lab.master_if, &lab.slave_ns, &lab.slave_if);
         lab
     }
 
@@ -195,6 +198,25 @@ impl Lab {
         self.spawn(ns, &cmd)
     }
 
+    /// The same with info-level logging, for tests that read what the daemon says.
+    pub fn spawn_tempora_slave_logging(&mut self, ns: &str, iface: &str, seconds: u64) -> usize {
+        let (source, duration) = (format!("ptp:{iface}"), format!("{seconds}s"));
+        let delay = self.delay_flag();
+        let mut cmd = vec![
+            env!("CARGO_BIN_EXE_tempora"),
+            "run",
+            "--source",
+            &source,
+            "--duration",
+            &duration,
+            self.transport.tempora_flag(),
+            delay,
+        ];
+        cmd.extend(FAST.iter().filter(|a| !a.starts_with("--log-level")));
+        cmd.push("--log-level=info");
+        self.spawn(ns, &cmd)
+    }
+
     /// Starts `tempora serve --source ptp:IFACE` in `ns` for `seconds` as the preferred master
     /// (priority1 10), with the fast intervals and `extra` arguments.
     pub fn spawn_tempora_master(&mut self, ns: &str, iface: &str, seconds: u64, extra: &[&str]) {
@@ -227,6 +249,12 @@ impl Lab {
 
     /// Starts `ptp4l` with config `cfg` on `iface` in `ns`, over the lab's transport,
     /// printing every sample; returns the child's index.
+    /// Ends child `idx` (one this lab started) and waits for it.
+    pub fn kill(&mut self, idx: usize) {
+        let _ = self.children[idx].kill();
+        let _ = self.children[idx].wait();
+    }
+
     pub fn spawn_ptp4l(&mut self, ns: &str, cfg: &str, iface: &str) -> usize {
         let flag = self.transport.ptp4l_flag();
         self.spawn(ns, &["ptp4l", "-f", cfg, "-i", iface, "-S", flag, "-m"])
@@ -259,6 +287,22 @@ impl Lab {
     }
 
     /// Collects the child's stdout lines until it exits or `limit` passes, then ends it.
+    /// A child's stdout lines and its stderr lines (the log), until `limit`.
+    pub fn lines_and_log(&mut self, idx: usize, limit: Duration) -> (Vec<String>, Vec<String>) {
+        let stderr = self.children[idx].stderr.take().expect("stderr");
+        let log = std::thread::spawn(move || {
+            BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+                .take(100_000)
+                .collect::<Vec<_>>()
+        });
+        let lines = self.lines(idx, limit);
+        let _ = self.children[idx].kill();
+        let _ = self.children[idx].wait();
+        (lines, log.join().unwrap_or_default())
+    }
+
     pub fn lines(&mut self, idx: usize, limit: Duration) -> Vec<String> {
         let child = &mut self.children[idx];
         let stdout = child.stdout.take().expect("stdout");
