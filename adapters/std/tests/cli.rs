@@ -420,3 +420,40 @@ fn ptp_without_privileges_names_the_capability() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// `tempora config check` says what a good file sets, and points at the line and column
+/// of what is wrong in a bad one (exit code 2).
+#[test]
+fn config_check_reports_line_and_column() {
+    let dir = std::env::temp_dir().join(format!("tempora-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let good = dir.join("good.toml");
+    std::fs::write(
+        &good,
+        "sources = [\"ptp:eth0\", \"system\"]\ninterval = \"250ms\"\n[ptp]\nsync_log2 = -3\n",
+    )
+    .expect("write");
+    let out = tempora(&["config", "check", good.to_str().expect("utf-8")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("sources ptp:eth0, system"), "{stdout}");
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "interval = \"1s\"\n\n[ptp]\nsync_log2 = -9\n").expect("write");
+    let out = tempora(&["config", "check", bad.to_str().expect("utf-8")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("bad.toml:4:13: logSyncInterval -9 is outside -7..=4"),
+        "{stderr}"
+    );
+    let typo = dir.join("typo.toml");
+    std::fs::write(&typo, "intervall = \"1s\"\n").expect("write");
+    let out = tempora(&["config", "check", typo.to_str().expect("utf-8")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("typo.toml:1:1") && stderr.contains("unknown field"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

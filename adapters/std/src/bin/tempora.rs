@@ -44,6 +44,19 @@ enum Command {
     /// Serve the system clock as a PTP master on an interface (optionally shifted by a
     /// known offset, for tests), until Ctrl-C or --duration.
     Serve(ServeArgs),
+    /// Configuration files (TOML).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Check a configuration file: print what it sets, or each error with its line and
+    /// column (exit code 2).
+    Check {
+        /// The file, e.g. /etc/tempora/tempora.toml.
+        file: std::path::PathBuf,
+    },
 }
 
 /// The HLC's settings.
@@ -364,5 +377,27 @@ fn main() -> ExitCode {
         Command::Now(args) => now(args),
         Command::Run(args) => run(args),
         Command::Serve(args) => serve(args),
+        Command::Config(ConfigCommand::Check { file }) => config_check(file),
+    }
+}
+
+fn config_check(file: &std::path::Path) -> ExitCode {
+    match daemon::config::DaemonConfig::load(file) {
+        Ok(c) => {
+            let sources: Vec<String> = c.sources.iter().map(ToString::to_string).collect();
+            println!(
+                "{}: ok: sources {}, interval {:?}, PTP domain {} ({} acceptable masters)",
+                file.display(),
+                sources.join(", "),
+                c.schedule.interval,
+                c.ptp.domain,
+                c.acceptable_masters.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tempora: {e}");
+            ExitCode::from(2)
+        }
     }
 }

@@ -7,6 +7,7 @@
 //! means none, never an overflow. Output goes to the writer given; a closed one ends
 //! the run, as nobody is listening any more.
 
+pub mod config;
 pub mod status;
 
 use std::fmt;

@@ -29,6 +29,61 @@ impl fmt::Display for ClockIdentity {
     }
 }
 
+/// Why text is not a clock identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ParseIdentityError;
+
+impl fmt::Display for ParseIdentityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a clock identity is 16 hex digits, as 001122.fffe.334455 or 001122fffe334455")
+    }
+}
+
+impl core::error::Error for ParseIdentityError {}
+
+/// Reads what [`Display`](fmt::Display) writes (`001122.fffe.334455`), or the 16 hex
+/// digits without dots, either case.
+///
+/// ```
+/// use tempora_core::ptp::wire::ClockIdentity;
+///
+/// let id: ClockIdentity = "001122.fffe.334455".parse().unwrap();
+/// assert_eq!(id.to_string(), "001122.fffe.334455");
+/// assert_eq!("001122FFFE334455".parse(), Ok(id));
+/// assert!("001122.fffe.3344".parse::<ClockIdentity>().is_err());
+/// ```
+impl core::str::FromStr for ClockIdentity {
+    type Err = ParseIdentityError;
+
+    fn from_str(s: &str) -> Result<Self, ParseIdentityError> {
+        let dotted = s.len() == 18
+            && s.as_bytes().get(6) == Some(&b'.')
+            && s.as_bytes().get(11) == Some(&b'.');
+        let mut out = [0u8; 8];
+        let mut nibbles = 0usize;
+        for (i, c) in s.bytes().enumerate() {
+            if dotted && (i == 6 || i == 11) {
+                continue;
+            }
+            let v = match c {
+                b'0'..=b'9' => c - b'0',
+                b'a'..=b'f' => c - b'a' + 10,
+                b'A'..=b'F' => c - b'A' + 10,
+                _ => return Err(ParseIdentityError),
+            };
+            let byte = out.get_mut(nibbles / 2).ok_or(ParseIdentityError)?;
+            *byte = (*byte << 4) | v;
+            nibbles += 1;
+        }
+        if nibbles == 16 {
+            Ok(Self(out))
+        } else {
+            Err(ParseIdentityError)
+        }
+    }
+}
+
 /// A port: its clock and its number on that clock.
 ///
 /// Displays as linuxptp does (`pid2str`): the clock, a dash, the port number in decimal.

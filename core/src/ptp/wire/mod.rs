@@ -21,7 +21,7 @@ mod tlv;
 pub use error::WireError;
 pub use field::HEADER_LEN;
 pub use header::{Flags, Header};
-pub use identity::{ClockIdentity, PortIdentity};
+pub use identity::{ClockIdentity, ParseIdentityError, PortIdentity};
 pub use message::{Announce, Body, EmitError, PtpMessage};
 pub use message_type::MessageType;
 pub use packet::PtpPacket;
