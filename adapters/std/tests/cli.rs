@@ -457,3 +457,32 @@ fn config_check_reports_line_and_column() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Under systemd (`Type=notify`) the daemon says when it is ready and when it stops:
+/// `READY=1` after its first status line, `STOPPING=1` on its way out.
+#[test]
+fn run_notifies_systemd_when_ready_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let path = std::env::temp_dir().join(format!("tempora-notify-{}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let socket = UnixDatagram::bind(&path).expect("bind a notify socket");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let out = Command::new(tempora_bin())
+        .args(["run", "--duration", "1s", "--interval", "200ms"])
+        .env("NOTIFY_SOCKET", &path)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tempora");
+    assert!(out.status.success());
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    for _ in 0..2 {
+        let n = socket.recv(&mut buf).expect("a notification within 10 s");
+        got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    let _ = std::fs::remove_file(&path);
+    assert!(got[0].starts_with("READY=1\nSTATUS="), "{got:?}");
+    assert_eq!(got[1], "STOPPING=1", "{got:?}");
+}

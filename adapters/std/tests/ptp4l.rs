@@ -11,6 +11,7 @@ mod support;
 use std::time::Duration;
 
 use tempora_core::clock::ClockStatus;
+use tempora_std::daemon::Source;
 
 use support::*;
 
@@ -360,4 +361,113 @@ fn tempora_slave_resumes_after_its_link_goes_away() {
         log.join("\n")
     );
     assert!(!said("panicked"), "{}", log.join("\n"));
+}
+
+/// A chain of two PTP slaves, each on its own link to its own ptp4l master (Layer 2),
+/// then the system clock: `--source ptp:A --source ptp:B --source system`. When master A
+/// stops, the chain fails over to B once A's holdover bound passes `--max-bound`; when A
+/// returns it fails back after the hysteresis. The served time never goes back, and every
+/// switch is logged with its reason. (With only the system clock behind it, an
+/// unsynchronized one on these machines, the chain rightly stays on PTP's holdover: the
+/// selector fails over to a healthy source, not to a worse one.)
+#[test]
+fn a_chain_fails_over_and_back_when_a_master_stops_and_returns() {
+    let mut lab = Lab::new("n").over(Transport::L2);
+    let (m, s) = (lab.master_ns.clone(), lab.slave_ns.clone());
+    let (ma, sa) = (lab.master_if.clone(), lab.slave_if.clone());
+    let (mb, sb) = (format!("{ma}b"), format!("{sa}b"));
+    add_veth(&m, &mb, &s, &sb);
+    let cfg_a = lab.ptp4l_config("master-a", "masterOnly 1\npriority1 10");
+    let cfg_b = lab.ptp4l_config("master-b", "masterOnly 1\npriority1 10");
+    let master_a = lab.spawn_ptp4l(&m, &cfg_a, &ma);
+    lab.spawn_ptp4l(&m, &cfg_b, &mb);
+    std::thread::sleep(Duration::from_secs(1));
+    let (a, b) = (format!("ptp:{sa}"), format!("ptp:{sb}"));
+    let ours = lab.spawn_tempora_run(
+        &s,
+        &[
+            "--source",
+            &a,
+            "--source",
+            &b,
+            "--source",
+            "system",
+            "--ptp-transport",
+            "l2",
+            "--duration",
+            "40s",
+            "--max-bound",
+            "3us",
+            "--failback-after",
+            "3s",
+        ],
+    );
+    // Master A stops at 15 s and returns at 25 s.
+    std::thread::sleep(Duration::from_secs(15));
+    lab.kill(master_a);
+    std::thread::sleep(Duration::from_secs(10));
+    lab.spawn_ptp4l(&m, &cfg_a, &ma);
+    let (lines, log) = lab.lines_and_log(ours, Duration::from_secs(25));
+    let status = status_lines(&lines);
+    assert!(
+        status.len() >= 140,
+        "{} lines:\n{}",
+        status.len(),
+        log.join("\n")
+    );
+    let on = |l: &tempora_std::StatusLine, iface: &str| l.source == Source::Ptp(iface.into());
+    let at = |i: usize| i as f64 * 0.25;
+    let on_a = status
+        .iter()
+        .position(|l| on(l, &sa))
+        .unwrap_or_else(|| panic!("never read A:\n{}", log.join("\n")));
+    let to_b = status[60..]
+        .iter()
+        .position(|l| on(l, &sb))
+        .map(|i| i + 60)
+        .unwrap_or_else(|| panic!("never failed over to B:\n{}", log.join("\n")));
+    let back = status[100..]
+        .iter()
+        .position(|l| on(l, &sa))
+        .map(|i| i + 100)
+        .unwrap_or_else(|| panic!("never failed back to A:\n{}", log.join("\n")));
+    println!(
+        "chain: on A at {:.2} s; master A stopped at 15 s, on B at {:.2} s; \
+         A back at 25 s, on A again at {:.2} s",
+        at(on_a),
+        at(to_b),
+        at(back)
+    );
+    assert!(at(on_a) <= 10.0, "read A only at {} s", at(on_a));
+    assert!(
+        status[on_a..60].iter().all(|l| on(l, &sa)),
+        "left A before its master stopped"
+    );
+    // Freshness (1 s), then the holdover bound grows at 1 ppm from about 1 µs past 3 µs.
+    assert!(
+        (15.0..=20.0).contains(&at(to_b)),
+        "failed over at {} s",
+        at(to_b)
+    );
+    // A synchronizes again within 10 s, then 3 s of hysteresis (the line count is the
+    // clock here, so allow half a second of slack on the early side).
+    assert!(
+        (27.0..=38.0).contains(&at(back)),
+        "failed back at {} s",
+        at(back)
+    );
+    for w in status.windows(2) {
+        assert!(
+            w[1].time >= w[0].time,
+            "time went back: {} then {}",
+            w[0].time,
+            w[1].time
+        );
+    }
+    let switches = log.iter().filter(|l| l.contains("source switched")).count();
+    assert!(
+        switches >= 2,
+        "{switches} switches logged:\n{}",
+        log.join("\n")
+    );
 }

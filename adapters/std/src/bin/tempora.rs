@@ -12,6 +12,8 @@ use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use tempora_core::hlc::HlcConfig;
 use tempora_core::ptp::port::DelayMechanism;
+use tempora_core::ptp::wire::ClockIdentity;
+use tempora_core::select::SelectorConfig;
 use tempora_core::time::Offset;
 use tempora_std::daemon::{self, ClockOptions, PtpOptions, Schedule, ServeOptions, Source};
 use tempora_std::ptp::{TimestampMode, TransportKind};
@@ -89,8 +91,15 @@ struct RunArgs {
     /// Where time comes from. `system`: the Linux system clock, bounded by the kernel's
     /// own error estimate (adjtimex); needs no PTP hardware or network. `ptp:IFACE`: a
     /// PTP slave on that interface, disciplining a virtual clock (never the host clock).
+    /// Repeat it for a chain in order of preference (up to 4), read as one with failover
+    /// and failback: `--source ptp:eth0 --source system`.
     #[arg(long, default_value = "system")]
-    source: Source,
+    source: Vec<Source>,
+
+    /// Read everything from this TOML file instead (see `tempora config check`); the
+    /// flags above and below are then ignored, but for --log-level.
+    #[arg(long)]
+    config: Option<std::path::PathBuf>,
 
     #[command(flatten)]
     hlc: HlcArgs,
@@ -102,6 +111,16 @@ struct RunArgs {
     /// Time between status lines.
     #[arg(long, default_value = "1s", value_parser = parse_positive_duration)]
     interval: Duration,
+
+    /// With several sources: one whose bound exceeds this is not healthy, and the chain
+    /// fails over from it.
+    #[arg(long, default_value = "1ms", value_parser = parse_positive_duration)]
+    max_bound: Duration,
+
+    /// With several sources: how long a preferred source must have been healthy before
+    /// the chain fails back to it.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    failback_after: Duration,
 
     #[command(flatten)]
     ptp: PtpArgs,
@@ -220,6 +239,11 @@ struct PtpArgs {
     /// kernel's TAI offset, or 37 when the kernel was never told.
     #[arg(long, allow_negative_numbers = true)]
     utc_offset: Option<i16>,
+
+    /// Follow only this grandmaster clock (e.g. 001122.fffe.334455); repeat for up to 4.
+    /// Without it any master may win the BMCA, a rogue announcing priority1 0 included.
+    #[arg(long = "ptp-acceptable-master")]
+    acceptable_masters: Vec<ClockIdentity>,
 }
 
 impl PtpArgs {
@@ -240,6 +264,7 @@ impl PtpArgs {
             utc_offset: self
                 .utc_offset
                 .map(|o| tempora_core::time::TaiOffset(i32::from(o))),
+            acceptable_masters: self.acceptable_masters.clone(),
         };
         if let Err(e) = options.validate() {
             // Built, so the subcommand's usage reads `tempora run ...`.
@@ -311,6 +336,7 @@ fn now(args: &NowArgs) -> ExitCode {
 }
 
 fn finish(result: Result<daemon::RunSummary, daemon::Error>) -> ExitCode {
+    daemon::notify::stopping();
     match result {
         Ok(summary) => {
             eprintln!("tempora: {summary}");
@@ -336,10 +362,28 @@ fn run(args: &RunArgs) -> ExitCode {
         duration: args.duration,
         interval: args.interval,
     };
+    let (sources, clock, ptp, schedule) = match &args.config {
+        None => (args.source.clone(), clock, ptp, schedule),
+        Some(file) => match daemon::config::DaemonConfig::load(file) {
+            Ok(c) => (c.sources, c.clock, c.ptp, c.schedule),
+            Err(e) => {
+                eprintln!("tempora: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let selector = SelectorConfig {
+        max_bound: args.max_bound,
+        failback_after: args.failback_after,
+        ..SelectorConfig::DEFAULT
+    };
     let mut out = std::io::stdout().lock();
-    finish(match &args.source {
-        Source::System => Ok(daemon::run_system(&clock, &schedule, &stop, &mut out)),
-        Source::Ptp(iface) => daemon::run_ptp(iface, &clock, &ptp, &schedule, &stop, &mut out),
+    finish(match sources.as_slice() {
+        [Source::System] => Ok(daemon::run_system(&clock, &schedule, &stop, &mut out)),
+        [Source::Ptp(iface)] => daemon::run_ptp(iface, &clock, &ptp, &schedule, &stop, &mut out),
+        chain => {
+            daemon::chain::run_chain(chain, &clock, &ptp, selector, &schedule, &stop, &mut out)
+        }
     })
 }
 

@@ -237,6 +237,7 @@ impl DaemonConfig {
             delay_log2: 0,
             announce_timeout: 3,
             utc_offset: None,
+            acceptable_masters: Vec::new(),
         };
         let Some(p) = section else {
             return Ok((o, Vec::new()));
@@ -308,6 +309,7 @@ impl DaemonConfig {
                 .map_err(|e| errors.at(m.span(), format!("{:?}: {e}", m.get_ref())))?;
             masters.push(id);
         }
+        o.acceptable_masters.clone_from(&masters);
         Ok((o, masters))
     }
 }

@@ -7,7 +7,9 @@
 //! means none, never an overflow. Output goes to the writer given; a closed one ends
 //! the run, as nobody is listening any more.
 
+pub mod chain;
 pub mod config;
+pub mod notify;
 pub mod status;
 
 use std::fmt;
@@ -91,7 +93,7 @@ impl Schedule {
 }
 
 /// PTP settings shared by a slave and a master.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PtpOptions {
     /// The carrier.
     pub transport: TransportKind,
@@ -111,6 +113,8 @@ pub struct PtpOptions {
     pub announce_timeout: u8,
     /// TAI - UTC (s); `None`: the kernel's, or 37 when the kernel was never told.
     pub utc_offset: Option<TaiOffset>,
+    /// The clocks a slave may follow (at most 4); empty: any (standard BMCA).
+    pub acceptable_masters: Vec<ClockIdentity>,
 }
 
 impl PtpOptions {
@@ -168,6 +172,8 @@ pub enum Error {
     },
     /// The PTP thread panicked.
     Panicked,
+    /// A chain of sources needs 1 to [`chain::MAX_SOURCES`] of them; this many were given.
+    Sources(usize),
 }
 
 impl fmt::Display for Error {
@@ -177,6 +183,11 @@ impl fmt::Display for Error {
             Self::Open { iface, source } => write!(f, "cannot open PTP on {iface}: {source}"),
             Self::Ptp { iface, source } => write!(f, "PTP on {iface} failed: {source}"),
             Self::Panicked => f.write_str("the PTP thread panicked"),
+            Self::Sources(n) => write!(
+                f,
+                "{n} sources given; a chain takes 1 to {}",
+                chain::MAX_SOURCES
+            ),
         }
     }
 }
@@ -186,7 +197,7 @@ impl std::error::Error for Error {
         match self {
             Self::Config(e) => Some(e),
             Self::Open { source, .. } | Self::Ptp { source, .. } => Some(source),
-            Self::Panicked => None,
+            Self::Panicked | Self::Sources(_) => None,
         }
     }
 }
@@ -261,6 +272,9 @@ pub fn run_system(
         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
             break; // stdout closed: nobody is listening any more
         }
+        if lines == 0 {
+            notify::ready("serving the system clock");
+        }
         lines += 1;
         let next = schedule.due(started, lines);
         // Sleep in short slices so Ctrl-C and --duration take effect promptly.
@@ -314,6 +328,39 @@ fn log_node_event(iface: &str, e: &NodeEvent) {
     }
 }
 
+/// What the status thread keeps of a slave node's events, and logs.
+fn on_node_event(iface: &str, shared: &Mutex<Shared>, e: &NodeEvent) {
+    let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
+    match e {
+        NodeEvent::State(st) => {
+            s.state = Some(*st);
+            tracing::info!(iface, state = %PtpState::of(Some(*st)).0, "PTP port state");
+        }
+        NodeEvent::Measured(m) => {
+            s.measurements += 1;
+            s.last = Some(*m);
+            // Integer nanoseconds: what the filter replay reads back.
+            tracing::debug!(
+                at = m.at.as_nanos(),
+                forward = m.forward.as_nanos(),
+                reverse = m.reverse.as_nanos(),
+                raw_offset = m.raw_offset.as_nanos(),
+                offset = m.offset.as_nanos(),
+                accepted = m.accepted,
+                "PTP exchange"
+            );
+        }
+        NodeEvent::Timestamps {
+            timestamps,
+            fell_back,
+        } => {
+            s.timestamps = *timestamps;
+            report_timestamps(iface, *timestamps, *fell_back);
+        }
+        other => log_node_event(iface, other),
+    }
+}
+
 fn report_timestamps(iface: &str, ts: Timestamps, fell_back: bool) {
     if fell_back {
         tracing::warn!(
@@ -333,12 +380,14 @@ fn open_node(
     shift: Offset,
 ) -> Result<PtpNode, Error> {
     config.validate().map_err(Error::Config)?;
-    PtpNode::open(ptp.transport, iface, config, shift, ptp.timestamping).map_err(|source| {
-        Error::Open {
-            iface: iface.to_string(),
-            source,
-        }
-    })
+    let open = |source| Error::Open {
+        iface: iface.to_string(),
+        source,
+    };
+    let mut node =
+        PtpNode::open(ptp.transport, iface, config, shift, ptp.timestamping).map_err(open)?;
+    node.accept_only(&ptp.acceptable_masters).map_err(open)?;
+    Ok(node)
 }
 
 /// The status line of a PTP slave: the virtual clock's reading in UTC, its HLC, and
@@ -350,7 +399,12 @@ fn slave_line(
 ) -> StatusLine {
     let reading = hlc.clock().read();
     let mut line = StatusLine::new(Source::Ptp(iface.to_string()), &reading, hlc.now());
-    let clock = hlc.clock().inner();
+    add_ptp_status(&mut line, hlc.clock().inner(), shared);
+    line
+}
+
+/// Adds a PTP slave's offset and port status to `line`.
+fn add_ptp_status(line: &mut StatusLine, clock: &VirtualClock, shared: &Shared) {
     // The local clock (system clock or PHC) minus the master, on one timescale.
     line.offset = clock.system_offset();
     let (state, master) = PtpState::of(shared.state);
@@ -369,7 +423,6 @@ fn slave_line(
             .filter(|n| !n.is_zero()),
         measurements: shared.measurements,
     });
-    line
 }
 
 /// Runs a PTP slave on `iface`, disciplining a virtual clock (never the host clock), and
@@ -405,35 +458,7 @@ pub fn run_ptp(
         let iface_name = iface.to_string();
         std::thread::spawn(move || {
             node.run(&stop, run_for, |e, _| {
-                let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
-                match e {
-                    NodeEvent::State(st) => {
-                        s.state = Some(*st);
-                        tracing::info!(state = %PtpState::of(Some(*st)).0, "PTP port state");
-                    }
-                    NodeEvent::Measured(m) => {
-                        s.measurements += 1;
-                        s.last = Some(*m);
-                        // Integer nanoseconds: what the filter replay reads back.
-                        tracing::debug!(
-                            at = m.at.as_nanos(),
-                            forward = m.forward.as_nanos(),
-                            reverse = m.reverse.as_nanos(),
-                            raw_offset = m.raw_offset.as_nanos(),
-                            offset = m.offset.as_nanos(),
-                            accepted = m.accepted,
-                            "PTP exchange"
-                        );
-                    }
-                    NodeEvent::Timestamps {
-                        timestamps,
-                        fell_back,
-                    } => {
-                        s.timestamps = *timestamps;
-                        report_timestamps(&iface_name, *timestamps, *fell_back);
-                    }
-                    other => log_node_event(&iface_name, other),
-                }
+                on_node_event(&iface_name, &shared, e)
             })
         })
     };
@@ -452,6 +477,9 @@ pub fn run_ptp(
         };
         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
             stop.store(true, Ordering::SeqCst);
+        }
+        if lines == 0 {
+            notify::ready("a PTP slave");
         }
         lines += 1;
         let next = schedule.due(started, lines);

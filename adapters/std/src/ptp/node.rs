@@ -22,6 +22,7 @@ use tempora_core::backoff::Backoff;
 use tempora_core::clock::ClockSource;
 use tempora_core::discipline::DisciplineConfig;
 use tempora_core::ptp::port::{Action, Measurement, Port, PortConfig, PortEvent, PortState, Timer};
+use tempora_core::ptp::wire::ClockIdentity;
 use tempora_core::time::{Instant, Offset, Tai};
 
 use crate::clock::phc::PhcClock;
@@ -275,6 +276,20 @@ impl PtpNode {
             clock,
             last_rx: std::time::Instant::now(),
             silence_limit: silence_limit(&config),
+        })
+    }
+
+    /// Follows only these masters (clock identities, at most 4); empty: any. See
+    /// `Port::accept_only`.
+    pub fn accept_only(&mut self, masters: &[ClockIdentity]) -> io::Result<()> {
+        self.port.accept_only(masters).map_err(|full| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "at most 4 acceptable masters; {} did not fit",
+                    full.into_inner()
+                ),
+            )
         })
     }
 

@@ -217,6 +217,15 @@ impl Lab {
         self.spawn(ns, &cmd)
     }
 
+    /// `tempora run` in `ns` with `args` after the fast PTP settings, info-level logging.
+    pub fn spawn_tempora_run(&mut self, ns: &str, args: &[&str]) -> usize {
+        let mut cmd = vec![env!("CARGO_BIN_EXE_tempora"), "run"];
+        cmd.extend(args);
+        cmd.extend(FAST.iter().filter(|a| !a.starts_with("--log-level")));
+        cmd.push("--log-level=info");
+        self.spawn(ns, &cmd)
+    }
+
     /// Starts `tempora serve --source ptp:IFACE` in `ns` for `seconds` as the preferred master
     /// (priority1 10), with the fast intervals and `extra` arguments.
     pub fn spawn_tempora_master(&mut self, ns: &str, iface: &str, seconds: u64, extra: &[&str]) {
@@ -286,7 +295,6 @@ impl Lab {
         path.display().to_string()
     }
 
-    /// Collects the child's stdout lines until it exits or `limit` passes, then ends it.
     /// A child's stdout lines and its stderr lines (the log), until `limit`.
     pub fn lines_and_log(&mut self, idx: usize, limit: Duration) -> (Vec<String>, Vec<String>) {
         let stderr = self.children[idx].stderr.take().expect("stderr");
@@ -303,6 +311,7 @@ impl Lab {
         (lines, log.join().unwrap_or_default())
     }
 
+    /// Collects the child's stdout lines until it exits or `limit` passes.
     pub fn lines(&mut self, idx: usize, limit: Duration) -> Vec<String> {
         let child = &mut self.children[idx];
         let stdout = child.stdout.take().expect("stdout");
