@@ -486,3 +486,18 @@ fn run_notifies_systemd_when_ready_and_stopping() {
     assert!(got[0].starts_with("READY=1\nSTATUS="), "{got:?}");
     assert_eq!(got[1], "STOPPING=1", "{got:?}");
 }
+
+/// The example configuration in docs/deployment/ is one the daemon accepts.
+#[test]
+fn the_documented_example_configuration_checks() {
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/deployment/tempora.toml"
+    );
+    let out = tempora(&["config", "check", example]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
