@@ -12,6 +12,9 @@
 //! | `ioctl(SIOCETHTOOL, ETHTOOL_GET_TS_INFO)` | [`TimestampingInfo`](crate::ptp::timestamping::TimestampingInfo) |
 //! | `ioctl(SIOCSHWTSTAMP)` | [`enable_hardware`](crate::ptp::timestamping::enable_hardware) |
 //! | `socket(AF_PACKET)`, `bind`, `setsockopt(SOL_PACKET)` | [`L2Transport`](crate::ptp::l2::L2Transport) |
+//! | `PTP_CLOCK_GETCAPS`, `PTP_SYS_OFFSET`, `_PRECISE`, `_EXTENDED` (nix's ioctl macros) | [`PhcClock`](crate::clock::PhcClock), [`cross`](crate::clock::phc::cross) |
+//! | `clock_adjtime` | [`steer`](crate::clock::phc::steer) (`tempora phc sync`, only when asked) |
+//! | `PPS_GETCAP`, `PPS_FETCH` (nix's ioctl macros) | [`PpsDevice`](crate::clock::pps::PpsDevice) |
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -302,8 +305,8 @@ pub(crate) mod request {
         9,
         std::mem::size_of::<PtpSysOffsetExtended>()
     ) as u64;
-    pub const PPS_GETCAP: u64 = super::PPS_GETCAP as u64;
-    pub const PPS_FETCH: u64 = super::PPS_FETCH as u64;
+    pub const PPS_GETCAP: u64 = super::PPS_GETCAP as _;
+    pub const PPS_FETCH: u64 = super::PPS_FETCH as _;
 }
 
 /// The PHC's capabilities (`PTP_CLOCK_GETCAPS`).

@@ -3,7 +3,7 @@
 //!
 //! The node never steps or slews the host clock. As a slave it maintains a
 //! [`VirtualClock`]: its local clock plus the estimated offset and frequency, a
-//! [`ClockSource`](tempora_core::clock::ClockSource) on the TAI scale with a bound and
+//! [`ClockSource`] on the TAI scale with a bound and
 //! a status. As a master it serves its local clock, optionally shifted by an injected
 //! offset (for tests).
 //!

@@ -1,6 +1,6 @@
 //! The virtual clock a PTP slave disciplines: its local clock (the system clock or a
 //! NIC's PHC, shifted onto TAI) corrected by the core's clock
-//! [`Discipline`](tempora_core::discipline::Discipline), a [`ClockSource`] on the TAI
+//! [`Discipline`], a [`ClockSource`] on the TAI
 //! scale with a bound and a status. The host clock is never stepped or slewed.
 //!
 //! This module only supplies the local clock; the lock, freshness and holdover policy,

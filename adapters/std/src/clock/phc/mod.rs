@@ -27,7 +27,7 @@ use crate::sys;
 pub use caps::PhcCaps;
 pub use cross::{CrossMethod, CrossTimestamp, CrossTimestamper};
 pub use discovery::{PhcInfo, PhcSelector};
-pub use source::{PhcSource, PhcSourceConfig};
+pub use source::{FastClock, PhcSource, PhcSourceConfig};
 
 /// One open PHC. Reading it needs only read access to the device; steering it
 /// ([`steer`]) needs write access and `CAP_SYS_TIME`.

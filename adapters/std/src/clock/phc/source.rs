@@ -124,13 +124,76 @@ pub struct PhcSourceState {
     pub reopened: u64,
 }
 
+/// The fast read path of a [`PhcSource`], on its own: `CLOCK_MONOTONIC_RAW` corrected
+/// by the discipline, never going backwards, holdover while faulty. The PHC source
+/// feeds it cross-timestamps; benchmarks and tests feed it samples of their own.
 #[derive(Debug)]
-struct Shared {
+pub struct FastClock {
     discipline: Discipline<MonoRawClock>,
     /// The latest time handed out (ns): readings never go below it.
     high_water: AtomicU64,
     /// Set while the source is faulty: readings say holdover at once.
     faulty: AtomicBool,
+}
+
+impl FastClock {
+    /// No estimate yet: readings are unbounded until the first sample.
+    pub fn new(config: &PhcSourceConfig) -> Self {
+        Self {
+            discipline: Discipline::new(
+                MonoRawClock,
+                DisciplineConfig {
+                    fresh_for: config.interval * 3,
+                    drift_ppb: config.drift_ppb,
+                },
+            ),
+            high_water: AtomicU64::new(0),
+            faulty: AtomicBool::new(false),
+        }
+    }
+
+    /// The discipline: samples against [`MonoRawClock`] time go in here.
+    pub fn discipline(&self) -> &Discipline<MonoRawClock> {
+        &self.discipline
+    }
+
+    /// Marks the source faulty (readings say holdover) or healthy.
+    pub fn set_faulty(&self, faulty: bool) {
+        self.faulty.store(faulty, Ordering::Relaxed);
+    }
+}
+
+impl ClockSource for FastClock {
+    type Scale = Tai;
+
+    #[inline]
+    fn read(&self) -> ClockReading<Tai> {
+        let mut r = self.discipline.read();
+        if r.status == ClockStatus::Unknown {
+            return r;
+        }
+        let t = r.time.as_nanos();
+        let before = self.high_water.fetch_max(t, Ordering::Relaxed);
+        if before > t {
+            // Behind what was already read (a recovered clock that came back behind the
+            // holdover estimate): hold still, and widen the bound to keep the truth in.
+            r.bound = r.bound.saturating_add(Duration::from_nanos(before - t));
+            r.time = Instant::from_nanos(before);
+        }
+        if r.status == ClockStatus::Synchronized && self.faulty.load(Ordering::Relaxed) {
+            r.status = ClockStatus::Holdover;
+        }
+        r
+    }
+
+    fn elapsed_reference(&self) -> Option<u64> {
+        MonoRawClock.elapsed_reference()
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    fast: FastClock,
     stop: AtomicBool,
     state: Mutex<PhcSourceState>,
 }
@@ -162,15 +225,7 @@ impl PhcSource {
     ) -> io::Result<Self> {
         let phc = selector.open()?;
         let shared = Arc::new(Shared {
-            discipline: Discipline::new(
-                MonoRawClock,
-                DisciplineConfig {
-                    fresh_for: config.interval * 3,
-                    drift_ppb: config.drift_ppb,
-                },
-            ),
-            high_water: AtomicU64::new(0),
-            faulty: AtomicBool::new(false),
+            fast: FastClock::new(&config),
             stop: AtomicBool::new(false),
             state: Mutex::new(PhcSourceState {
                 device: Some(phc.path().to_path_buf()),
@@ -188,7 +243,7 @@ impl PhcSource {
             worker: Some(worker),
         };
         let started = MonoInstant::now();
-        while source.shared.discipline.estimate().is_none() && started.elapsed() < warmup {
+        while source.shared.fast.discipline.estimate().is_none() && started.elapsed() < warmup {
             std::thread::sleep(Duration::from_millis(5));
         }
         Ok(source)
@@ -205,7 +260,7 @@ impl PhcSource {
 
     /// The discipline's estimate: PHC time = raw - offset.
     pub fn estimate(&self) -> Option<tempora_core::discipline::Estimate<Tai>> {
-        self.shared.discipline.estimate()
+        self.shared.fast.discipline.estimate()
     }
 }
 
@@ -223,23 +278,7 @@ impl ClockSource for PhcSource {
 
     #[inline]
     fn read(&self) -> ClockReading<Tai> {
-        let s = &*self.shared;
-        let mut r = s.discipline.read();
-        if r.status == ClockStatus::Unknown {
-            return r;
-        }
-        let t = r.time.as_nanos();
-        let before = s.high_water.fetch_max(t, Ordering::Relaxed);
-        if before > t {
-            // Behind what was already read (a recovered clock that came back behind the
-            // holdover estimate): hold still, and widen the bound to keep the truth in.
-            r.bound = r.bound.saturating_add(Duration::from_nanos(before - t));
-            r.time = Instant::from_nanos(before);
-        }
-        if r.status == ClockStatus::Synchronized && s.faulty.load(Ordering::Relaxed) {
-            r.status = ClockStatus::Holdover;
-        }
-        r
+        self.shared.fast.read()
     }
 
     fn elapsed_reference(&self) -> Option<u64> {
@@ -393,7 +432,7 @@ impl Worker {
             tracing::info!(device = ?st.device, "PHC source healthy again");
         }
         st.fault = fault;
-        self.shared.faulty.store(fault.is_some(), Ordering::Relaxed);
+        self.shared.fast.set_faulty(fault.is_some());
     }
 
     fn run(mut self, mut phc: Option<PhcClock>) {
@@ -462,9 +501,9 @@ impl Worker {
                     self.estimator.reset();
                     self.set_fault(None);
                 }
-                let current = self.shared.discipline.estimate();
+                let current = self.shared.fast.discipline.estimate();
                 if let Some(sample) = self.estimator.push(&ts, current) {
-                    if let Err(e) = self.shared.discipline.update(sample) {
+                    if let Err(e) = self.shared.fast.discipline.update(sample) {
                         tracing::warn!(error = %e, "PHC sample refused by the discipline");
                     }
                 }
@@ -491,8 +530,9 @@ impl Worker {
     }
 
     fn reopen(&mut self) -> Option<PhcClock> {
-        // A new node's permissions may be set a moment after it appears (udev).
-        for _ in 0..10 {
+        // A new node's permissions may be set a moment after it appears (udev), and a
+        // NIC's interface may register after its PHC: up to 2 s.
+        for _ in 0..100 {
             if let Ok(p) = self.selector.open() {
                 tracing::info!(device = %p.path().display(), "PHC re-opened");
                 let mut st = self.state();
@@ -589,6 +629,34 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn fast_reads_never_go_back_and_say_holdover_while_faulty() {
+        let fast = FastClock::new(&PhcSourceConfig::DEFAULT);
+        assert_eq!(fast.read().status, ClockStatus::Unknown);
+        let now = MonoRawClock.time();
+        let sample = |offset_ns: i64| OffsetSample {
+            at: now,
+            offset: Offset::from_nanos(offset_ns),
+            frequency_ppt: 0,
+            bound: Duration::from_nanos(100),
+            locked: true,
+        };
+        // The PHC 1 000 s ahead of the raw clock.
+        fast.discipline()
+            .update(sample(-1_000_000_000_000))
+            .unwrap();
+        let a = fast.read();
+        assert_eq!(a.status, ClockStatus::Synchronized);
+        fast.set_faulty(true);
+        assert_eq!(fast.read().status, ClockStatus::Holdover);
+        fast.set_faulty(false);
+        // A new estimate 1 ms behind: the time holds, and the bound covers the gap.
+        fast.discipline().update(sample(-999_999_000_000)).unwrap();
+        let b = fast.read();
+        assert!(b.time >= a.time, "{a} then {b}");
+        assert!(b.bound >= Duration::from_micros(900), "{b}");
     }
 
     #[test]
