@@ -54,6 +54,19 @@ pub enum Fault {
         /// Why.
         reason: SwitchReason,
     },
+    /// A clock source stopped advancing: two readings a check interval apart showed the
+    /// same time (a frozen PTP hardware clock). Its readings go to holdover.
+    SourceFrozen,
+    /// A clock source advanced at an implausible rate against the local free-running
+    /// clock: beyond the ±1 000 ppm any oscillator a clock is disciplined from stays
+    /// within (a PHC running 2.5 times too fast). Its readings go to holdover.
+    SourceRateImplausible {
+        /// The source's rate error, in parts per million (+: fast), saturated to i32.
+        error_ppm: i32,
+    },
+    /// A clock source could not be read any more (a read error, a device that
+    /// disappeared). Its readings go to holdover until it comes back.
+    SourceLost,
 }
 
 /// Why a [`Selector`](crate::select::Selector) left its source.

@@ -68,5 +68,48 @@ echo "== C begin"
 phc_ctl /dev/ptp0 adj 5 2>&1
 timeout 60 /bin/hwts-probe eth0 2>&1
 echo "== C exit=$?"
+
+# PTP hardware clocks as sources (tests/src/bin/hwts_phc.rs). The e1000e's PHC joins.
+insmod /mods/e1000e.ko || echo "== insmod e1000e failed"
+sleep 2
+bad_if=""
+hp_if=""
+for n in /sys/class/net/eth*; do
+    [ "$(cat $n/address)" = "52:54:00:12:00:03" ] && hp_if=$(basename $n)
+    [ "$(cat $n/address)" = "52:54:00:12:00:04" ] && bad_if=$(basename $n)
+done
+echo "== phcs-all $(ls /sys/class/ptp | tr '\n' ' ') e1000e=$bad_if hotplug=$hp_if"
+
+# P1: discovery, capabilities, the cross-timestamp chain and each method's window.
+echo "== P1 begin"
+timeout 60 /bin/hwts-phc methods /dev/ptp1 2>&1 && timeout 30 /bin/tempora phc list 2>&1
+echo "== P1 exit=$?"
+
+# P2: fast reads against the PHC, set to TAI and 50 ppm fast on purpose, for 30 s.
+echo "== P2 begin"
+timeout 120 /bin/hwts-phc fast /dev/ptp1 30 50000 2>&1
+echo "== P2 exit=$?"
+
+# P3: a faulty PHC (QEMU 10's e1000e runs 2.5x too fast) reported within one interval.
+echo "== P3 begin"
+timeout 30 /bin/hwts-phc fault "$bad_if" 2>&1
+echo "== P3 exit=$?"
+
+# P4: the NIC behind the PCIe root port unplugged and plugged back (QMP, by hwts-qmp).
+echo "== P4 begin"
+timeout 200 /bin/hwts-phc hotplug "$hp_if" "driver=igb id=hp0 bus=rp1 netdev=p2 mac=52:54:00:12:00:03" 2>&1
+echo "== P4 exit=$?"
+
+# P5: the daemon reads the PHC (by interface) as its source.
+echo "== P5 begin"
+timeout 30 /bin/tempora run --source phc:eth1 --duration 5s --interval 1s 2>&1
+echo "== P5 exit=$?"
+
+# P6: tempora phc sync steers the guest's own system clock to the PHC (20 ppm fast on
+# purpose, 37 s ahead as TAI), like phc2sys; the residual is what hwts-check reports.
+echo "== P6 begin"
+phc_ctl /dev/ptp1 freq 20000 > /dev/null 2>&1
+timeout 60 /bin/tempora phc sync --source phc:/dev/ptp1 --phc-timescale tai --utc-offset 37 --duration 25s 2>&1
+echo "== P6 exit=$?"
 echo "== done"
 poweroff -f

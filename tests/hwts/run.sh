@@ -23,7 +23,7 @@ if ! command -v xz >/dev/null 2>&1; then
 fi
 
 # The guest kernel and busybox, downloaded once.
-if [ ! -f "$work/vmlinuz" ] || [ ! -f "$work/busybox" ] || [ ! -d "$work/mods" ]; then
+if [ ! -f "$work/vmlinuz" ] || [ ! -f "$work/busybox" ] || [ ! -f "$work/mods/e1000e.ko" ]; then
     rm -rf "$work/debs" "$work/kernel" "$work/bb" "$work/mods"
     mkdir -p "$work/debs" "$work/mods"
     # The newest 6.12 kernel the archive has, through its meta-package.
@@ -39,7 +39,7 @@ if [ ! -f "$work/vmlinuz" ] || [ ! -f "$work/busybox" ] || [ ! -d "$work/mods" ]
     (cd "$work/debs" && apt-get download "$kpkg" busybox-static 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
     dpkg-deb -x "$work"/debs/linux-image-*.deb "$work/kernel"
     dpkg-deb -x "$work"/debs/busybox-static_*.deb "$work/bb"
-    for m in dca i2c-algo-bit igb; do
+    for m in dca i2c-algo-bit igb e1000e; do
         ko=$(find "$work/kernel/lib/modules" -name "$m.ko.xz" | head -1)
         [ -n "$ko" ] || { echo "module $m not in $kpkg" >&2; exit 1; }
         xz -dc "$ko" > "$work/mods/$m.ko"
@@ -48,11 +48,12 @@ if [ ! -f "$work/vmlinuz" ] || [ ! -f "$work/busybox" ] || [ ! -d "$work/mods" ]
     cp "$work/bb/bin/busybox" "$work/busybox"
 fi
 
-echo "== building the tempora daemon and the send-timestamp probe"
+echo "== building the tempora daemon, the send-timestamp probe, the PHC scenarios and the monitor helper"
 cargo build -q --release -p tempora-std --bin tempora
-cargo build -q --release -p tempora-tests --bin hwts-probe
+cargo build -q --release -p tempora-tests --bin hwts-probe --bin hwts-phc --bin hwts-qmp
 tempora_bin=$root_dir/target/release/tempora
 probe_bin=$root_dir/target/release/hwts-probe
+phc_bin=$root_dir/target/release/hwts-phc
 
 # The initramfs: busybox, the modules, tempora, the probe, ptp4l and phc_ctl with the
 # shared libraries they load.
@@ -61,7 +62,7 @@ rm -rf "$rootfs"
 mkdir -p "$rootfs"/{bin,proc,sys,dev,tmp,run,mods}
 cp "$work/busybox" "$rootfs/bin/busybox"
 cp "$work"/mods/*.ko "$rootfs/mods/"
-bins=("$tempora_bin" "$probe_bin" "$(command -v ptp4l)" "$(command -v phc_ctl)")
+bins=("$tempora_bin" "$probe_bin" "$phc_bin" "$(command -v ptp4l)" "$(command -v phc_ctl)")
 cp "${bins[@]}" "$rootfs/bin/"
 for bin in "${bins[@]}"; do
     ldd "$bin" | awk '/=> \// {print $3} /^\t\/lib/ {print $1}' | while read -r lib; do
@@ -73,12 +74,26 @@ cp tests/hwts/init.sh "$rootfs/init"
 chmod +x "$rootfs/init"
 (cd "$rootfs" && find . | "$work/busybox" cpio -o -H newc 2>/dev/null | gzip -1 > "$work/initrd.gz")
 
-echo "== booting the guest (two igb NICs on one hub)"
+# A q35 machine: two igb NICs on one hub (eth0, eth1: /dev/ptp0, /dev/ptp1), a third
+# igb behind a PCIe root port that the guest's hot-plug scenario unplugs and plugs back
+# through QEMU's monitor (QMP; hwts-qmp carries out the guest's requests), and an e1000e
+# whose PHC runs 2.5 times too fast on QEMU 10 (the fault scenario).
+echo "== booting the guest (q35: three igb NICs, one hot-pluggable, and an e1000e)"
 log=$work/serial.log
-timeout 300 qemu-system-x86_64 -accel tcg -m 512 -nographic -no-reboot \
+qmp=$work/qmp.sock
+rm -f "$log" "$qmp"
+: > "$log"
+"$root_dir/target/release/hwts-qmp" "$log" "$qmp" 420 &
+qmp_pid=$!
+timeout 420 qemu-system-x86_64 -accel tcg -machine q35 -m 512 -nographic -no-reboot \
     -kernel "$work/vmlinuz" -initrd "$work/initrd.gz" \
     -append 'console=ttyS0 panic=-1 quiet' \
+    -qmp unix:"$qmp",server=on,wait=off \
     -netdev hubport,id=p0,hubid=0 -device igb,netdev=p0,mac=52:54:00:12:00:01,addr=0x4 \
     -netdev hubport,id=p1,hubid=0 -device igb,netdev=p1,mac=52:54:00:12:00:02,addr=0x6 \
-    2>&1 | tr -d '\r' > "$log" || true
+    -device pcie-root-port,id=rp1,chassis=1,addr=0x8 \
+    -netdev hubport,id=p2,hubid=0 -device igb,netdev=p2,mac=52:54:00:12:00:03,bus=rp1,id=hp0 \
+    -netdev hubport,id=p3,hubid=0 -device e1000e,netdev=p3,mac=52:54:00:12:00:04,addr=0x5 \
+    2>&1 | stdbuf -oL tr -d '\r' > "$log" || true
+wait "$qmp_pid" || echo "== hwts-qmp failed (see above)"
 cargo run -q -p tempora-tests --bin hwts-check -- "$log"

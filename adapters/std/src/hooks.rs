@@ -21,6 +21,8 @@ pub struct CountingHooks {
     pub remote_refusals: AtomicU64,
     /// Attempts to advance past the end of time.
     pub exhausted: AtomicU64,
+    /// Faults of a clock source: frozen, at an implausible rate, or lost.
+    pub source_faults: AtomicU64,
 }
 
 impl CountingHooks {
@@ -34,6 +36,7 @@ impl CountingHooks {
             jumps_forward: AtomicU64::new(0),
             remote_refusals: AtomicU64::new(0),
             exhausted: AtomicU64::new(0),
+            source_faults: AtomicU64::new(0),
         }
     }
 
@@ -44,6 +47,7 @@ impl CountingHooks {
             &self.jumps_forward,
             &self.remote_refusals,
             &self.exhausted,
+            &self.source_faults,
         ]
         .iter()
         .map(|c| c.load(Ordering::Relaxed))
@@ -52,20 +56,21 @@ impl CountingHooks {
 }
 
 /// `timestamps=12 merges=0 logical_carries=0 steps_back=0 jumps_forward=0
-/// remote_refusals=0 exhausted=0`.
+/// remote_refusals=0 exhausted=0 source_faults=0`.
 impl std::fmt::Display for CountingHooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
         write!(
             f,
-            "timestamps={} merges={} logical_carries={} steps_back={} jumps_forward={} remote_refusals={} exhausted={}",
+            "timestamps={} merges={} logical_carries={} steps_back={} jumps_forward={} remote_refusals={} exhausted={} source_faults={}",
             n(&self.timestamps),
             n(&self.merges),
             n(&self.logical_carries),
             n(&self.steps_back),
             n(&self.jumps_forward),
             n(&self.remote_refusals),
-            n(&self.exhausted)
+            n(&self.exhausted),
+            n(&self.source_faults)
         )
     }
 }
@@ -95,6 +100,21 @@ impl FaultHook for CountingHooks {
             Fault::HlcExhausted => {
                 bump(&self.exhausted);
                 tracing::error!("HLC exhausted: physical time at the end of its range");
+            }
+            Fault::SourceFrozen => {
+                bump(&self.source_faults);
+                tracing::error!("clock source frozen: it no longer advances; holdover");
+            }
+            Fault::SourceRateImplausible { error_ppm } => {
+                bump(&self.source_faults);
+                tracing::error!(
+                    error_ppm,
+                    "clock source runs at an implausible rate; holdover"
+                );
+            }
+            Fault::SourceLost => {
+                bump(&self.source_faults);
+                tracing::error!("clock source lost (read error or device gone); holdover");
             }
             other => tracing::warn!(?other, "fault"),
         }

@@ -22,7 +22,7 @@ pub mod ptp;
 #[allow(unsafe_code)]
 mod sys;
 
-pub use clock::{KernelEstimate, PhcClock, SystemClock, TaiAsUtc};
+pub use clock::{KernelEstimate, PhcClock, PhcSource, SystemClock, TaiAsUtc};
 pub use concurrent_queue::ConcurrentTemporalQueue;
 pub use daemon::StatusLine;
 pub use hooks::CountingHooks;

@@ -156,10 +156,15 @@ fn bad_arguments_fail_with_a_clear_message() {
         (&["now", "--node", "4294967296"][..], "invalid value"),
         (&["now", "--max-offset", "-5ms"][..], "unexpected argument"),
         (&["launch"][..], "unrecognized subcommand"),
-        // `now` reads the system clock only, and offers nothing else.
+        // `now` reads a clock once: the system clock or a PHC, never a PTP port.
         (
-            &["now", "--source", "system"][..],
-            "unexpected argument '--source'",
+            &["now", "--source", "ptp:lo"][..],
+            "a PTP slave needs `tempora run --source ptp:IFACE`",
+        ),
+        (&["now", "--source", "phc:eth 0"][..], "names no PHC"),
+        (
+            &["phc", "sync", "--source", "system"][..],
+            "phc sync needs a PHC",
         ),
         // One spelling of a PTP port: `--source ptp:IFACE`, for `run` and `serve`.
         (
@@ -280,8 +285,13 @@ fn help_offers_only_what_each_command_does() {
         String::from_utf8(out.stdout).unwrap()
     };
     let now = help("now");
-    assert!(!now.contains("--source") && !now.contains("ptp:"), "{now}");
-    assert!(!now.contains("--ptp-"), "{now}");
+    assert!(
+        now.contains("--source") && now.contains("phc:IFACE"),
+        "{now}"
+    );
+    assert!(!now.contains("ptp:") && !now.contains("--ptp-"), "{now}");
+    let phc = help("phc");
+    assert!(phc.contains("list") && phc.contains("sync"), "{phc}");
     let run = help("run");
     assert!(
         run.contains("ptp:IFACE") && run.contains("--ptp-sync-log2"),
@@ -500,4 +510,29 @@ fn the_documented_example_configuration_checks() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn phc_commands_on_a_machine_without_phcs_say_so() {
+    // The CI machine has no /dev/ptp*: listing says there are none, and a PHC source
+    // fails naming the device, exit 1, never a panic.
+    let out = tempora(&["phc", "list"]);
+    assert!(out.status.success());
+    let listed = String::from_utf8(out.stdout).unwrap();
+    if std::path::Path::new("/sys/class/ptp")
+        .read_dir()
+        .map_or(true, |mut d| d.next().is_none())
+    {
+        assert!(listed.contains("no PTP hardware clocks"), "{listed}");
+        let out = tempora(&["now", "--source", "phc:/dev/ptp-none"]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains("PHC /dev/ptp-none: /dev/ptp-none"), "{err}");
+        let out = tempora(&["run", "--source", "phc:lo", "--duration", "1s"]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains("lo has no PTP hardware clock"), "{err}");
+    } else {
+        assert!(listed.starts_with("/dev/ptp"), "{listed}");
+    }
 }

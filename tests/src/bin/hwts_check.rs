@@ -158,6 +158,127 @@ fn check(lines: &[String]) -> Result<String, String> {
     Ok(report)
 }
 
+/// The value of `key=` in `line`.
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+}
+
+fn number(line: &str, key: &str) -> Result<f64, String> {
+    field(line, key)
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("no number {key}= in {line:?}"))
+}
+
+/// The PHC scenarios P1 to P6 (tests/hwts/init.sh, tests/src/bin/hwts_phc.rs).
+fn check_phc(lines: &[String]) -> Result<String, String> {
+    let mut report = String::new();
+    let ran = |name: &str| -> Result<&[String], String> {
+        let (body, code) =
+            section(lines, name).ok_or(format!("scenario {name} did not run to its end"))?;
+        if code != 0 {
+            return Err(format!(
+                "scenario {name} exited with {code}: {}",
+                body.join(" | ")
+            ));
+        }
+        Ok(body)
+    };
+    // P1: igb refuses PRECISE and offers EXTENDED; every method's window.
+    let p1 = ran("P1")?;
+    let chain = p1
+        .iter()
+        .find(|l| l.starts_with("chain /dev/ptp1"))
+        .ok_or("P1: no cross-timestamp chain line")?;
+    if !chain.contains("refused=precise(") || !chain.contains("method=extended") {
+        return Err(format!(
+            "P1: igb should refuse PRECISE and offer EXTENDED: {chain}"
+        ));
+    }
+    if !p1
+        .iter()
+        .any(|l| l.starts_with("/dev/ptp1 clock_name=525400120002 interfaces=eth1 "))
+    {
+        return Err("P1: tempora phc list did not map /dev/ptp1 to eth1".into());
+    }
+    report.push_str(&format!("P1: {chain}\n"));
+    for l in p1
+        .iter()
+        .filter(|l| l.starts_with("window ") || l.starts_with("caps "))
+    {
+        report.push_str(&format!("P1: {l}\n"));
+    }
+    // P2: fast reads stayed inside their bound (the binary asserts it; the numbers here).
+    let p2 = ran("P2")?;
+    let fast = p2
+        .iter()
+        .find(|l| l.starts_with("fast /dev/ptp1 seconds="))
+        .ok_or("P2: no summary")?;
+    if number(fast, "seconds")? < 30.0
+        || number(fast, "violations")? != 0.0
+        || number(fast, "backwards")? != 0.0
+    {
+        return Err(format!("P2: {fast}"));
+    }
+    report.push_str(&format!("P2: {fast}\n"));
+    // P3: the e1000e's PHC reported as faulty within one interval.
+    let p3 = ran("P3")?;
+    let kind = p3
+        .iter()
+        .find(|l| l.contains(" kind="))
+        .ok_or("P3: no fault")?;
+    report.push_str(&format!("P3: {kind}\n"));
+    // P4: hot-unplug and re-plug.
+    let p4 = ran("P4")?;
+    p4.iter()
+        .find(|l| l.contains("recovered_after_ms="))
+        .ok_or("P4: never recovered")?;
+    for l in p4.iter().filter(|l| l.starts_with("hotplug ")) {
+        report.push_str(&format!("P4: {l}\n"));
+    }
+    // P5: the daemon's status lines from the PHC source, synchronized after the first.
+    let p5 = ran("P5")?;
+    let status = status_lines(p5, &Source::Phc("eth1".parse().map_err(|e: String| e)?));
+    if status.len() < 4 || status.iter().any(|l| l.status != ClockStatus::Synchronized) {
+        return Err(format!(
+            "P5: {} status lines, not all synchronized",
+            status.len()
+        ));
+    }
+    report.push_str(&format!(
+        "P5: {} status lines from phc:eth1, all synchronized; bound {:.0} ns\n",
+        status.len(),
+        status[status.len() - 1].bound_ns()
+    ));
+    // P6: phc sync: stepped at first, then slewed; the residual over the last 10 s.
+    let p6 = ran("P6")?;
+    let updates: Vec<&String> = p6.iter().filter(|l| l.starts_with("phc-sync ")).collect();
+    if updates.len() < 20 {
+        return Err(format!("P6: {} updates", updates.len()));
+    }
+    let tail: Vec<f64> = updates[updates.len() - 10..]
+        .iter()
+        .map(|l| {
+            number(
+                l.trim_end_matches("ns").replace("ns ", " ").as_str(),
+                "offset",
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    let rms = (tail.iter().map(|o| o * o).sum::<f64>() / tail.len() as f64).sqrt();
+    let worst = tail.iter().fold(0.0f64, |m, o| m.max(o.abs()));
+    if rms > 20_000.0 {
+        return Err(format!(
+            "P6: residual RMS {rms:.0} ns over the last 10 updates"
+        ));
+    }
+    report.push_str(&format!(
+        "P6: phc sync, first update {}; residual over the last 10 s: RMS {rms:.0} ns, max {worst:.0} ns\n",
+        updates[0]
+    ));
+    Ok(report)
+}
+
 fn main() -> ExitCode {
     let Some(path) = std::env::args().nth(1) else {
         eprintln!("usage: hwts-check SERIAL_LOG");
@@ -172,7 +293,7 @@ fn main() -> ExitCode {
     };
     // The daemon writes plain text when its output is not a terminal, as here.
     let lines: Vec<String> = text.lines().map(|l| l.trim().to_string()).collect();
-    match check(&lines) {
+    match check(&lines).and_then(|r| Ok(r + &check_phc(&lines)?)) {
         Ok(report) => {
             print!("{report}");
             ExitCode::SUCCESS
@@ -227,6 +348,23 @@ mod tests {
         assert_eq!(status[0].offset_ns(), Some(-30.0));
         assert_eq!(status[0].bound_ns().round(), 200_000.0);
         assert!(status_lines(&lines(&text), &Source::Ptp("eth0".into())).is_empty());
+    }
+
+    #[test]
+    fn phc_scenarios_are_read_and_their_failures_found() {
+        let text = "== P1 begin\nchain /dev/ptp1 method=extended-monoraw refused=precise(Operation not supported)\n\
+            /dev/ptp1 clock_name=525400120002 interfaces=eth1 cross_timestamps=extended-monoraw\n== P1 exit=0\n";
+        let err = check_phc(&lines(text)).unwrap_err();
+        assert!(err.contains("P2 did not run"), "{err}");
+        let bad = text.replace("refused=precise(", "refused=basic(");
+        assert!(check_phc(&lines(&bad))
+            .unwrap_err()
+            .contains("refuse PRECISE"));
+        assert_eq!(field("a x=1 y=2", "y"), Some("2"));
+        assert_eq!(
+            number("fast seconds=30 violations=0", "violations"),
+            Ok(0.0)
+        );
     }
 
     #[test]

@@ -14,7 +14,10 @@ use tempora_core::hlc::HlcConfig;
 use tempora_core::ptp::port::DelayMechanism;
 use tempora_core::ptp::wire::ClockIdentity;
 use tempora_core::select::SelectorConfig;
-use tempora_core::time::Offset;
+use tempora_core::time::{Offset, TaiOffset};
+use tempora_std::clock::phc::steer::{Steered, SyncOptions};
+use tempora_std::clock::phc::{PhcSelector, PhcSourceConfig};
+use tempora_std::daemon::phc::PhcOptions;
 use tempora_std::daemon::{self, ClockOptions, PtpOptions, Schedule, ServeOptions, Source};
 use tempora_std::ptp::{TimestampMode, TransportKind};
 use tempora_std::KernelEstimate;
@@ -49,6 +52,9 @@ enum Command {
     /// Configuration files (TOML).
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// PTP hardware clocks: list them, or steer a clock to one.
+    #[command(subcommand)]
+    Phc(PhcCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,6 +65,113 @@ enum ConfigCommand {
         /// The file, e.g. /etc/tempora/tempora.toml.
         file: std::path::PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum PhcCommand {
+    /// List the PTP hardware clocks: device, driver name, interfaces, the best
+    /// cross-timestamp method and the ones refused, and the capabilities.
+    List,
+    /// Steer the system clock to a PHC (or, with --steer phc, a PHC to the system
+    /// clock), like linuxptp's phc2sys. This CHANGES A CLOCK: it needs CAP_SYS_TIME and
+    /// is never done unless asked for.
+    Sync(SyncArgs),
+}
+
+/// Which timescale a PHC keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PhcScale {
+    /// PTP's timescale (what ptp4l keeps a PHC on).
+    Tai,
+    /// UTC, like the system clock (what a NIC driver sets its PHC to at start).
+    Utc,
+}
+
+/// Settings of a PHC source (`--source phc:...`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "PHC options (--source phc:INDEX|PATH|IFACE)")]
+struct PhcArgs {
+    /// The timescale the PHC keeps.
+    #[arg(long, value_enum, default_value = "tai")]
+    phc_timescale: PhcScale,
+
+    /// Time between cross-timestamps (and fault checks).
+    #[arg(long, default_value = "250ms", value_parser = parse_positive_duration)]
+    phc_interval: Duration,
+
+    /// Samples per cross-timestamp (1..=25); the narrowest is kept.
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u8).range(1..=25))]
+    phc_samples: u8,
+
+    /// How fast the bound grows between cross-timestamps, in ppb.
+    #[arg(long, default_value_t = 10_000)]
+    phc_drift_ppb: u32,
+
+    /// The device's own error, added to every cross-timestamp's bound (e.g. 50ns).
+    #[arg(long, default_value = "0ns", value_parser = parse_duration)]
+    phc_device_error: Duration,
+}
+
+impl PhcArgs {
+    fn options(&self, selector: &PhcSelector, utc_offset: Option<i16>) -> PhcOptions {
+        let tai_minus_utc = daemon::tai_minus_utc(utc_offset.map(|o| TaiOffset(i32::from(o))));
+        PhcOptions {
+            selector: selector.clone(),
+            config: PhcSourceConfig {
+                interval: self.phc_interval,
+                samples: usize::from(self.phc_samples),
+                drift_ppb: self.phc_drift_ppb,
+                device_error: self.phc_device_error,
+                tai_minus_phc: match self.phc_timescale {
+                    PhcScale::Tai => Offset::ZERO,
+                    PhcScale::Utc => Offset::from(tai_minus_utc),
+                },
+                ..PhcSourceConfig::DEFAULT
+            },
+            tai_minus_utc,
+            warmup: (self.phc_interval * 8).max(Duration::from_secs(2)),
+        }
+    }
+}
+
+/// Which clock `phc sync` steers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum SteerWhich {
+    /// The system clock follows the PHC.
+    System,
+    /// The PHC follows the system clock.
+    Phc,
+}
+
+#[derive(Debug, Args)]
+struct SyncArgs {
+    /// The PHC: phc:INDEX, phc:PATH or phc:IFACE.
+    #[arg(long, value_parser = parse_phc_source)]
+    source: PhcSelector,
+
+    /// Which clock is steered.
+    #[arg(long, value_enum, default_value = "system")]
+    steer: SteerWhich,
+
+    /// The timescale the PHC keeps (TAI: it runs TAI - UTC ahead of the system clock).
+    #[arg(long, value_enum, default_value = "tai")]
+    phc_timescale: PhcScale,
+
+    /// TAI - UTC in seconds. Default: the kernel's TAI offset, or 37.
+    #[arg(long, allow_negative_numbers = true)]
+    utc_offset: Option<i16>,
+
+    /// Time between updates.
+    #[arg(long, default_value = "1s", value_parser = parse_positive_duration)]
+    interval: Duration,
+
+    /// The first offset beyond this is stepped; later ones are slewed.
+    #[arg(long, default_value = "20us", value_parser = parse_duration)]
+    step_threshold: Duration,
+
+    /// Stop after this long; steer until Ctrl-C or SIGTERM when absent.
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
 }
 
 /// The HLC's settings.
@@ -82,8 +195,21 @@ impl HlcArgs {
 
 #[derive(Debug, Args)]
 struct NowArgs {
+    /// Where time comes from: `system`, or a PTP hardware clock `phc:INDEX`,
+    /// `phc:/dev/ptpN` or `phc:IFACE` (a bounded source disciplined by
+    /// cross-timestamps; `tempora phc list` shows them).
+    #[arg(long, default_value = "system")]
+    source: Source,
+
+    /// TAI - UTC in seconds, for a PHC source. Default: the kernel's, or 37.
+    #[arg(long, allow_negative_numbers = true)]
+    utc_offset: Option<i16>,
+
     #[command(flatten)]
     hlc: HlcArgs,
+
+    #[command(flatten)]
+    phc: PhcArgs,
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +219,8 @@ struct RunArgs {
     /// PTP slave on that interface, disciplining a virtual clock (never the host clock).
     /// Repeat it for a chain in order of preference (up to 4), read as one with failover
     /// and failback: `--source ptp:eth0 --source system`.
+    /// `phc:INDEX`, `phc:/dev/ptpN` or `phc:IFACE`: a PTP hardware clock, read fast
+    /// through the system clock disciplined by cross-timestamps.
     #[arg(long, default_value = "system")]
     source: Vec<Source>,
 
@@ -124,6 +252,9 @@ struct RunArgs {
 
     #[command(flatten)]
     ptp: PtpArgs,
+
+    #[command(flatten)]
+    phc: PhcArgs,
 }
 
 #[derive(Debug, Args)]
@@ -305,7 +436,15 @@ fn parse_offset(s: &str) -> Result<Offset, String> {
 fn parse_ptp_source(s: &str) -> Result<String, String> {
     match s.parse::<Source>()? {
         Source::Ptp(iface) => Ok(iface),
-        Source::System => Err("serve needs a PTP port: ptp:IFACE".into()),
+        _ => Err("serve needs a PTP port: ptp:IFACE".into()),
+    }
+}
+
+/// `phc:INDEX|PATH|IFACE`, the PHC `phc sync` steers to or from.
+fn parse_phc_source(s: &str) -> Result<PhcSelector, String> {
+    match s.parse::<Source>()? {
+        Source::Phc(selector) => Ok(selector),
+        _ => Err("phc sync needs a PHC: phc:INDEX, phc:/dev/ptpN or phc:IFACE".into()),
     }
 }
 
@@ -328,11 +467,78 @@ fn stop_flag() -> Option<Arc<AtomicBool>> {
 }
 
 fn now(args: &NowArgs) -> ExitCode {
-    println!("{}", daemon::now(&args.hlc.options()));
+    let clock = args.hlc.options();
+    match &args.source {
+        Source::System => println!("{}", daemon::now(&clock)),
+        Source::Phc(selector) => {
+            let options = args.phc.options(selector, args.utc_offset);
+            match daemon::phc::now(&clock, &options) {
+                Ok(line) => println!("{line}"),
+                Err(e) => {
+                    eprintln!("tempora: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        Source::Ptp(_) => {
+            let mut cli = Cli::command();
+            cli.build();
+            let mut cmd = cli.find_subcommand_mut("now").cloned().unwrap_or(cli);
+            cmd.error(
+                ErrorKind::ValueValidation,
+                "now reads a clock once; a PTP slave needs `tempora run --source ptp:IFACE`",
+            )
+            .exit();
+        }
+    }
     if let Ok(k) = KernelEstimate::read() {
         println!("kernel: {k}");
     }
     ExitCode::SUCCESS
+}
+
+fn phc(command: &PhcCommand) -> ExitCode {
+    match command {
+        PhcCommand::List => match daemon::phc::list(&mut std::io::stdout().lock()) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("tempora: listing PTP hardware clocks: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        PhcCommand::Sync(args) => {
+            let Some(stop) = stop_flag() else {
+                return ExitCode::FAILURE;
+            };
+            let tai_minus_utc =
+                daemon::tai_minus_utc(args.utc_offset.map(|o| TaiOffset(i32::from(o))));
+            let options = SyncOptions {
+                steered: match args.steer {
+                    SteerWhich::System => Steered::System,
+                    SteerWhich::Phc => Steered::Phc,
+                },
+                interval: args.interval,
+                step_threshold: args.step_threshold,
+                phc_minus_system: match args.phc_timescale {
+                    PhcScale::Tai => Offset::from(tai_minus_utc),
+                    PhcScale::Utc => Offset::ZERO,
+                },
+                duration: args.duration,
+                ..SyncOptions::DEFAULT
+            };
+            let mut out = std::io::stdout().lock();
+            match daemon::phc::sync(&args.source, &options, &stop, &mut out) {
+                Ok(n) => {
+                    eprintln!("tempora: phc sync stopped after {n} updates");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("tempora: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
 }
 
 fn finish(result: Result<daemon::RunSummary, daemon::Error>) -> ExitCode {
@@ -381,8 +587,15 @@ fn run(args: &RunArgs) -> ExitCode {
     finish(match sources.as_slice() {
         [Source::System] => Ok(daemon::run_system(&clock, &schedule, &stop, &mut out)),
         [Source::Ptp(iface)] => daemon::run_ptp(iface, &clock, &ptp, &schedule, &stop, &mut out),
+        [Source::Phc(phc)] => {
+            let options = args.phc.options(phc, args.ptp.utc_offset);
+            daemon::phc::run(&clock, &options, &schedule, &stop, &mut out)
+        }
         chain => {
-            daemon::chain::run_chain(chain, &clock, &ptp, selector, &schedule, &stop, &mut out)
+            let phc = |which: &PhcSelector| args.phc.options(which, args.ptp.utc_offset);
+            daemon::chain::run_chain(
+                chain, &clock, &ptp, &phc, selector, &schedule, &stop, &mut out,
+            )
         }
     })
 }
@@ -422,6 +635,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Serve(args) => serve(args),
         Command::Config(ConfigCommand::Check { file }) => config_check(file),
+        Command::Phc(command) => phc(command),
     }
 }
 

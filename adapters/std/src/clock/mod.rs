@@ -1,10 +1,12 @@
-//! Clocks to read: the Linux system clock bounded by the kernel's own estimate, and a
-//! NIC's PTP hardware clock.
+//! Clocks to read: the Linux system clock bounded by the kernel's own estimate, a NIC's
+//! PTP hardware clock, and pulse-per-second inputs; and device hot-plug.
 
+pub mod hotplug;
 pub mod phc;
+pub mod pps;
 pub mod system;
 
-pub use phc::PhcClock;
+pub use phc::{PhcClock, PhcSource};
 pub use system::{KernelEstimate, SystemClock};
 
 use tempora_core::clock::{ClockReading, ClockSource};

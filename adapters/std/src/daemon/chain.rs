@@ -20,10 +20,12 @@ use tempora_core::hlc::Hlc;
 use tempora_core::select::{Selector, SelectorConfig};
 use tempora_core::time::{Instant, Offset, Tai, TaiOffset, Utc};
 
+use super::phc::PhcOptions;
 use super::{
     add_ptp_status, notify, on_node_event, open_node, ClockOptions, Error, PtpOptions, RunSummary,
     Schedule, Shared, Source, StatusLine,
 };
+use crate::clock::phc::PhcSelector;
 use crate::clock::TaiAsUtc;
 use crate::ptp::VirtualClock;
 use crate::{CountingHooks, SystemClock};
@@ -89,10 +91,12 @@ fn source_of(i: usize, count: usize) -> usize {
 
 /// Reads `sources` as one, printing the status line of the source being read every
 /// interval, until stopped.
+#[allow(clippy::too_many_arguments)] // the run's settings, one per kind of source
 pub fn run_chain(
     sources: &[Source],
     clock: &ClockOptions,
     ptp: &PtpOptions,
+    phc: &dyn Fn(&PhcSelector) -> PhcOptions,
     selector: SelectorConfig,
     schedule: &Schedule,
     stop: &Arc<AtomicBool>,
@@ -108,6 +112,13 @@ pub fn run_chain(
         match source {
             Source::System => {
                 links.push(Link(Arc::new(SystemClock::new())));
+                workers.push(None);
+            }
+            Source::Phc(which) => {
+                let options = phc(which);
+                let hooks = Arc::new(CountingHooks::new());
+                let source = super::phc::open(&options, &hooks)?;
+                links.push(Link(Arc::new(TaiAsUtc::new(source, options.tai_minus_utc))));
                 workers.push(None);
             }
             Source::Ptp(iface) => {

@@ -1,6 +1,6 @@
 //! The `tempora` daemon's work, apart from its command line: read a source and print a
 //! [`StatusLine`] every interval (the system clock, or a PTP slave's virtual clock),
-//! or serve the system clock as a PTP master.
+//! or serve the system clock as a PTP master; and the PHC commands ([`phc`]).
 //!
 //! Every function stops when `stop` is set (the binary sets it on Ctrl-C and SIGTERM)
 //! or its duration has passed; a duration too long to be a deadline (`300000000000y`)
@@ -10,6 +10,7 @@
 pub mod chain;
 pub mod config;
 pub mod notify;
+pub mod phc;
 pub mod status;
 
 use std::fmt;
@@ -120,9 +121,7 @@ pub struct PtpOptions {
 impl PtpOptions {
     /// TAI - UTC: as given, else the kernel's, else 37 s.
     pub fn tai_minus_utc(&self) -> TaiOffset {
-        let kernel = KernelEstimate::read().map_or(TaiOffset(0), |k| k.tai_offset);
-        self.utc_offset
-            .unwrap_or(if kernel.0 != 0 { kernel } else { TaiOffset(37) })
+        tai_minus_utc(self.utc_offset)
     }
 
     /// The port's configuration for clock `node` with `priority1`.
@@ -144,6 +143,12 @@ impl PtpOptions {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.port_config(0, 128, true).validate()
     }
+}
+
+/// TAI - UTC: `given`, else the kernel's, else 37 s (its value since 2017).
+pub fn tai_minus_utc(given: Option<TaiOffset>) -> TaiOffset {
+    let kernel = KernelEstimate::read().map_or(TaiOffset(0), |k| k.tai_offset);
+    given.unwrap_or(if kernel.0 != 0 { kernel } else { TaiOffset(37) })
 }
 
 fn identity(node: u32) -> ClockIdentity {
@@ -174,6 +179,13 @@ pub enum Error {
     Panicked,
     /// A chain of sources needs 1 to [`chain::MAX_SOURCES`] of them; this many were given.
     Sources(usize),
+    /// A PTP hardware clock could not be opened, read or steered.
+    Phc {
+        /// The PHC as the user named it.
+        phc: String,
+        /// Why.
+        source: io::Error,
+    },
 }
 
 impl fmt::Display for Error {
@@ -188,6 +200,7 @@ impl fmt::Display for Error {
                 "{n} sources given; a chain takes 1 to {}",
                 chain::MAX_SOURCES
             ),
+            Self::Phc { phc, source } => write!(f, "PHC {phc}: {source}"),
         }
     }
 }
@@ -196,7 +209,9 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Config(e) => Some(e),
-            Self::Open { source, .. } | Self::Ptp { source, .. } => Some(source),
+            Self::Open { source, .. } | Self::Ptp { source, .. } | Self::Phc { source, .. } => {
+                Some(source)
+            }
             Self::Panicked | Self::Sources(_) => None,
         }
     }

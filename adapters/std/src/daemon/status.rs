@@ -28,6 +28,7 @@ use tempora_core::ptp::wire::{ClockIdentity, PortIdentity};
 use tempora_core::time::{Instant, Offset, Utc};
 use tempora_core::timestamp::Timestamp;
 
+use crate::clock::phc::PhcSelector;
 use crate::ptp::Timestamps;
 
 /// Where a status line's time comes from, as the command line names it.
@@ -37,6 +38,9 @@ pub enum Source {
     System,
     /// A PTP port on this interface: `ptp:IFACE`.
     Ptp(String),
+    /// A PTP hardware clock, by index, path or interface: `phc:0`, `phc:/dev/ptp0`,
+    /// `phc:eth0`.
+    Phc(PhcSelector),
 }
 
 impl FromStr for Source {
@@ -45,14 +49,15 @@ impl FromStr for Source {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "system" => Ok(Self::System),
-            _ => match s.strip_prefix("ptp:") {
-                Some(iface)
+            _ => match (s.strip_prefix("ptp:"), s.strip_prefix("phc:")) {
+                (Some(iface), _)
                     if !iface.is_empty() && !iface.contains(|c: char| c.is_whitespace()) =>
                 {
                     Ok(Self::Ptp(iface.to_string()))
                 }
+                (_, Some(phc)) => phc.parse().map(Self::Phc),
                 _ => Err(format!(
-                    "unknown source '{s}' (available: system, ptp:IFACE)"
+                    "unknown source '{s}' (available: system, ptp:IFACE, phc:INDEX|PATH|IFACE)"
                 )),
             },
         }
@@ -64,6 +69,7 @@ impl fmt::Display for Source {
         match self {
             Self::System => f.write_str("system"),
             Self::Ptp(i) => write!(f, "ptp:{i}"),
+            Self::Phc(p) => write!(f, "phc:{p}"),
         }
     }
 }
@@ -637,6 +643,16 @@ mod tests {
     fn sources_parse_as_the_command_line_spells_them() {
         assert_eq!("system".parse(), Ok(Source::System));
         assert_eq!("ptp:eth0".parse(), Ok(Source::Ptp("eth0".into())));
+        assert_eq!("phc:0".parse(), Ok(Source::Phc(PhcSelector::Index(0))));
+        assert_eq!(
+            "phc:/dev/ptp1".parse(),
+            Ok(Source::Phc(PhcSelector::Path("/dev/ptp1".into())))
+        );
+        assert_eq!(
+            "phc:eth1".parse(),
+            Ok(Source::Phc(PhcSelector::Interface("eth1".into())))
+        );
+        assert!("phc:".parse::<Source>().is_err());
         for bad in ["ptp:", "gps", "ptp:a b", "PTP:eth0"] {
             assert!(bad.parse::<Source>().is_err(), "{bad}");
         }
@@ -667,7 +683,9 @@ mod tests {
             (any::<u64>(), any::<u64>(), any::<u64>()),
             prop_oneof![
                 Just(Source::System),
-                "[a-z][a-z0-9.@_-]{0,14}".prop_map(Source::Ptp)
+                "[a-z][a-z0-9.@_-]{0,14}".prop_map(Source::Ptp),
+                (0u32..64).prop_map(|i| Source::Phc(PhcSelector::Index(i))),
+                "[a-z][a-z0-9]{0,10}".prop_map(|i| Source::Phc(PhcSelector::Interface(i)))
             ],
             prop_oneof![
                 Just(ClockStatus::Synchronized),

@@ -1,0 +1,156 @@
+//! The daemon's PHC work: list the machine's PHCs, read one as a bounded source, and
+//! steer a clock to one (`tempora phc list`, `--source phc:...`, `tempora phc sync`).
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant as MonoInstant};
+
+use tempora_core::clock::ClockSource;
+use tempora_core::hlc::Hlc;
+use tempora_core::time::{Offset, TaiOffset};
+
+use crate::clock::phc::discovery;
+use crate::clock::phc::steer::{self, SyncOptions, SyncUpdate};
+use crate::clock::phc::{PhcSelector, PhcSource, PhcSourceConfig};
+use crate::clock::TaiAsUtc;
+use crate::{CountingHooks, SystemClock};
+
+use super::{ClockOptions, Error, RunSummary, Schedule, Source, StatusLine};
+
+/// How a PHC source is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PhcOptions {
+    /// Which PHC.
+    pub selector: PhcSelector,
+    /// How it is measured.
+    pub config: PhcSourceConfig,
+    /// TAI - UTC, for readings in UTC.
+    pub tai_minus_utc: TaiOffset,
+    /// How long to wait for the first estimate.
+    pub warmup: Duration,
+}
+
+fn phc_error(selector: &PhcSelector, source: io::Error) -> Error {
+    Error::Phc {
+        phc: selector.to_string(),
+        source,
+    }
+}
+
+/// Prints one line per PHC (`/dev/ptp0 clock_name=... interfaces=eth0
+/// cross_timestamps=extended refused=precise max_adj=...`), or that there is none.
+/// Returns how many there are.
+pub fn list(out: &mut impl Write) -> io::Result<usize> {
+    let phcs = discovery::list()?;
+    if phcs.is_empty() {
+        writeln!(
+            out,
+            "no PTP hardware clocks (/sys/class/ptp is empty or absent)"
+        )?;
+    }
+    for p in &phcs {
+        writeln!(out, "{p}")?;
+    }
+    Ok(phcs.len())
+}
+
+/// One PHC reading as a status line; `offset` is the system clock minus the PHC's
+/// time, both on UTC, read together.
+fn phc_line(hlc: &Hlc<TaiAsUtc<&PhcSource>, &CountingHooks>, selector: &PhcSelector) -> StatusLine {
+    let reading = hlc.clock().read();
+    let system = SystemClock::realtime_nanos();
+    let mut line = StatusLine::new(Source::Phc(selector.clone()), &reading, hlc.now());
+    line.offset = i64::try_from(i128::from(system) - i128::from(reading.time.as_nanos()))
+        .ok()
+        .map(Offset::from_nanos);
+    line
+}
+
+pub(super) fn open(options: &PhcOptions, hooks: &Arc<CountingHooks>) -> Result<PhcSource, Error> {
+    PhcSource::open(
+        options.selector.clone(),
+        options.config,
+        options.warmup,
+        Arc::clone(hooks) as Arc<dyn tempora_core::hooks::FaultHook + Send + Sync>,
+    )
+    .map_err(|e| phc_error(&options.selector, e))
+}
+
+/// The PHC's status line now (what `tempora now --source phc:...` prints).
+pub fn now(clock: &ClockOptions, options: &PhcOptions) -> Result<StatusLine, Error> {
+    let hooks = Arc::new(CountingHooks::new());
+    let source = open(options, &hooks)?;
+    let hlc = Hlc::with_hooks(
+        TaiAsUtc::new(&source, options.tai_minus_utc),
+        clock.node,
+        clock.hlc_config(),
+        &*hooks,
+    );
+    Ok(phc_line(&hlc, &options.selector))
+}
+
+/// Prints the PHC source's status line every interval until stopped; faults (a frozen
+/// or lost PHC) are logged and counted, and the source coasts in holdover meanwhile.
+pub fn run(
+    clock: &ClockOptions,
+    options: &PhcOptions,
+    schedule: &Schedule,
+    stop: &AtomicBool,
+    out: &mut impl Write,
+) -> Result<RunSummary, Error> {
+    let hooks = Arc::new(CountingHooks::new());
+    let source = open(options, &hooks)?;
+    let hlc = Hlc::with_hooks(
+        TaiAsUtc::new(&source, options.tai_minus_utc),
+        clock.node,
+        clock.hlc_config(),
+        &*hooks,
+    );
+    let started = MonoInstant::now();
+    let mut lines = 0u64;
+    loop {
+        let line = phc_line(&hlc, &options.selector);
+        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+            break;
+        }
+        if lines == 0 {
+            super::notify::ready("reading a PTP hardware clock");
+        }
+        lines += 1;
+        let next = schedule.due(started, lines);
+        loop {
+            if stop.load(Ordering::SeqCst) || schedule.over(started) {
+                return Ok(RunSummary::of(started, lines, &hooks));
+            }
+            let now = MonoInstant::now();
+            let left = match next {
+                Some(next) if now >= next => break,
+                Some(next) => next - now,
+                None => Duration::MAX,
+            };
+            std::thread::sleep(left.min(Duration::from_millis(50)));
+        }
+    }
+    Ok(RunSummary::of(started, lines, &hooks))
+}
+
+/// Steers as `options` say (the system clock to the PHC, or the PHC to the system
+/// clock), printing one line per update. Only ever run when the user asks for it.
+pub fn sync(
+    selector: &PhcSelector,
+    options: &SyncOptions,
+    stop: &AtomicBool,
+    out: &mut impl Write,
+) -> Result<u64, Error> {
+    let path = selector.resolve().map_err(|e| phc_error(selector, e))?;
+    let phc = match options.steered {
+        steer::Steered::Phc => crate::clock::PhcClock::open_writable(&path),
+        steer::Steered::System => crate::clock::PhcClock::open_path(&path),
+    }
+    .map_err(|e| phc_error(selector, e))?;
+    steer::run_sync(&phc, options, stop, |u: &SyncUpdate| {
+        let _ = writeln!(out, "phc-sync {} {u}", path.display()).and_then(|()| out.flush());
+    })
+    .map_err(|e| phc_error(selector, e))
+}
