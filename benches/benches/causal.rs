@@ -1,6 +1,7 @@
 //! Causal ordering: vector clocks (beside the `vclock` crate), the causal-delivery queue,
 //! the temporal queue (beside std's and heapless's `BinaryHeap`) and the shared queues
-//! (beside crossbeam's `ArrayQueue`), in one run.
+//! (beside crossbeam's `ArrayQueue`), in one run. Every id is `case/implementation`, the
+//! shape `benches/compare.sh` pairs rows by.
 //!
 //! `cargo bench -p tempora-benches --bench causal`
 
@@ -9,64 +10,91 @@ use std::collections::BinaryHeap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tempora_core::causal::{CausalMessage, CausalQueue, VectorClock};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use tempora_core::causal::{CausalMessage, CausalOrder, CausalQueue, VectorClock};
 use tempora_core::error::Full;
 use tempora_core::queue::{Priority, SharedTemporalQueue, TemporalQueue};
 use tempora_core::rng::SplitMix64 as Rng;
 use tempora_core::{NodeId, Timestamp, Utc};
 use tempora_std::ConcurrentTemporalQueue;
 
-/// Two clocks over `n` nodes that are concurrent (each ahead on some nodes).
-fn clocks<const N: usize>(
-    n: u32,
-) -> (
-    VectorClock<N>,
-    VectorClock<N>,
-    vclock::VClock<u32>,
-    vclock::VClock<u32>,
-) {
-    let (mut a, mut b) = (VectorClock::<N>::new(), VectorClock::<N>::new());
-    let (mut pa, mut pb) = (vclock::VClock::new(0u32), vclock::VClock::new(0u32));
-    for node in 0..n {
-        let (ca, cb) = (u64::from(node % 7 + 1), u64::from((node + 3) % 7 + 1));
-        a.set(NodeId(node), ca).unwrap();
-        b.set(NodeId(node), cb).unwrap();
-        for _ in 1..ca {
-            pa.incr(&node);
-        }
-        for _ in 1..cb {
-            pb.incr(&node);
+/// The same counters as a tempora clock and a `vclock` clock, every node present in both.
+/// vclock's `incr` inserts a new key at 0 and adds 1 after that, so `count` calls give
+/// `count - 1`: the order between two clocks is the same as tempora's.
+fn both<const N: usize>(counts: &[u64]) -> (VectorClock<N>, vclock::VClock<u32>) {
+    let mut ours = VectorClock::<N>::new();
+    let mut theirs = vclock::VClock::<u32>::default();
+    for (node, &count) in (0u32..).zip(counts) {
+        ours.set(NodeId(node), count).unwrap();
+        for _ in 0..count {
+            theirs.incr(&node);
         }
     }
-    (a, b, pa, pb)
+    assert_eq!((ours.len(), theirs.len()), (counts.len(), counts.len()));
+    (ours, theirs)
+}
+
+/// Pairs of clocks over `n` nodes, by how far `compare` must walk:
+/// - `concurrent`: each ahead on some nodes; the first proof of concurrency is at entry 5,
+///   so tempora's early exit stops there whatever `n` is;
+/// - `equal`: identical clocks; every entry must be looked at;
+/// - `before`: the right is one ahead on every node (it dominates); every entry again.
+#[allow(clippy::type_complexity)]
+fn clock_pairs<const N: usize>(
+    n: u32,
+) -> [(
+    &'static str,
+    (VectorClock<N>, vclock::VClock<u32>),
+    (VectorClock<N>, vclock::VClock<u32>),
+); 3] {
+    let base: Vec<u64> = (0..n).map(|k| u64::from(k % 7 + 1)).collect();
+    let shifted: Vec<u64> = (0..n).map(|k| u64::from((k + 3) % 7 + 1)).collect();
+    let ahead: Vec<u64> = base.iter().map(|c| c + 1).collect();
+    [
+        ("concurrent", both(&base), both(&shifted)),
+        ("equal", both(&base), both(&base)),
+        ("before", both(&base), both(&ahead)),
+    ]
 }
 
 fn vclock_group(c: &mut Criterion) {
     let mut g = c.benchmark_group("vclock");
     macro_rules! sized {
         ($n:literal) => {
-            let (a, b, pa, pb) = clocks::<$n>($n);
-            g.bench_function(BenchmarkId::new("compare/tempora", $n), |bch| {
-                bch.iter(|| black_box(black_box(&a).compare(black_box(&b))))
-            });
-            g.bench_function(BenchmarkId::new("compare/vclock", $n), |bch| {
-                bch.iter(|| black_box(black_box(&pa).partial_cmp(black_box(&pb))))
-            });
-            g.bench_function(BenchmarkId::new("merge/tempora", $n), |bch| {
-                bch.iter(|| {
-                    let mut m = a.clone();
-                    m.merge(black_box(&b)).unwrap();
-                    black_box(m)
-                })
-            });
-            g.bench_function(BenchmarkId::new("merge/vclock", $n), |bch| {
-                bch.iter(|| {
-                    let mut m = pa.clone();
-                    m.merge(black_box(&pb));
-                    black_box(m)
-                })
-            });
+            for (case, (a, pa), (b, pb)) in clock_pairs::<$n>($n) {
+                // Both crates see the same relation, or the rows compare different work.
+                let ours = a.compare(&b);
+                let theirs = pa.partial_cmp(&pb);
+                let expected = match case {
+                    "concurrent" => (CausalOrder::Concurrent, None),
+                    "equal" => (CausalOrder::Equal, Some(std::cmp::Ordering::Equal)),
+                    _ => (CausalOrder::Before, Some(std::cmp::Ordering::Less)),
+                };
+                assert_eq!((ours, theirs), expected, "{case}, N = {}", $n);
+                g.bench_function(format!("compare_{case}_{}/tempora", $n), |bch| {
+                    bch.iter(|| black_box(black_box(&a).compare(black_box(&b))))
+                });
+                g.bench_function(format!("compare_{case}_{}/vclock", $n), |bch| {
+                    bch.iter(|| black_box(black_box(&pa).partial_cmp(black_box(&pb))))
+                });
+                if case != "concurrent" {
+                    continue;
+                }
+                g.bench_function(format!("merge_{}/tempora", $n), |bch| {
+                    bch.iter(|| {
+                        let mut m = a.clone();
+                        m.merge(black_box(&b)).unwrap();
+                        black_box(m)
+                    })
+                });
+                g.bench_function(format!("merge_{}/vclock", $n), |bch| {
+                    bch.iter(|| {
+                        let mut m = pa.clone();
+                        m.merge(black_box(&pb));
+                        black_box(m)
+                    })
+                });
+            }
         };
     }
     sized!(8);
@@ -101,7 +129,7 @@ fn causal_group(c: &mut Criterion) {
     g.throughput(Throughput::Elements(LEN as u64));
     for (name, shuffle) in [("in_order", false), ("shuffled_16", true)] {
         let msgs = stream(LEN, shuffle);
-        g.bench_function(BenchmarkId::new("receive_deliver/tempora", name), |b| {
+        g.bench_function(format!("receive_deliver_{name}/tempora"), |b| {
             b.iter_batched(
                 || msgs.clone(),
                 |msgs| {
@@ -124,6 +152,8 @@ const DEPTH: usize = 1024;
 fn temporal_group(c: &mut Criterion) {
     let mut g = c.benchmark_group("temporal_queue");
     g.throughput(Throughput::Elements(1));
+    // Mixed priorities (0-3) and timestamps in no order: every push lands somewhere
+    // inside the heap, not at one end.
     let mut rng = Rng::new(1);
     let keys: Vec<(u8, u64)> = (0..DEPTH * 4)
         .map(|_| ((rng.next_u64() % 4) as u8, rng.next_u64() >> 20))
@@ -195,7 +225,11 @@ fn temporal_group(c: &mut Criterion) {
 
 /// One producer and one consumer move `n` messages; returns the wall time.
 /// Generic, so each queue's calls are inlined as they would be in an application.
-fn spsc(n: u64, push: impl Fn(u64) -> bool + Sync, pop: impl Fn(&mut u64) -> u64) -> Duration {
+fn spsc(
+    n: u64,
+    push: impl Fn(u64) -> bool + Sync,
+    mut pop: impl FnMut(&mut u64) -> u64,
+) -> Duration {
     let start = Instant::now();
     std::thread::scope(|s| {
         s.spawn(|| {
@@ -227,61 +261,121 @@ fn one(sum: &mut u64, popped: Option<u64>) -> u64 {
     })
 }
 
+/// The `k`-th message's priority (0-3) and timestamp: priorities mixed, timestamps out
+/// of order within windows of 64 (as from several HLCs whose messages cross). A hash of
+/// `k`, not a table, so the producer does the same little work for every queue.
+fn key(k: u64) -> (u8, u64) {
+    let h = k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    ((h >> 62) as u8, (k & !63) | (h >> 40 & 63))
+}
+
+/// Batch size for the batched consumers.
+const BATCH: usize = 256;
+
 fn shared_group(c: &mut Criterion) {
     let mut g = c.benchmark_group("shared_queue_1p1c");
     g.sample_size(10);
     const N: u64 = 1_000_000;
     g.throughput(Throughput::Elements(N));
-    let ts = |k: u64| Timestamp::<Utc>::from_raw(k, NodeId(1));
+    let push_concurrent = |q: &ConcurrentTemporalQueue<u64, Utc, 1024>, k: u64| {
+        let (p, t) = key(k);
+        q.push(Priority(p), Timestamp::from_raw(t, NodeId(1)), k)
+            .is_ok()
+    };
+    // crossbeam carries the same (priority, timestamp, message) triple, in FIFO order.
+    type Triple = (u8, u64, u64);
+    let push_crossbeam = |q: &crossbeam_queue::ArrayQueue<Triple>, k: u64| {
+        let (p, t) = key(k);
+        q.push((p, t, k)).is_ok()
+    };
 
-    g.bench_function("tempora_concurrent/pop_batch", |b| {
+    // Per item against per item: one `pop` call per message on every queue.
+    g.bench_function("per_item/tempora_concurrent", |b| {
         b.iter_custom(|iters| {
             (0..iters)
                 .map(|_| {
                     let q = ConcurrentTemporalQueue::<u64, Utc, 1024>::new();
                     spsc(
                         N,
-                        |k| q.push(Priority(0), ts(k), k).is_ok(),
-                        |sum: &mut u64| q.pop_batch(256, |e| *sum += e.message) as u64,
-                    )
-                })
-                .sum()
-        })
-    });
-    g.bench_function("tempora_concurrent/pop", |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    let q = ConcurrentTemporalQueue::<u64, Utc, 1024>::new();
-                    spsc(
-                        N,
-                        |k| q.push(Priority(0), ts(k), k).is_ok(),
+                        |k| push_concurrent(&q, k),
                         |sum: &mut u64| one(sum, q.pop().map(|e| e.message)),
                     )
                 })
                 .sum()
         })
     });
-    g.bench_function("tempora_critical_section/pop", |b| {
+    g.bench_function("per_item/tempora_critical_section", |b| {
         b.iter_custom(|iters| {
             (0..iters)
                 .map(|_| {
                     let q = Box::new(SharedTemporalQueue::<u64, Utc, 1024>::new());
                     spsc(
                         N,
-                        |k| !matches!(q.push(Priority(0), ts(k), k), Err(Full(_))),
+                        |k| {
+                            let (p, t) = key(k);
+                            let ts = Timestamp::from_raw(t, NodeId(1));
+                            !matches!(q.push(Priority(p), ts, k), Err(Full(_)))
+                        },
                         |sum: &mut u64| one(sum, q.pop().map(|e| e.message)),
                     )
                 })
                 .sum()
         })
     });
-    g.bench_function("crossbeam_array_queue_fifo/pop", |b| {
+    g.bench_function("per_item/crossbeam_array_queue_fifo", |b| {
         b.iter_custom(|iters| {
             (0..iters)
                 .map(|_| {
-                    let q = crossbeam_queue::ArrayQueue::<u64>::new(1024);
-                    spsc(N, |k| q.push(k).is_ok(), |sum: &mut u64| one(sum, q.pop()))
+                    let q = crossbeam_queue::ArrayQueue::<Triple>::new(1024);
+                    spsc(
+                        N,
+                        |k| push_crossbeam(&q, k),
+                        |sum: &mut u64| one(sum, q.pop().map(|(_, _, m)| m)),
+                    )
+                })
+                .sum()
+        })
+    });
+
+    // Batched against batched: up to 256 messages per consumer call on both sides.
+    g.bench_function("batched_256/tempora_concurrent", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    let q = ConcurrentTemporalQueue::<u64, Utc, 1024>::new();
+                    spsc(
+                        N,
+                        |k| push_concurrent(&q, k),
+                        |sum: &mut u64| q.pop_batch(BATCH, |e| *sum += e.message) as u64,
+                    )
+                })
+                .sum()
+        })
+    });
+    g.bench_function("batched_256/crossbeam_array_queue_fifo", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    let q = crossbeam_queue::ArrayQueue::<Triple>::new(1024);
+                    let mut buf = vec![(0u8, 0u64, 0u64); BATCH];
+                    spsc(
+                        N,
+                        |k| push_crossbeam(&q, k),
+                        |sum: &mut u64| {
+                            // Drain into a buffer, then handle the batch, as a batched
+                            // consumer of a FIFO would.
+                            let mut n = 0;
+                            while n < BATCH {
+                                match q.pop() {
+                                    Some(x) => buf[n] = x,
+                                    None => break,
+                                }
+                                n += 1;
+                            }
+                            *sum += buf[..n].iter().map(|&(_, _, m)| m).sum::<u64>();
+                            n as u64
+                        },
+                    )
                 })
                 .sum()
         })

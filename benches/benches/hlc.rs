@@ -1,4 +1,6 @@
-//! Group `hlc`: tempora's HLC beside uhlc and the raw clock read, in one run.
+//! Group `hlc`: tempora's HLC beside uhlc (a mutex around its state) and hlc-gen
+//! (lock-free, one `AtomicU64`, millisecond ticks), and the raw clock read, in one run.
+//! Every id is `case/implementation`, the shape `benches/compare.sh` pairs rows by.
 //!
 //! `cargo bench -p tempora-benches --bench hlc`
 
@@ -39,10 +41,10 @@ fn hlc(c: &mut Criterion) {
     let mut g = c.benchmark_group("hlc");
     g.throughput(Throughput::Elements(1));
 
-    g.bench_function("floor/clock_gettime_realtime", |b| {
+    g.bench_function("floor_clock_gettime_realtime/std", |b| {
         b.iter(|| black_box(SystemTime::now()))
     });
-    g.bench_function("floor/tempora_system_clock_time", |b| {
+    g.bench_function("floor_system_clock_time/tempora", |b| {
         let clock = SystemClock::new();
         b.iter(|| black_box(clock.time()))
     });
@@ -50,6 +52,12 @@ fn hlc(c: &mut Criterion) {
     g.bench_function("now/tempora", |b| b.iter(|| black_box(HLC.now())));
     let uhlc = uhlc::HLC::default();
     g.bench_function("now/uhlc", |b| b.iter(|| black_box(uhlc.new_timestamp())));
+    // hlc-gen's one wall-clock source is `UtcClock` (chrono's `Utc::now`); the drift bound
+    // is uhlc's default (500 ms), so all three check a remote against the same limit.
+    let hlc_gen = hlc_gen::HlcGenerator::new(500);
+    g.bench_function("now/hlc_gen", |b| {
+        b.iter(|| black_box(hlc_gen.next_timestamp()))
+    });
 
     // Merging a message from a peer: the remote timestamp was taken just before, so it is
     // behind local time by the time it is merged (the common case).
@@ -63,6 +71,16 @@ fn hlc(c: &mut Criterion) {
     g.bench_function("update/uhlc", |b| {
         b.iter(|| black_box(uhlc.update_with_timestamp(black_box(&uhlc_remote))))
     });
+    let hlc_gen_remote = hlc_gen::HlcGenerator::new(500)
+        .next_timestamp()
+        .expect("a fresh generator stamps");
+    // Each merge is accepted, or the rows would time the refusal path.
+    assert!(HLC.update(remote).is_ok());
+    assert!(uhlc.update_with_timestamp(&uhlc_remote).is_ok());
+    assert!(hlc_gen.update(&hlc_gen_remote).is_ok());
+    g.bench_function("update/hlc_gen", |b| {
+        b.iter(|| black_box(hlc_gen.update(black_box(&hlc_gen_remote))))
+    });
 
     g.bench_function("now_2_threads/tempora", |b| {
         b.iter_custom(|iters| {
@@ -75,6 +93,13 @@ fn hlc(c: &mut Criterion) {
         b.iter_custom(|iters| {
             contended(iters, &|| {
                 black_box(uhlc.new_timestamp());
+            })
+        })
+    });
+    g.bench_function("now_2_threads/hlc_gen", |b| {
+        b.iter_custom(|iters| {
+            contended(iters, &|| {
+                black_box(hlc_gen.next_timestamp());
             })
         })
     });

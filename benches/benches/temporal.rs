@@ -1,7 +1,19 @@
-//! Interval queries (beside coitrees and rust-lapper, same data, same queries), in one run.
+//! Interval queries (beside coitrees and rust-lapper, same data, same queries), the
+//! temporal graph and pattern detection, in one run. Every id is `case/implementation`,
+//! the shape `benches/compare.sh` pairs rows by.
 //!
 //! `cargo bench -p tempora-benches --bench temporal`
+//!
+//! coitrees' README asks for `-C target-cpu=native` to turn on its SIMD (AVX2) search, so
+//! the interval rows are meant to be run in both builds; the native one in its own target
+//! directory, so that the two builds do not overwrite each other:
+//!
+//! `RUSTFLAGS="-C target-cpu=native" CARGO_TARGET_DIR=target/native cargo bench -p
+//! tempora-benches --bench temporal -- intervals`
+//!
+//! (`benches/compare.sh --native temporal` runs both builds, interleaved.)
 
+use std::borrow::Borrow;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -25,6 +37,26 @@ fn data() -> Vec<(u64, u64)> {
         .map(|_| {
             let s = rng.next_u64() % SPAN;
             (s, s + 1 + rng.next_u64() % 999)
+        })
+        .collect()
+}
+
+/// The same, except that 1% of the intervals are long: lengths log-uniform over
+/// [10^6, 10^8), so many span the whole range the queries fall in. A structure that
+/// bounds its scan by the longest interval (rust-lapper) turns linear here.
+fn data_long_mix() -> Vec<(u64, u64)> {
+    let mut rng = Rng::new(43);
+    (0..N)
+        .map(|_| {
+            let s = rng.next_u64() % SPAN;
+            let len = if rng.next_u64() % 100 == 0 {
+                // 10^(6 + 2u) for u uniform in [0, 1).
+                let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+                10f64.powf(6.0 + 2.0 * u) as u64
+            } else {
+                1 + rng.next_u64() % 999
+            };
+            (s, s + len)
         })
         .collect()
 }
@@ -77,77 +109,90 @@ fn build_lapper(data: &[(u64, u64)]) -> rust_lapper::Lapper<u64, u32> {
 }
 
 fn intervals(c: &mut Criterion) {
-    let data = data();
-    let tempora = build_tempora(&data);
-    let coitree = build_coitrees(&data);
-    let lapper = build_lapper(&data);
-
-    // Same answers from all three, or the comparison means nothing.
-    for &(a, b) in queries(100).iter().take(500) {
-        let ours = tempora.count_overlapping(Interval::new(a, b).unwrap());
-        assert_eq!(ours, coitree.query_count(a as i32, (b - 1) as i32));
-        assert_eq!(ours, lapper.find(a, b).count());
-    }
-
+    // Which build this is: coitrees searches with AVX2 only when the compiler may use it.
+    println!(
+        "intervals: built with avx2 = {} (RUSTFLAGS=\"-C target-cpu=native\" turns it on \
+         where the CPU has it)",
+        cfg!(target_feature = "avx2")
+    );
     let mut g = c.benchmark_group("intervals");
-    for (name, len) in [("point", 1u64), ("range_100", 100)] {
-        let qs = queries(len);
-        let hits: usize = qs
-            .iter()
-            .map(|&(a, b)| tempora.count_overlapping(Interval::new(a, b).unwrap()))
-            .sum();
-        println!(
-            "intervals/{name}: {:.2} hits per query",
-            hits as f64 / qs.len() as f64
-        );
-        g.throughput(Throughput::Elements(1));
-        g.bench_function(format!("{name}/tempora"), |bch| {
-            let mut i = 0;
-            bch.iter(|| {
-                let (a, b) = qs[i % QUERIES];
-                i += 1;
-                let mut sum = 0u32;
-                tempora.overlapping(Interval::new(a, b).unwrap(), |_, &v| {
-                    sum = sum.wrapping_add(v)
-                });
-                black_box(sum)
-            })
+    for (set, data) in [("", data()), ("long_mix_", data_long_mix())] {
+        let tempora = build_tempora(&data);
+        let coitree = build_coitrees(&data);
+        let lapper = build_lapper(&data);
+
+        // Same answers from all three, or the comparison means nothing.
+        for len in [1, 100] {
+            for &(a, b) in queries(len).iter().take(500) {
+                let ours = tempora.count_overlapping(Interval::new(a, b).unwrap());
+                assert_eq!(ours, coitree.query_count(a as i32, (b - 1) as i32));
+                assert_eq!(ours, lapper.find(a, b).count());
+            }
+        }
+
+        for (name, len) in [("point", 1u64), ("range_100", 100)] {
+            let name = format!("{set}{name}");
+            let qs = queries(len);
+            let hits: usize = qs
+                .iter()
+                .map(|&(a, b)| tempora.count_overlapping(Interval::new(a, b).unwrap()))
+                .sum();
+            println!(
+                "intervals/{name}: {:.2} hits per query",
+                hits as f64 / qs.len() as f64
+            );
+            g.throughput(Throughput::Elements(1));
+            g.bench_function(format!("{name}/tempora"), |bch| {
+                let mut i = 0;
+                bch.iter(|| {
+                    let (a, b) = qs[i % QUERIES];
+                    i += 1;
+                    let mut sum = 0u32;
+                    tempora.overlapping(Interval::new(a, b).unwrap(), |_, &v| {
+                        sum = sum.wrapping_add(v)
+                    });
+                    black_box(sum)
+                })
+            });
+            g.bench_function(format!("{name}/coitrees"), |bch| {
+                let mut i = 0;
+                bch.iter(|| {
+                    let (a, b) = qs[i % QUERIES];
+                    i += 1;
+                    let mut sum = 0u32;
+                    coitree.query(a as i32, (b - 1) as i32, |n| {
+                        // The metadata is a `u32` in the plain tree and a `&u32` in the
+                        // AVX2 one (`target-cpu=native`); `Borrow` reads both.
+                        let v: &u32 = Borrow::borrow(&n.metadata);
+                        sum = sum.wrapping_add(*v)
+                    });
+                    black_box(sum)
+                })
+            });
+            g.bench_function(format!("{name}/rust_lapper"), |bch| {
+                let mut i = 0;
+                bch.iter(|| {
+                    let (a, b) = qs[i % QUERIES];
+                    i += 1;
+                    let mut sum = 0u32;
+                    for iv in lapper.find(a, b) {
+                        sum = sum.wrapping_add(iv.val);
+                    }
+                    black_box(sum)
+                })
+            });
+        }
+        g.throughput(Throughput::Elements(N as u64));
+        g.bench_function(format!("{set}build_100k/tempora"), |b| {
+            b.iter(|| black_box(build_tempora(&data)))
         });
-        g.bench_function(format!("{name}/coitrees"), |bch| {
-            let mut i = 0;
-            bch.iter(|| {
-                let (a, b) = qs[i % QUERIES];
-                i += 1;
-                let mut sum = 0u32;
-                coitree.query(a as i32, (b - 1) as i32, |n| {
-                    sum = sum.wrapping_add(n.metadata)
-                });
-                black_box(sum)
-            })
+        g.bench_function(format!("{set}build_100k/coitrees"), |b| {
+            b.iter(|| black_box(build_coitrees(&data)))
         });
-        g.bench_function(format!("{name}/rust_lapper"), |bch| {
-            let mut i = 0;
-            bch.iter(|| {
-                let (a, b) = qs[i % QUERIES];
-                i += 1;
-                let mut sum = 0u32;
-                for iv in lapper.find(a, b) {
-                    sum = sum.wrapping_add(iv.val);
-                }
-                black_box(sum)
-            })
+        g.bench_function(format!("{set}build_100k/rust_lapper"), |b| {
+            b.iter(|| black_box(build_lapper(&data)))
         });
     }
-    g.throughput(Throughput::Elements(N as u64));
-    g.bench_function("build_100k/tempora", |b| {
-        b.iter(|| black_box(build_tempora(&data)))
-    });
-    g.bench_function("build_100k/coitrees", |b| {
-        b.iter(|| black_box(build_coitrees(&data)))
-    });
-    g.bench_function("build_100k/rust_lapper", |b| {
-        b.iter(|| black_box(build_lapper(&data)))
-    });
     g.finish();
 }
 
@@ -309,7 +354,7 @@ fn pattern(c: &mut Criterion) {
     let mut g = c.benchmark_group("pattern");
     g.throughput(Throughput::Elements(1));
     let mut matches = 0u64;
-    g.bench_function("sequence3_1000_partitions/matcher", |b| {
+    g.bench_function("sequence3_1000_partitions_matcher/tempora", |b| {
         let mut m = new_seq();
         let mut i = 0;
         b.iter(|| {
@@ -322,7 +367,7 @@ fn pattern(c: &mut Criterion) {
             });
         })
     });
-    g.bench_function("sequence3_1000_partitions/detector_in_order", |b| {
+    g.bench_function("sequence3_1000_partitions_detector_in_order/tempora", |b| {
         let mut d = Box::new(Detector::<u8, Utc, _, 1024>::new(
             *new_seq(),
             Duration::ZERO,
@@ -334,19 +379,22 @@ fn pattern(c: &mut Criterion) {
             let _ = black_box(d.push(e, &mut |_: Report<'_>| {}));
         })
     });
-    g.bench_function("sequence3_1000_partitions/detector_lateness_10us", |b| {
-        // Arrival order shuffled within 10 µs (100 events); the buffer holds them.
-        let mut d = Box::new(Detector::<u8, Utc, _, 1024>::new(
-            *new_seq(),
-            Duration::from_micros(10),
-        ));
-        let mut i = 0;
-        b.iter(|| {
-            let k = i ^ 0x3f; // a fixed permutation within blocks of 64 events
-            i += 1;
-            let _ = black_box(d.push(event(k), &mut |_: Report<'_>| {}));
-        })
-    });
+    g.bench_function(
+        "sequence3_1000_partitions_detector_lateness_10us/tempora",
+        |b| {
+            // Arrival order shuffled within 10 µs (100 events); the buffer holds them.
+            let mut d = Box::new(Detector::<u8, Utc, _, 1024>::new(
+                *new_seq(),
+                Duration::from_micros(10),
+            ));
+            let mut i = 0;
+            b.iter(|| {
+                let k = i ^ 0x3f; // a fixed permutation within blocks of 64 events
+                i += 1;
+                let _ = black_box(d.push(event(k), &mut |_: Report<'_>| {}));
+            })
+        },
+    );
     g.finish();
     println!("pattern: {matches} matches while benchmarking the matcher");
 }
