@@ -15,7 +15,7 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant as MonoInstant;
+use std::time::{Duration, Instant as MonoInstant};
 
 use prometheus_client::encoding::{prometheus_text, text as openmetrics_text};
 use prometheus_client::metrics::counter::Counter;
@@ -501,16 +501,21 @@ impl PrometheusHooks {
         self.inner.source_active.set(name);
     }
 
-    /// Records what a reading of the served time says: its bound (`+Inf` when
-    /// unbounded) and its status.
+    /// Records what a reading of the served time says: its bound and its status.
     pub fn observe_reading<S: Timescale>(&self, reading: &ClockReading<S>) {
-        let bound = if reading.bound == std::time::Duration::MAX {
-            f64::INFINITY
-        } else {
-            reading.bound.as_secs_f64()
-        };
-        self.inner.error_bound.set(bound);
-        self.inner.status.set(reading.status.as_str());
+        self.observe_bound((reading.bound != Duration::MAX).then_some(reading.bound));
+        self.observe_status(reading.status);
+    }
+
+    /// Records the served time's bound (`None`: unbounded, exported as `+Inf`).
+    pub fn observe_bound(&self, bound: Option<Duration>) {
+        let seconds = bound.map_or(f64::INFINITY, |b| b.as_secs_f64());
+        self.inner.error_bound.set(seconds);
+    }
+
+    /// Records the served time's status.
+    pub fn observe_status(&self, status: ClockStatus) {
+        self.inner.status.set(status.as_str());
     }
 
     /// Records the local clock minus its reference, in seconds (`None`: no reference).
@@ -720,7 +725,6 @@ impl MetricsHook for PrometheusHooks {
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
-    use std::time::Duration;
 
     use tempora_core::clock::{Anomaly, ManualClock};
     use tempora_core::hlc::{Hlc, HlcConfig};

@@ -3,6 +3,7 @@
 //! Argument parsing only: the work is [`tempora_std::daemon`]'s.
 #![forbid(unsafe_code)]
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,7 +14,10 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use tempora_core::hlc::HlcConfig;
 use tempora_core::ptp::port::DelayMechanism;
 use tempora_core::time::Offset;
-use tempora_std::daemon::{self, ClockOptions, PtpOptions, Schedule, ServeOptions, Source};
+use tempora_std::daemon::{
+    self, ClockOptions, DaemonMetrics, MetricsEndpoint, PtpOptions, ReadyPolicy, Schedule,
+    ServeOptions, Source,
+};
 use tempora_std::ptp::{TimestampMode, TransportKind};
 use tempora_std::KernelEstimate;
 
@@ -89,6 +93,17 @@ struct RunArgs {
     /// Time between status lines.
     #[arg(long, default_value = "1s", value_parser = parse_positive_duration)]
     interval: Duration,
+
+    /// Serve metrics (/metrics, OpenMetrics or Prometheus text), /healthz and /readyz
+    /// over HTTP on this address, e.g. 127.0.0.1:9898; port 0 takes a free port (the
+    /// address is printed on stderr). Keep it on loopback unless the network is trusted.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
+
+    /// /readyz answers 200 while the source is synchronized or in holdover with its
+    /// bound within this.
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    ready_max_bound: Duration,
 
     #[command(flatten)]
     ptp: PtpArgs,
@@ -323,11 +338,51 @@ fn run(args: &RunArgs) -> ExitCode {
         duration: args.duration,
         interval: args.interval,
     };
+    let (metrics, _endpoint) = match start_metrics(args) {
+        Ok(m) => m.unzip(),
+        Err(e) => {
+            eprintln!("tempora: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut out = std::io::stdout().lock();
     finish(match &args.source {
-        Source::System => Ok(daemon::run_system(&clock, &schedule, &stop, &mut out)),
-        Source::Ptp(iface) => daemon::run_ptp(iface, &clock, &ptp, &schedule, &stop, &mut out),
+        Source::System => Ok(daemon::run_system(
+            &clock,
+            &schedule,
+            &stop,
+            &mut out,
+            metrics.as_ref(),
+        )),
+        Source::Ptp(iface) => daemon::run_ptp(
+            iface,
+            &clock,
+            &ptp,
+            &schedule,
+            &stop,
+            &mut out,
+            metrics.as_ref(),
+        ),
     })
+}
+
+/// The metrics and their endpoint, when `--metrics` asks for them; the endpoint serves
+/// until dropped.
+fn start_metrics(
+    args: &RunArgs,
+) -> Result<Option<(DaemonMetrics, MetricsEndpoint)>, daemon::EndpointError> {
+    let Some(addr) = args.metrics else {
+        return Ok(None);
+    };
+    let policy = ReadyPolicy {
+        max_bound: args.ready_max_bound,
+        // Three status lines missed, and at least 3 s: the loop is stuck.
+        stale_after: args.interval.saturating_mul(3).max(Duration::from_secs(3)),
+    };
+    let metrics = DaemonMetrics::new(&args.source.to_string(), policy);
+    let endpoint = MetricsEndpoint::start(addr, metrics.clone())?;
+    eprintln!("tempora: metrics on http://{}/metrics", endpoint.addr());
+    Ok(Some((metrics, endpoint)))
 }
 
 fn serve(args: &ServeArgs) -> ExitCode {

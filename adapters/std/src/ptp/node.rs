@@ -20,6 +20,8 @@ use std::time::Duration;
 
 use tempora_core::clock::ClockSource;
 use tempora_core::discipline::DisciplineConfig;
+use tempora_core::hooks::{MetricsHook, NoHooks};
+use tempora_core::ptp::filter::FLOOR_WINDOW;
 use tempora_core::ptp::port::{Action, Measurement, Port, PortConfig, PortState, Timer};
 use tempora_core::time::{Instant, Offset, Tai};
 
@@ -89,9 +91,11 @@ impl std::fmt::Display for NodeEvent {
 /// is taken not to stamp them.
 pub const MISSING_TIMESTAMPS_LIMIT: u32 = 8;
 
-/// The port, its sockets and its virtual clock.
-pub struct PtpNode {
-    port: Port<4>,
+/// The port, its sockets and its virtual clock; `H` counts what the port does (the
+/// default [`NoHooks`] costs nothing).
+pub struct PtpNode<H = NoHooks> {
+    port: Port<4, FLOOR_WINDOW, 4, H>,
+    hooks: H,
     transport: Box<dyn PtpTransport>,
     kind: TransportKind,
     iface: String,
@@ -157,6 +161,22 @@ impl PtpNode {
         shift: Offset,
         mode: TimestampMode,
     ) -> io::Result<Self> {
+        Self::open_with_hooks(kind, iface, config, shift, mode, NoHooks)
+    }
+}
+
+impl<H: MetricsHook + Clone> PtpNode<H> {
+    /// [`PtpNode::open`], with a port whose messages, rejections, states and
+    /// measurements go to `hooks` (a clone of them, after a fall back to software
+    /// timestamps restarts the port).
+    pub fn open_with_hooks(
+        kind: TransportKind,
+        iface: &str,
+        config: PortConfig,
+        shift: Offset,
+        mode: TimestampMode,
+        hooks: H,
+    ) -> io::Result<Self> {
         config
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -176,7 +196,8 @@ impl PtpNode {
             }
         }
         Ok(Self {
-            port: Port::new(config),
+            port: Port::with_hooks(config, hooks.clone()),
+            hooks,
             transport: open_transport(kind, iface, ts)?,
             kind,
             iface: iface.to_string(),
@@ -215,7 +236,7 @@ impl PtpNode {
         // leaves the node as it was.
         self.transport = open_transport(self.kind, &self.iface, Timestamps::Software)?;
         self.clock.set_base(None).map_err(io::Error::other)?;
-        self.port = Port::new(*self.port.config());
+        self.port = Port::with_hooks(*self.port.config(), self.hooks.clone());
         self.timers = [None; 4];
         self.missing = 0;
         events.push(NodeEvent::Timestamps {
