@@ -58,6 +58,12 @@ const REJECT_REASONS: [&str; 7] = [
     "time-out-of-range",
 ];
 
+/// Why a selector switches: `SwitchReason::as_str`'s names.
+const SWITCH_REASONS: [&str; 4] = ["status", "bound", "anomaly", "failback"];
+
+/// What a selector's detector sees: `Anomaly::as_str`'s names.
+const ANOMALIES: [&str; 4] = ["stepped-forward", "stepped-back", "frozen", "rate"];
+
 /// Why a causal queue refuses a message: `RefusalReason::as_str`'s names.
 const CAUSAL_REFUSALS: [&str; 4] = ["duplicate", "full", "malformed", "clock"];
 
@@ -156,7 +162,7 @@ struct Inner {
     carry: FloatGauge,
     status: StateSet,
     source_active: StateSet,
-    switches: Family<[(&'static str, String); 3], Counter>,
+    switches: Family<[(&'static str, String); 2], Counter>,
     anomalies: Family<[(&'static str, String); 2], Counter>,
     faults: Counters,
 
@@ -364,7 +370,7 @@ impl PrometheusHooks {
         let switches = Family::default();
         r.register(
             "source_switches",
-            "Switches between sources, by source left, source taken and reason",
+            "Switches between sources, by source taken and reason",
             switches.clone(),
         );
         let anomalies = Family::default();
@@ -423,6 +429,16 @@ impl PrometheusHooks {
             for direction in ["received", "sent"] {
                 let _ = ptp_messages
                     .get_or_create(&[("direction", direction.into()), ("type", name.into())]);
+            }
+        }
+        for source in sources {
+            for reason in SWITCH_REASONS {
+                let _ = switches
+                    .get_or_create(&[("to", source.to_string()), ("reason", reason.into())]);
+            }
+            for anomaly in ANOMALIES {
+                let _ = anomalies
+                    .get_or_create(&[("source", source.to_string()), ("anomaly", anomaly.into())]);
             }
         }
         let sources: Vec<String> = sources.iter().map(|s| s.to_string()).collect();
@@ -599,10 +615,9 @@ impl FaultHook for PrometheusHooks {
             .get_or_create(&label("kind", fault_kind(&fault)))
             .inc();
         match fault {
-            Fault::SourceSwitched { from, to, reason } => {
+            Fault::SourceSwitched { to, reason, .. } => {
                 m.switches
                     .get_or_create(&[
-                        ("from", self.source_name(from)),
                         ("to", self.source_name(to)),
                         ("reason", reason.as_str().to_string()),
                     ])
@@ -879,7 +894,7 @@ mod tests {
         assert_eq!(
             value(
                 &hooks,
-                "tempora_source_switches_total{from=\"phc:/dev/ptp0\",to=\"system\",reason=\"anomaly\"}"
+                "tempora_source_switches_total{to=\"system\",reason=\"anomaly\"}"
             ),
             1.0
         );
