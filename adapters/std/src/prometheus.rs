@@ -12,6 +12,20 @@
 //! that can be known in advance (fault kinds, PTP message types, rejection reasons,
 //! states) are created at zero, so `rate()` and alerts see a series from the first
 //! scrape rather than from the first event. `docs/monitoring.md` lists every metric.
+//!
+//! ```
+//! use tempora_core::hlc::{Hlc, HlcConfig};
+//! use tempora_core::timestamp::NodeId;
+//! use tempora_std::{PrometheusHooks, SystemClock};
+//!
+//! let metrics = PrometheusHooks::new(&["system"], 64);
+//! let hlc = Hlc::with_hooks(SystemClock::new(), NodeId(7), HlcConfig::DEFAULT, metrics.clone());
+//! // Counted on every call; timed on one call in 64.
+//! let _stamp = metrics.hlc_latency().time(|| hlc.now());
+//! let text = metrics.encode_prometheus_text();
+//! assert!(text.contains("tempora_hlc_generations_total 1\n"));
+//! assert!(text.contains("tempora_hlc_latency_seconds_count 1\n"));
+//! ```
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
