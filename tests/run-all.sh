@@ -11,11 +11,13 @@ rustup target add thumbv7m-none-eabi thumbv6m-none-eabi >/dev/null
 rustup component add llvm-tools >/dev/null
 # Debian packages the tests use: QEMU boots the firmware suite and the hardware
 # timestamping guest (tests/install-qemu.sh); linuxptp's ptp4l is the real PTP peer;
-# iproute2 builds the test namespaces.
+# iproute2 builds the test namespaces; prometheus (with promtool) scrapes the daemon's
+# metrics endpoint and checks the alert rules.
 bash tests/install-qemu.sh
 missing=()
 command -v ptp4l >/dev/null 2>&1 || missing+=(linuxptp)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+{ command -v prometheus && command -v promtool; } >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing ${missing[*]} (Debian packages)"
     sudo_cmd=""

@@ -10,9 +10,10 @@ use std::time::{Duration, SystemTime};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tempora_core::clock::ClockSource;
-use tempora_core::hlc::Hlc;
+use tempora_core::hlc::{Hlc, HlcConfig};
 use tempora_core::timestamp::NodeId;
-use tempora_std::SystemClock;
+use tempora_std::prometheus::DEFAULT_SAMPLE_EVERY;
+use tempora_std::{PrometheusHooks, SystemClock};
 
 static HLC: Hlc<SystemClock> = Hlc::new(SystemClock::new(), NodeId(1));
 
@@ -50,6 +51,20 @@ fn hlc(c: &mut Criterion) {
     });
 
     g.bench_function("now/tempora", |b| b.iter(|| black_box(HLC.now())));
+    // The daemon's exporter: a counter on every call, one call in 64 timed.
+    let metrics = PrometheusHooks::new(&["system"], DEFAULT_SAMPLE_EVERY);
+    let exported = Hlc::with_hooks(
+        SystemClock::new(),
+        NodeId(1),
+        HlcConfig::DEFAULT,
+        metrics.clone(),
+    );
+    g.bench_function("now/tempora_prometheus_counted", |b| {
+        b.iter(|| black_box(exported.now()))
+    });
+    g.bench_function("now/tempora_prometheus_sampled", |b| {
+        b.iter(|| black_box(metrics.hlc_latency().time(|| exported.now())))
+    });
     let uhlc = uhlc::HLC::default();
     g.bench_function("now/uhlc", |b| b.iter(|| black_box(uhlc.new_timestamp())));
     // hlc-gen's one wall-clock source is `UtcClock` (chrono's `Utc::now`); the drift bound

@@ -244,3 +244,79 @@ impl<T: MetricsHook + ?Sized> MetricsHook for &T {
         (**self).record(metric)
     }
 }
+
+/// Both hooks hear everything, the first first: a counter beside an exporter, say.
+impl<A: FaultHook, B: FaultHook> FaultHook for (A, B) {
+    #[inline(always)]
+    fn fault(&self, fault: Fault) {
+        self.0.fault(fault);
+        self.1.fault(fault);
+    }
+}
+
+/// Both hooks hear everything, the first first.
+impl<A: MetricsHook, B: MetricsHook> MetricsHook for (A, B) {
+    #[inline(always)]
+    fn record(&self, metric: Metric) {
+        self.0.record(metric);
+        self.1.record(metric);
+    }
+}
+
+/// A hook chosen at run time (an exporter that is only there when configured);
+/// `None` hears nothing.
+impl<T: FaultHook> FaultHook for Option<T> {
+    #[inline(always)]
+    fn fault(&self, fault: Fault) {
+        if let Some(hook) = self {
+            hook.fault(fault);
+        }
+    }
+}
+
+/// A hook chosen at run time; `None` hears nothing.
+impl<T: MetricsHook> MetricsHook for Option<T> {
+    #[inline(always)]
+    fn record(&self, metric: Metric) {
+        if let Some(hook) = self {
+            hook.record(metric);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use core::cell::Cell;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Count {
+        faults: Cell<u32>,
+        metrics: Cell<u32>,
+    }
+
+    impl FaultHook for Count {
+        fn fault(&self, _: Fault) {
+            self.faults.set(self.faults.get() + 1);
+        }
+    }
+
+    impl MetricsHook for Count {
+        fn record(&self, _: Metric) {
+            self.metrics.set(self.metrics.get() + 1);
+        }
+    }
+
+    #[test]
+    fn a_pair_hears_everything_twice_and_none_hears_nothing() {
+        let (a, b, c) = (Count::default(), Count::default(), Count::default());
+        let hooks = (&a, (Some(&b), None::<&Count>));
+        hooks.fault(Fault::HlcExhausted);
+        hooks.record(Metric::HlcTimestamp);
+        hooks.record(Metric::PatternMatch);
+        assert_eq!((a.faults.get(), a.metrics.get()), (1, 2));
+        assert_eq!((b.faults.get(), b.metrics.get()), (1, 2));
+        assert_eq!((c.faults.get(), c.metrics.get()), (0, 0));
+    }
+}

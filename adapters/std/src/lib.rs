@@ -7,7 +7,8 @@
 //!
 //! Modules by concept: [`clock`] (the system clock, a NIC's PHC), [`ptp`] (transports,
 //! timestamps, the node and its virtual clock), [`daemon`] (what the `tempora` binary
-//! runs, and its [`StatusLine`]), [`hooks`], [`concurrent_queue`], and
+//! runs, and its [`StatusLine`]), [`hooks`], [`prometheus`] (the hooks as Prometheus
+//! metrics), [`concurrent_queue`], and
 //! `sys`, the only module with `unsafe` code: every kernel call Rust cannot check, each
 //! behind a safe function.
 #![deny(missing_docs)]
@@ -18,6 +19,7 @@ pub mod clock;
 pub mod concurrent_queue;
 pub mod daemon;
 pub mod hooks;
+pub mod prometheus;
 pub mod ptp;
 #[allow(unsafe_code)]
 mod sys;
@@ -26,4 +28,5 @@ pub use clock::{KernelEstimate, PhcClock, PhcSource, SystemClock, TaiAsUtc};
 pub use concurrent_queue::ConcurrentTemporalQueue;
 pub use daemon::StatusLine;
 pub use hooks::CountingHooks;
+pub use prometheus::PrometheusHooks;
 pub use ptp::{PtpNode, VirtualClock};

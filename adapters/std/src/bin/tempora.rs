@@ -3,6 +3,7 @@
 //! Argument parsing only: the work is [`tempora_std::daemon`]'s.
 #![forbid(unsafe_code)]
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,13 +13,17 @@ use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use tempora_core::hlc::HlcConfig;
 use tempora_core::ptp::port::DelayMechanism;
+
 use tempora_core::ptp::wire::ClockIdentity;
 use tempora_core::select::SelectorConfig;
 use tempora_core::time::{Offset, TaiOffset};
 use tempora_std::clock::phc::steer::{Steered, SyncOptions};
 use tempora_std::clock::phc::{PhcSelector, PhcSourceConfig};
 use tempora_std::daemon::phc::PhcOptions;
-use tempora_std::daemon::{self, ClockOptions, PtpOptions, Schedule, ServeOptions, Source};
+use tempora_std::daemon::{
+    self, ClockOptions, DaemonMetrics, MetricsEndpoint, PtpOptions, ReadyPolicy, Schedule,
+    ServeOptions, Source,
+};
 use tempora_std::ptp::{TimestampMode, TransportKind};
 use tempora_std::KernelEstimate;
 
@@ -249,6 +254,17 @@ struct RunArgs {
     /// the chain fails back to it.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     failback_after: Duration,
+
+    /// Serve metrics (/metrics, OpenMetrics or Prometheus text), /healthz and /readyz
+    /// over HTTP on this address, e.g. 127.0.0.1:9898; port 0 takes a free port (the
+    /// address is printed on stderr). Keep it on loopback unless the network is trusted.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
+
+    /// /readyz answers 200 while the source is synchronized or in holdover with its
+    /// bound within this.
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    ready_max_bound: Duration,
 
     #[command(flatten)]
     ptp: PtpArgs,
@@ -568,10 +584,10 @@ fn run(args: &RunArgs) -> ExitCode {
         duration: args.duration,
         interval: args.interval,
     };
-    let (sources, clock, ptp, schedule) = match &args.config {
-        None => (args.source.clone(), clock, ptp, schedule),
+    let (sources, clock, ptp, schedule, metrics_addr) = match &args.config {
+        None => (args.source.clone(), clock, ptp, schedule, args.metrics),
         Some(file) => match daemon::config::DaemonConfig::load(file) {
-            Ok(c) => (c.sources, c.clock, c.ptp, c.schedule),
+            Ok(c) => (c.sources, c.clock, c.ptp, c.schedule, c.metrics),
             Err(e) => {
                 eprintln!("tempora: {e}");
                 return ExitCode::from(2);
@@ -583,21 +599,55 @@ fn run(args: &RunArgs) -> ExitCode {
         failback_after: args.failback_after,
         ..SelectorConfig::DEFAULT
     };
+    let names: Vec<String> = sources.iter().map(ToString::to_string).collect();
+    let (metrics, _endpoint) = match start_metrics(args, metrics_addr, &names.join(",")) {
+        Ok(m) => m.unzip(),
+        Err(e) => {
+            eprintln!("tempora: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let metrics = metrics.as_ref();
     let mut out = std::io::stdout().lock();
     finish(match sources.as_slice() {
-        [Source::System] => Ok(daemon::run_system(&clock, &schedule, &stop, &mut out)),
-        [Source::Ptp(iface)] => daemon::run_ptp(iface, &clock, &ptp, &schedule, &stop, &mut out),
+        [Source::System] => Ok(daemon::run_system(
+            &clock, &schedule, &stop, &mut out, metrics,
+        )),
+        [Source::Ptp(iface)] => {
+            daemon::run_ptp(iface, &clock, &ptp, &schedule, &stop, &mut out, metrics)
+        }
         [Source::Phc(phc)] => {
             let options = args.phc.options(phc, args.ptp.utc_offset);
-            daemon::phc::run(&clock, &options, &schedule, &stop, &mut out)
+            daemon::phc::run(&clock, &options, &schedule, &stop, &mut out, metrics)
         }
         chain => {
             let phc = |which: &PhcSelector| args.phc.options(which, args.ptp.utc_offset);
             daemon::chain::run_chain(
-                chain, &clock, &ptp, &phc, selector, &schedule, &stop, &mut out,
+                chain, &clock, &ptp, &phc, selector, &schedule, &stop, &mut out, metrics,
             )
         }
     })
+}
+
+/// The metrics and their endpoint, when `--metrics` asks for them; the endpoint serves
+/// until dropped.
+fn start_metrics(
+    args: &RunArgs,
+    addr: Option<SocketAddr>,
+    sources: &str,
+) -> Result<Option<(DaemonMetrics, MetricsEndpoint)>, daemon::EndpointError> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    let policy = ReadyPolicy {
+        max_bound: args.ready_max_bound,
+        // Three status lines missed, and at least 3 s: the loop is stuck.
+        stale_after: args.interval.saturating_mul(3).max(Duration::from_secs(3)),
+    };
+    let metrics = DaemonMetrics::new(sources, policy);
+    let endpoint = MetricsEndpoint::start(addr, metrics.clone())?;
+    eprintln!("tempora: metrics on http://{}/metrics", endpoint.addr());
+    Ok(Some((metrics, endpoint)))
 }
 
 fn serve(args: &ServeArgs) -> ExitCode {

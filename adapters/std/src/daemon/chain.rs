@@ -22,8 +22,8 @@ use tempora_core::time::{Instant, Offset, Tai, TaiOffset, Utc};
 
 use super::phc::PhcOptions;
 use super::{
-    add_ptp_status, notify, on_node_event, open_node, ClockOptions, Error, PtpOptions, RunSummary,
-    Schedule, Shared, Source, StatusLine,
+    add_ptp_status, notify, on_node_event, open_node, run_hooks, timestamp, ClockOptions,
+    DaemonMetrics, Error, PtpOptions, RunHooks, RunSummary, Schedule, Shared, Source, StatusLine,
 };
 use crate::clock::phc::PhcSelector;
 use crate::clock::TaiAsUtc;
@@ -75,7 +75,7 @@ struct PtpWorker {
 }
 
 /// The selector behind a lock: checked by this thread, read by the HLC.
-struct Chain(RwLock<Selector<Link, MAX_SOURCES>>);
+struct Chain(RwLock<Selector<Link, MAX_SOURCES, RunHooks>>);
 
 impl ClockSource for Chain {
     type Scale = Utc;
@@ -101,6 +101,7 @@ pub fn run_chain(
     schedule: &Schedule,
     stop: &Arc<AtomicBool>,
     out: &mut impl Write,
+    metrics: Option<&DaemonMetrics>,
 ) -> Result<RunSummary, Error> {
     if sources.is_empty() || sources.len() > MAX_SOURCES {
         return Err(Error::Sources(sources.len()));
@@ -123,7 +124,9 @@ pub fn run_chain(
             }
             Source::Ptp(iface) => {
                 let config = ptp.port_config(clock.node.0, 255, true);
-                let mut node = open_node(iface, ptp, config, Offset::from(tai_minus_utc))?;
+                let port_hooks = metrics.map(|m| m.hooks().clone());
+                let mut node =
+                    open_node(iface, ptp, config, Offset::from(tai_minus_utc), port_hooks)?;
                 let virtual_clock = node.clock();
                 let shared = Arc::new(Mutex::new(Shared {
                     state: None,
@@ -154,8 +157,12 @@ pub fn run_chain(
     // The selector's chain has a fixed length: the last source fills the rest.
     let padded: [Link; MAX_SOURCES] =
         std::array::from_fn(|i| links[source_of(i, links.len())].clone());
-    let chain = Chain(RwLock::new(Selector::new(padded, selector)));
-    let hooks = CountingHooks::new();
+    let chain = Chain(RwLock::new(Selector::with_hooks(
+        padded,
+        selector,
+        run_hooks(metrics),
+    )));
+    let hooks = run_hooks(metrics);
     let hlc = Hlc::with_hooks(&chain, clock.node, clock.hlc_config(), &hooks);
     let started = MonoInstant::now();
     let mut lines = 0u64;
@@ -185,10 +192,14 @@ pub fn run_chain(
         }
         if next_line.is_some_and(|n| MonoInstant::now() >= n) {
             let reading = chain.read();
-            let mut line = StatusLine::new(sources[active].clone(), &reading, hlc.now());
+            let stamp = timestamp(&hlc, metrics);
+            let mut line = StatusLine::new(sources[active].clone(), &reading, stamp);
             if let Some(w) = &workers[active] {
                 let shared = w.shared.lock().unwrap_or_else(|p| p.into_inner());
                 add_ptp_status(&mut line, &w.clock, &shared);
+            }
+            if let Some(m) = metrics {
+                m.observe(&line);
             }
             if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
                 stop.store(true, Ordering::SeqCst);
@@ -208,7 +219,7 @@ pub fn run_chain(
                         let _ = t.join();
                     }
                 }
-                return Ok(RunSummary::of(started, lines, &hooks));
+                return Ok(RunSummary::of(started, lines, &hooks.0));
             }
             std::thread::sleep(Duration::from_millis(20));
         }

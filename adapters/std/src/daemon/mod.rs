@@ -5,10 +5,12 @@
 //! Every function stops when `stop` is set (the binary sets it on Ctrl-C and SIGTERM)
 //! or its duration has passed; a duration too long to be a deadline (`300000000000y`)
 //! means none, never an overflow. Output goes to the writer given; a closed one ends
-//! the run, as nobody is listening any more.
+//! the run, as nobody is listening any more. Given [`DaemonMetrics`], a run also
+//! exports what it sees (see [`metrics`]).
 
 pub mod chain;
 pub mod config;
+pub mod metrics;
 pub mod notify;
 pub mod phc;
 pub mod status;
@@ -21,18 +23,28 @@ use std::time::{Duration, Instant as MonoInstant};
 
 use tempora_core::clock::ClockSource;
 use tempora_core::hlc::{Hlc, HlcConfig};
+use tempora_core::hooks::{FaultHook, MetricsHook};
 use tempora_core::ptp::port::{
     ConfigError, DelayMechanism, Measurement, PortConfig, PortEvent, PortState,
 };
 use tempora_core::ptp::wire::ClockIdentity;
 use tempora_core::time::{Offset, TaiOffset};
-use tempora_core::timestamp::NodeId;
+use tempora_core::timestamp::{NodeId, Timestamp};
 
 use crate::clock::TaiAsUtc;
 use crate::ptp::{NodeEvent, PtpNode, TimestampMode, Timestamps, TransportKind, VirtualClock};
-use crate::{CountingHooks, KernelEstimate, SystemClock};
+use crate::{CountingHooks, KernelEstimate, PrometheusHooks, SystemClock};
 
+pub use metrics::{DaemonMetrics, EndpointError, MetricsEndpoint, ReadyPolicy};
 pub use status::{ParseStatusError, PtpState, PtpStatus, Source, StatusLine};
+
+/// What a run's HLC reports to: the counts for its summary, and the exporter when
+/// metrics are on.
+type RunHooks = (CountingHooks, Option<PrometheusHooks>);
+
+fn run_hooks(metrics: Option<&DaemonMetrics>) -> RunHooks {
+    (CountingHooks::new(), metrics.map(|m| m.hooks().clone()))
+}
 
 /// This node's HLC settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -255,35 +267,56 @@ impl RunSummary {
     }
 }
 
-/// One reading of the system clock as a status line, with a timestamp from `hlc`.
-fn system_line<H>(hlc: &Hlc<SystemClock, H>, source: Source) -> StatusLine
+/// A timestamp from `hlc`, its latency sampled when metrics are on.
+fn timestamp<C, H>(hlc: &Hlc<C, H>, metrics: Option<&DaemonMetrics>) -> Timestamp<C::Scale>
 where
-    H: tempora_core::hooks::FaultHook + tempora_core::hooks::MetricsHook,
+    C: ClockSource,
+    H: FaultHook + MetricsHook,
+{
+    match metrics {
+        Some(m) => m.hooks().hlc_latency().time(|| hlc.now()),
+        None => hlc.now(),
+    }
+}
+
+/// One reading of the system clock as a status line, with a timestamp from `hlc`.
+fn system_line<H>(
+    hlc: &Hlc<SystemClock, H>,
+    source: Source,
+    metrics: Option<&DaemonMetrics>,
+) -> StatusLine
+where
+    H: FaultHook + MetricsHook,
 {
     let reading = hlc.clock().read();
-    StatusLine::new(source, &reading, hlc.now())
+    StatusLine::new(source, &reading, timestamp(hlc, metrics))
 }
 
 /// The system clock's status line now (what `tempora now` prints).
 pub fn now(clock: &ClockOptions) -> StatusLine {
     let hooks = CountingHooks::new();
     let hlc = Hlc::with_hooks(SystemClock::new(), clock.node, clock.hlc_config(), &hooks);
-    system_line(&hlc, Source::System)
+    system_line(&hlc, Source::System, None)
 }
 
-/// Prints the system clock's status line every interval until stopped.
+/// Prints the system clock's status line every interval until stopped (and exports
+/// it, with the HLC's counts, to `metrics`).
 pub fn run_system(
     clock: &ClockOptions,
     schedule: &Schedule,
     stop: &AtomicBool,
     out: &mut impl Write,
+    metrics: Option<&DaemonMetrics>,
 ) -> RunSummary {
-    let hooks = CountingHooks::new();
+    let hooks = run_hooks(metrics);
     let hlc = Hlc::with_hooks(SystemClock::new(), clock.node, clock.hlc_config(), &hooks);
     let started = MonoInstant::now();
     let mut lines = 0u64;
     loop {
-        let line = system_line(&hlc, Source::System);
+        let line = system_line(&hlc, Source::System, metrics);
+        if let Some(m) = metrics {
+            m.observe(&line);
+        }
         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
             break; // stdout closed: nobody is listening any more
         }
@@ -295,7 +328,7 @@ pub fn run_system(
         // Sleep in short slices so Ctrl-C and --duration take effect promptly.
         loop {
             if stop.load(Ordering::SeqCst) || schedule.over(started) {
-                return RunSummary::of(started, lines, &hooks);
+                return RunSummary::of(started, lines, &hooks.0);
             }
             let now = MonoInstant::now();
             let left = match next {
@@ -306,7 +339,7 @@ pub fn run_system(
             std::thread::sleep(left.min(Duration::from_millis(50)));
         }
     }
-    RunSummary::of(started, lines, &hooks)
+    RunSummary::of(started, lines, &hooks.0)
 }
 
 /// What the status thread knows of the node, from its events.
@@ -388,19 +421,21 @@ fn report_timestamps(iface: &str, ts: Timestamps, fell_back: bool) {
     }
 }
 
-fn open_node(
+fn open_node<H: MetricsHook + Clone>(
     iface: &str,
     ptp: &PtpOptions,
     config: PortConfig,
     shift: Offset,
-) -> Result<PtpNode, Error> {
+    hooks: H,
+) -> Result<PtpNode<H>, Error> {
     config.validate().map_err(Error::Config)?;
     let open = |source| Error::Open {
         iface: iface.to_string(),
         source,
     };
     let mut node =
-        PtpNode::open(ptp.transport, iface, config, shift, ptp.timestamping).map_err(open)?;
+        PtpNode::open_with_hooks(ptp.transport, iface, config, shift, ptp.timestamping, hooks)
+            .map_err(open)?;
     node.accept_only(&ptp.acceptable_masters).map_err(open)?;
     Ok(node)
 }
@@ -409,11 +444,13 @@ fn open_node(
 /// what the port and its estimate are.
 fn slave_line(
     iface: &str,
-    hlc: &Hlc<TaiAsUtc<&VirtualClock>, &CountingHooks>,
+    hlc: &Hlc<TaiAsUtc<&VirtualClock>, &RunHooks>,
     shared: &Shared,
+    metrics: Option<&DaemonMetrics>,
 ) -> StatusLine {
     let reading = hlc.clock().read();
-    let mut line = StatusLine::new(Source::Ptp(iface.to_string()), &reading, hlc.now());
+    let stamp = timestamp(hlc, metrics);
+    let mut line = StatusLine::new(Source::Ptp(iface.to_string()), &reading, stamp);
     add_ptp_status(&mut line, hlc.clock().inner(), shared);
     line
 }
@@ -441,7 +478,8 @@ fn add_ptp_status(line: &mut StatusLine, clock: &VirtualClock, shared: &Shared) 
 }
 
 /// Runs a PTP slave on `iface`, disciplining a virtual clock (never the host clock), and
-/// prints its status line every interval until stopped.
+/// prints its status line every interval until stopped; `metrics` receives the port's
+/// and the HLC's reports and every status line.
 ///
 /// The HLC runs over the virtual clock read as UTC: its timestamps follow the time the
 /// line prints, the master's as estimated once locked (and the local clock before; an
@@ -454,11 +492,13 @@ pub fn run_ptp(
     schedule: &Schedule,
     stop: &Arc<AtomicBool>,
     out: &mut impl Write,
+    metrics: Option<&DaemonMetrics>,
 ) -> Result<RunSummary, Error> {
     let config = ptp.port_config(clock.node.0, 255, true);
     let tai_minus_utc = config.utc_offset;
     let shift = Offset::from(tai_minus_utc);
-    let mut node = open_node(iface, ptp, config, shift)?;
+    let port_hooks = metrics.map(|m| m.hooks().clone());
+    let mut node = open_node(iface, ptp, config, shift, port_hooks)?;
     let virtual_clock: Arc<VirtualClock> = node.clock();
     let shared = Arc::new(Mutex::new(Shared {
         state: None,
@@ -477,7 +517,7 @@ pub fn run_ptp(
             })
         })
     };
-    let hooks = CountingHooks::new();
+    let hooks = run_hooks(metrics);
     let hlc = Hlc::with_hooks(
         TaiAsUtc::new(&*virtual_clock, tai_minus_utc),
         clock.node,
@@ -488,8 +528,11 @@ pub fn run_ptp(
     while !worker.is_finished() {
         let line = {
             let s = shared.lock().unwrap_or_else(|p| p.into_inner());
-            slave_line(iface, &hlc, &s)
+            slave_line(iface, &hlc, &s, metrics)
         };
+        if let Some(m) = metrics {
+            m.observe(&line);
+        }
         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
             stop.store(true, Ordering::SeqCst);
         }
@@ -503,7 +546,7 @@ pub fn run_ptp(
         }
     }
     match worker.join() {
-        Ok(Ok(())) => Ok(RunSummary::of(started, lines, &hooks)),
+        Ok(Ok(())) => Ok(RunSummary::of(started, lines, &hooks.0)),
         Ok(Err(source)) => Err(Error::Ptp {
             iface: iface.to_string(),
             source,
@@ -536,7 +579,7 @@ pub fn serve(
 ) -> Result<RunSummary, Error> {
     let config = ptp.port_config(clock.node.0 ^ 0x5a5a, serve.priority1, false);
     let shift = Offset::from(config.utc_offset).saturating_add(serve.offset);
-    let mut node = open_node(iface, ptp, config, shift)?;
+    let mut node = open_node(iface, ptp, config, shift, tempora_core::hooks::NoHooks)?;
     let hooks = CountingHooks::new();
     let hlc = Hlc::with_hooks(SystemClock::new(), clock.node, clock.hlc_config(), &hooks);
     let mut shared = Shared {
@@ -550,7 +593,7 @@ pub fn serve(
     let r = node.run(stop, serve.duration, |e, _| match e {
         NodeEvent::State(s) => {
             shared.state = Some(*s);
-            let mut line = system_line(&hlc, Source::Ptp(iface.to_string()));
+            let mut line = system_line(&hlc, Source::Ptp(iface.to_string()), None);
             let (state, master) = PtpState::of(shared.state);
             line.ptp = Some(PtpStatus {
                 state,

@@ -98,6 +98,7 @@ pub fn run(
     schedule: &Schedule,
     stop: &AtomicBool,
     out: &mut impl Write,
+    metrics: Option<&super::DaemonMetrics>,
 ) -> Result<RunSummary, Error> {
     let hooks = Arc::new(CountingHooks::new());
     let source = open(options, &hooks)?;
@@ -111,6 +112,9 @@ pub fn run(
     let mut lines = 0u64;
     loop {
         let line = phc_line(&hlc, &options.selector);
+        if let Some(m) = metrics {
+            m.observe(&line);
+        }
         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
             break;
         }

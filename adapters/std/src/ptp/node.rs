@@ -21,6 +21,8 @@ use std::time::Duration;
 use tempora_core::backoff::Backoff;
 use tempora_core::clock::ClockSource;
 use tempora_core::discipline::DisciplineConfig;
+use tempora_core::hooks::{MetricsHook, NoHooks};
+use tempora_core::ptp::filter::FLOOR_WINDOW;
 use tempora_core::ptp::port::{Action, Measurement, Port, PortConfig, PortEvent, PortState, Timer};
 use tempora_core::ptp::wire::ClockIdentity;
 use tempora_core::time::{Instant, Offset, Tai};
@@ -162,9 +164,11 @@ impl std::fmt::Display for NodeEvent {
 /// is taken not to stamp them.
 pub const MISSING_TIMESTAMPS_LIMIT: u32 = 8;
 
-/// The port, its sockets and its virtual clock.
-pub struct PtpNode {
-    port: Port<4>,
+/// The port, its sockets and its virtual clock; `H` counts what the port does (the
+/// default [`NoHooks`] costs nothing).
+pub struct PtpNode<H = NoHooks> {
+    port: Port<4, FLOOR_WINDOW, 4, H>,
+    hooks: H,
     transport: Box<dyn PtpTransport>,
     kind: TransportKind,
     iface: String,
@@ -178,6 +182,8 @@ pub struct PtpNode {
     /// Silence after which the transport is taken to be dead (an interface that went
     /// away and came back under a new index leaves a socket that never hears again).
     silence_limit: Duration,
+    /// The masters the port may follow (kept to give a fresh port the same list).
+    acceptable: Vec<ClockIdentity>,
 }
 
 /// How long a node that expects traffic may hear nothing before it reopens its transport:
@@ -247,6 +253,22 @@ impl PtpNode {
         shift: Offset,
         mode: TimestampMode,
     ) -> io::Result<Self> {
+        Self::open_with_hooks(kind, iface, config, shift, mode, NoHooks)
+    }
+}
+
+impl<H: MetricsHook + Clone> PtpNode<H> {
+    /// [`PtpNode::open`], with a port whose messages, rejections, states and
+    /// measurements go to `hooks` (a clone of them, after a fall back to software
+    /// timestamps restarts the port).
+    pub fn open_with_hooks(
+        kind: TransportKind,
+        iface: &str,
+        config: PortConfig,
+        shift: Offset,
+        mode: TimestampMode,
+        hooks: H,
+    ) -> io::Result<Self> {
         config
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -266,7 +288,8 @@ impl PtpNode {
             }
         }
         Ok(Self {
-            port: Port::new(config),
+            port: Port::with_hooks(config, hooks.clone()),
+            hooks,
             transport: open_transport(kind, iface, ts)?,
             kind,
             iface: iface.to_string(),
@@ -276,6 +299,7 @@ impl PtpNode {
             clock,
             last_rx: std::time::Instant::now(),
             silence_limit: silence_limit(&config),
+            acceptable: Vec::new(),
         })
     }
 
@@ -290,7 +314,9 @@ impl PtpNode {
                     full.into_inner()
                 ),
             )
-        })
+        })?;
+        self.acceptable = masters.to_vec();
+        Ok(())
     }
 
     /// Which timestamps the node uses now.
@@ -328,7 +354,9 @@ impl PtpNode {
         self.clock
             .set_base(None)
             .map_err(|e| Stop::Fatal(io::Error::other(e)))?;
-        self.port = Port::new(*self.port.config());
+        self.port = Port::with_hooks(*self.port.config(), self.hooks.clone());
+        let masters = std::mem::take(&mut self.acceptable);
+        self.accept_only(&masters).map_err(Stop::Fatal)?;
         self.timers = [None; 4];
         self.missing = 0;
         events.push(NodeEvent::Timestamps {
