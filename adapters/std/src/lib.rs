@@ -7,7 +7,8 @@
 //!
 //! Modules by concept: [`clock`] (the system clock, a NIC's PHC), [`ptp`] (transports,
 //! timestamps, the node and its virtual clock), [`daemon`] (what the `tempora` binary
-//! runs, and its [`StatusLine`]), [`hooks`], [`concurrent_queue`], and
+//! runs, and its [`StatusLine`]), [`timeservice`] (bounded time and one HLC for every
+//! process on the host, through shared memory), [`hooks`], [`concurrent_queue`], and
 //! `sys`, the only module with `unsafe` code: every kernel call Rust cannot check, each
 //! behind a safe function.
 #![deny(missing_docs)]
@@ -21,6 +22,7 @@ pub mod hooks;
 pub mod ptp;
 #[allow(unsafe_code)]
 mod sys;
+pub mod timeservice;
 
 pub use clock::{KernelEstimate, PhcClock, SystemClock, TaiAsUtc};
 pub use concurrent_queue::ConcurrentTemporalQueue;
