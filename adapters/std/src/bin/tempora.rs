@@ -3,6 +3,7 @@
 //! Argument parsing only: the work is [`tempora_std::daemon`]'s.
 #![forbid(unsafe_code)]
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,7 +14,9 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use tempora_core::hlc::HlcConfig;
 use tempora_core::ptp::port::DelayMechanism;
 use tempora_core::time::Offset;
-use tempora_std::daemon::{self, ClockOptions, PtpOptions, Schedule, ServeOptions, Source};
+use tempora_std::daemon::{
+    self, ClockOptions, PtpOptions, Schedule, ServeOptions, Source, TimeServiceOptions,
+};
 use tempora_std::ptp::{TimestampMode, TransportKind};
 use tempora_std::KernelEstimate;
 
@@ -69,6 +72,29 @@ impl HlcArgs {
 struct NowArgs {
     #[command(flatten)]
     hlc: HlcArgs,
+
+    #[command(flatten)]
+    service: ServiceArgs,
+}
+
+/// The host-wide time service (shared memory).
+#[derive(Debug, Args)]
+struct ServiceArgs {
+    /// The time service's shared memory segment (and PATH.hlc beside it): `run`
+    /// publishes bounded time and the host-wide HLC there; `now` reads them when a
+    /// daemon runs, else the system clock itself.
+    #[arg(long, value_name = "PATH", default_value = tempora_std::timeservice::DEFAULT_PATH)]
+    time_service: PathBuf,
+
+    /// No time service: `run` publishes nothing, `now` reads the system clock itself.
+    #[arg(long, conflicts_with = "time_service")]
+    no_time_service: bool,
+}
+
+impl ServiceArgs {
+    fn path(&self) -> Option<&PathBuf> {
+        (!self.no_time_service).then_some(&self.time_service)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -86,9 +112,18 @@ struct RunArgs {
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
 
-    /// Time between status lines.
+    /// Time between status lines (and time service publications).
     #[arg(long, default_value = "1s", value_parser = parse_positive_duration)]
     interval: Duration,
+
+    #[command(flatten)]
+    service: ServiceArgs,
+
+    /// A group (name or id) whose members may take host-wide HLC timestamps: PATH.hlc
+    /// becomes group-writable (0664). Without it only this user may (0644). Bounded
+    /// time (PATH) is 0644 either way: readable by all, written by the daemon only.
+    #[arg(long, value_name = "GROUP", value_parser = parse_group)]
+    time_service_group: Option<u32>,
 
     #[command(flatten)]
     ptp: PtpArgs,
@@ -271,6 +306,18 @@ fn parse_ptp_source(s: &str) -> Result<String, String> {
     }
 }
 
+/// A group name, or a numeric id.
+fn parse_group(s: &str) -> Result<u32, String> {
+    if let Ok(gid) = s.parse::<u32>() {
+        return Ok(gid);
+    }
+    match nix::unistd::Group::from_name(s) {
+        Ok(Some(g)) => Ok(g.gid.as_raw()),
+        Ok(None) => Err(format!("no group '{s}'")),
+        Err(e) => Err(format!("cannot look up group '{s}': {e}")),
+    }
+}
+
 fn parse_level(s: &str) -> Result<tracing::Level, String> {
     s.parse()
         .map_err(|_| format!("'{s}' is not one of error, warn, info, debug, trace"))
@@ -290,10 +337,37 @@ fn stop_flag() -> Option<Arc<AtomicBool>> {
 }
 
 fn now(args: &NowArgs) -> ExitCode {
-    println!("{}", daemon::now(&args.hlc.options()));
+    let service = args
+        .service
+        .path()
+        .map(|p| (p, daemon::now_from_service(p)));
+    let note = match service {
+        Some((path, Ok((line, health)))) => {
+            println!("{line}");
+            let age = health.heartbeat_age.unwrap_or_default().as_secs_f64();
+            format!(
+                "time-service: {} pid={} generation={} publications={} heartbeat-age={age:.3}s",
+                path.display(),
+                health.header.pid,
+                health.header.generation,
+                health.publications
+            )
+        }
+        other => {
+            println!("{}", daemon::now(&args.hlc.options()));
+            match other {
+                Some((path, Err(why))) => format!(
+                    "time-service: none at {} ({why}); read the system clock",
+                    path.display()
+                ),
+                _ => "time-service: off; read the system clock".to_string(),
+            }
+        }
+    };
     if let Ok(k) = KernelEstimate::read() {
         println!("kernel: {k}");
     }
+    println!("{note}");
     ExitCode::SUCCESS
 }
 
@@ -323,10 +397,32 @@ fn run(args: &RunArgs) -> ExitCode {
         duration: args.duration,
         interval: args.interval,
     };
+    let mut publisher = match args.service.path() {
+        None => None,
+        Some(path) => {
+            let service = TimeServiceOptions {
+                path: path.clone(),
+                hlc_group: args.time_service_group,
+            };
+            let tai = ptp.tai_minus_utc();
+            match daemon::open_publisher(&service, &clock, &schedule, &args.source, tai) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    eprintln!("tempora: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
     let mut out = std::io::stdout().lock();
+    let publisher = publisher.as_mut();
     finish(match &args.source {
-        Source::System => Ok(daemon::run_system(&clock, &schedule, &stop, &mut out)),
-        Source::Ptp(iface) => daemon::run_ptp(iface, &clock, &ptp, &schedule, &stop, &mut out),
+        Source::System => Ok(daemon::run_system(
+            &clock, &schedule, publisher, &stop, &mut out,
+        )),
+        Source::Ptp(iface) => {
+            daemon::run_ptp(iface, &clock, &ptp, &schedule, publisher, &stop, &mut out)
+        }
     })
 }
 

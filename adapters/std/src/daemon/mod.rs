@@ -7,6 +7,7 @@
 //! means none, never an overflow. Output goes to the writer given; a closed one ends
 //! the run, as nobody is listening any more.
 
+pub mod service;
 pub mod status;
 
 use std::fmt;
@@ -24,8 +25,10 @@ use tempora_core::timestamp::NodeId;
 
 use crate::clock::TaiAsUtc;
 use crate::ptp::{NodeEvent, PtpNode, TimestampMode, Timestamps, TransportKind, VirtualClock};
+use crate::timeservice::Publisher;
 use crate::{CountingHooks, KernelEstimate, SystemClock};
 
+pub use service::{now_from_service, open_publisher, TimeServiceOptions};
 pub use status::{ParseStatusError, PtpState, PtpStatus, Source, StatusLine};
 
 /// This node's HLC settings.
@@ -242,10 +245,12 @@ pub fn now(clock: &ClockOptions) -> StatusLine {
     system_line(&hlc, Source::System)
 }
 
-/// Prints the system clock's status line every interval until stopped.
+/// Prints the system clock's status line every interval until stopped, and publishes
+/// its reading to the host's time service if given one.
 pub fn run_system(
     clock: &ClockOptions,
     schedule: &Schedule,
+    mut publisher: Option<&mut Publisher>,
     stop: &AtomicBool,
     out: &mut impl Write,
 ) -> RunSummary {
@@ -254,6 +259,9 @@ pub fn run_system(
     let started = MonoInstant::now();
     let mut lines = 0u64;
     loop {
+        if let Some(p) = publisher.as_deref_mut() {
+            service::publish_system(p, hlc.clock());
+        }
         let line = system_line(&hlc, Source::System);
         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
             break; // stdout closed: nobody is listening any more
@@ -345,7 +353,8 @@ fn slave_line(
 }
 
 /// Runs a PTP slave on `iface`, disciplining a virtual clock (never the host clock), and
-/// prints its status line every interval until stopped.
+/// prints its status line every interval until stopped, publishing the virtual clock's
+/// reading to the host's time service if given one.
 ///
 /// The HLC runs over the virtual clock read as UTC: its timestamps follow the time the
 /// line prints, the master's as estimated once locked (and the local clock before; an
@@ -356,6 +365,7 @@ pub fn run_ptp(
     clock: &ClockOptions,
     ptp: &PtpOptions,
     schedule: &Schedule,
+    mut publisher: Option<&mut Publisher>,
     stop: &Arc<AtomicBool>,
     out: &mut impl Write,
 ) -> Result<RunSummary, Error> {
@@ -419,6 +429,9 @@ pub fn run_ptp(
     while !worker.is_finished() {
         let line = {
             let s = shared.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(p) = publisher.as_deref_mut() {
+                service::publish_ptp(p, hlc.clock(), s.timestamps);
+            }
             slave_line(iface, &hlc, &s)
         };
         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {

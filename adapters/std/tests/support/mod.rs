@@ -190,6 +190,7 @@ impl Lab {
             &duration,
             self.transport.tempora_flag(),
             delay,
+            "--no-time-service",
         ];
         cmd.extend(FAST);
         self.spawn(ns, &cmd)
