@@ -42,7 +42,7 @@ pub fn open_publisher(
 /// Publishes the system clock's reading: the kernel's bound, growing as the kernel
 /// grows it.
 pub(super) fn publish_system(publisher: &mut Publisher, clock: &SystemClock) {
-    publisher.publish_reading(|| clock.read(), 0, SYSTEM_DRIFT_PPB);
+    publisher.publish_realtime_reading(&clock.read(), SYSTEM_DRIFT_PPB);
 }
 
 /// Publishes a PTP slave's reading. With software timestamps its local clock is

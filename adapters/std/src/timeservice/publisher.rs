@@ -224,6 +224,19 @@ impl Publisher {
         self.publish(&c);
     }
 
+    /// Publishes a reading of `CLOCK_REALTIME` itself (the system clock as a source):
+    /// no offset, and nothing to interpolate between two reads.
+    pub fn publish_realtime_reading(&mut self, reading: &ClockReading<Utc>, drift_ppb: u32) {
+        let c = Correction::new(
+            reading.time.as_nanos(),
+            reading,
+            0,
+            drift_ppb,
+            self.stale_after,
+        );
+        self.publish(&c);
+    }
+
     /// Publishes `c`: fills the slot readers are not using, under its sequence count,
     /// points them at it, then beats the heartbeat.
     pub fn publish(&mut self, c: &Correction) {
