@@ -265,6 +265,24 @@ impl SharedMap {
         self.atomic(index).map_or(0, |w| w.load(Ordering::Relaxed))
     }
 
+    /// Words `start..start + N`, each a `Relaxed` load in order, with one bounds check;
+    /// zeros past the end.
+    #[inline]
+    pub(crate) fn load_words<const N: usize>(&self, start: usize) -> [u64; N] {
+        let mut out = [0u64; N];
+        if start.checked_add(N).is_some_and(|end| end <= self.len / 8) {
+            // SAFETY: as in `atomic`: `start..start + N` is within the mapping, checked
+            // just above; each word is aligned and only accessed atomically.
+            let words = unsafe {
+                std::slice::from_raw_parts(self.ptr.as_ptr().cast::<AtomicU64>().add(start), N)
+            };
+            for (o, w) in out.iter_mut().zip(words) {
+                *o = w.load(Ordering::Relaxed);
+            }
+        }
+        out
+    }
+
     /// Word `index` for any atomic access, if the mapping is writable and long enough.
     #[inline]
     pub(crate) fn word(&self, index: usize) -> Option<&AtomicU64> {

@@ -59,8 +59,8 @@ use std::fmt;
 use std::path::PathBuf;
 
 pub use layout::{
-    decode_source, encode_source, word, Correction, Header, LayoutError, HEADER_WORDS, HLC_MAGIC,
-    LAYOUT_VERSION, RATE_SHIFT, SEGMENT_BYTES, TIME_MAGIC,
+    decode_source, encode_source, word, Correction, Header, LayoutError, CLOCK_REALTIME,
+    HEADER_WORDS, HLC_MAGIC, LAYOUT_VERSION, RATE_SHIFT, SEGMENT_BYTES, TIME_MAGIC,
 };
 pub use publisher::{Publisher, PublisherOptions};
 pub use reader::{Health, HlcUnavailable, Reader, SharedHlc};

@@ -133,16 +133,17 @@ impl Reader {
             fence(std::sync::atomic::Ordering::Acquire);
             let base = word::SLOTS + (n % 2) as usize * word::SLOT_WORDS;
             let seq = m.load(base + word::SEQ);
+            // No load below moves above the sequence count's.
             fence(std::sync::atomic::Ordering::Acquire);
-            let publication = m.load(base + word::PUBLICATION);
-            let mut w = [0u64; word::CORRECTION_WORDS];
-            for (i, w) in w.iter_mut().enumerate() {
-                *w = m.load(base + word::CORRECTION + i);
-            }
+            // The publication number, then the correction.
+            let rest: [u64; 1 + word::CORRECTION_WORDS] = m.load_words(base + word::PUBLICATION);
+            // Nor the second load of the count above them.
             fence(std::sync::atomic::Ordering::Acquire);
             // Being written, rewritten since, or holding another publication than `n`
             // (a stale `n`, the writer already two ahead): read again.
-            if seq % 2 == 0 && m.load(base + word::SEQ) == seq && publication == n {
+            if seq % 2 == 0 && m.load(base + word::SEQ) == seq && rest[0] == n {
+                let mut w = [0u64; word::CORRECTION_WORDS];
+                w.copy_from_slice(&rest[1..]);
                 return Correction::decode(&w).ok();
             }
             std::hint::spin_loop();
