@@ -14,11 +14,11 @@ fn tempora_bin() -> &'static str {
     env!("CARGO_BIN_EXE_tempora")
 }
 
-/// `args`, with `--no-time-service` after `run`: runs of the test suite must not take
+/// `args`, with `--no-time-service` for `run`: runs of the test suite must not take
 /// over the host's time service at its default path (nor fight over it in parallel).
 fn isolated<'a>(args: &[&'a str]) -> Vec<&'a str> {
     let mut v = args.to_vec();
-    if v.first() == Some(&"run") {
+    if v.contains(&"run") {
         v.push("--no-time-service");
     }
     v
