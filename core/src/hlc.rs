@@ -143,12 +143,71 @@ impl From<Exhausted> for UpdateError {
     }
 }
 
+/// The word that holds an [`Hlc`]'s last issued packed time: the whole of its shared
+/// state. By default it lives inside the `Hlc` ([`InlineWord`]); an `Hlc` built with
+/// [`Hlc::with_state`] uses a word kept elsewhere (`&AtomicU64`), e.g. on a page shared
+/// by every process of a host, so that all of them issue timestamps from one clock.
+///
+/// Both methods behave as the atomic operations of the same name.
+pub trait StateWord {
+    /// The current value.
+    fn load(&self, order: core::sync::atomic::Ordering) -> u64;
+    /// Stores `new` if the value is `current`; returns the value seen either way.
+    fn compare_exchange_weak(
+        &self,
+        current: u64,
+        new: u64,
+        success: core::sync::atomic::Ordering,
+        failure: core::sync::atomic::Ordering,
+    ) -> Result<u64, u64>;
+}
+
+/// The default [`StateWord`]: inside the [`Hlc`], on a cache line of its own.
+pub struct InlineWord(CachePadded<AtomicU64>);
+
+impl StateWord for InlineWord {
+    #[inline(always)]
+    fn load(&self, order: core::sync::atomic::Ordering) -> u64 {
+        self.0.load(order)
+    }
+    #[inline(always)]
+    fn compare_exchange_weak(
+        &self,
+        current: u64,
+        new: u64,
+        success: core::sync::atomic::Ordering,
+        failure: core::sync::atomic::Ordering,
+    ) -> Result<u64, u64> {
+        self.0.compare_exchange_weak(current, new, success, failure)
+    }
+}
+
+/// A word kept elsewhere (a `static`, a shared memory page); where the target has
+/// native 64-bit atomics.
+#[cfg(target_has_atomic = "64")]
+impl StateWord for &core::sync::atomic::AtomicU64 {
+    #[inline(always)]
+    fn load(&self, order: core::sync::atomic::Ordering) -> u64 {
+        core::sync::atomic::AtomicU64::load(self, order)
+    }
+    #[inline(always)]
+    fn compare_exchange_weak(
+        &self,
+        current: u64,
+        new: u64,
+        success: core::sync::atomic::Ordering,
+        failure: core::sync::atomic::Ordering,
+    ) -> Result<u64, u64> {
+        core::sync::atomic::AtomicU64::compare_exchange_weak(self, current, new, success, failure)
+    }
+}
+
 /// The mutable state. The issued time is written on every call and the jump-detection
 /// sample about every 65 µs, so each gets a cache line of its own: threads then read the
 /// sample from their own caches instead of fighting over the line of the time.
-struct State {
+struct State<W> {
     /// Last issued packed time.
-    time: CachePadded<AtomicU64>,
+    time: W,
     /// The last jump-detection sample.
     sample: CachePadded<Sample>,
 }
@@ -162,9 +221,11 @@ struct Sample {
 
 /// A lock-free hybrid logical clock over a [`ClockSource`].
 ///
-/// `H` receives faults and metrics; the default [`NoHooks`] costs nothing.
-pub struct Hlc<C: ClockSource, H = NoHooks> {
-    state: State,
+/// `H` receives faults and metrics; the default [`NoHooks`] costs nothing. `W` is where
+/// the last issued time lives: inside the clock by default, or a shared word
+/// ([`Hlc::with_state`]).
+pub struct Hlc<C: ClockSource, H = NoHooks, W: StateWord = InlineWord> {
+    state: State<W>,
     clock: C,
     node: NodeId,
     max_offset: u64,
@@ -304,7 +365,7 @@ impl<C: ClockSource, H: FaultHook + MetricsHook> Hlc<C, H> {
     pub const fn with_hooks(clock: C, node: NodeId, config: HlcConfig, hooks: H) -> Self {
         Self {
             state: State {
-                time: CachePadded::new(AtomicU64::new(0)),
+                time: InlineWord(CachePadded::new(AtomicU64::new(0))),
                 sample: CachePadded::new(Sample {
                     physical: AtomicU64::new(0),
                     reference: AtomicU64::new(NO_REFERENCE),
@@ -324,7 +385,7 @@ impl<C: ClockSource, H: FaultHook + MetricsHook> Hlc<C, H> {
     pub fn with_hooks(clock: C, node: NodeId, config: HlcConfig, hooks: H) -> Self {
         Self {
             state: State {
-                time: CachePadded::new(AtomicU64::new(0)),
+                time: InlineWord(CachePadded::new(AtomicU64::new(0))),
                 sample: CachePadded::new(Sample {
                     physical: AtomicU64::new(0),
                     reference: AtomicU64::new(NO_REFERENCE),
@@ -338,7 +399,60 @@ impl<C: ClockSource, H: FaultHook + MetricsHook> Hlc<C, H> {
             hooks,
         }
     }
+}
 
+#[cfg(all(target_has_atomic = "64", not(loom)))]
+impl<'a, C: ClockSource, H: FaultHook + MetricsHook> Hlc<C, H, &'a core::sync::atomic::AtomicU64> {
+    /// A clock for `node` whose last issued time is the word `state`, kept outside it.
+    /// Every `Hlc` over one word issues from one clock: their timestamps are strictly
+    /// increasing taken together, as one `Hlc`'s across threads. The word may be
+    /// shared with other processes (a shared memory page) as long as every user
+    /// advances it with this clock's rule: a compare-and-swap to a larger value only.
+    ///
+    /// Jump detection stays per `Hlc`: each reports the steps it sees itself.
+    ///
+    /// ```
+    /// use core::sync::atomic::AtomicU64;
+    /// use tempora_core::clock::ManualClock;
+    /// use tempora_core::hlc::{Hlc, HlcConfig};
+    /// use tempora_core::hooks::NoHooks;
+    /// use tempora_core::time::Utc;
+    /// use tempora_core::timestamp::NodeId;
+    ///
+    /// static WORD: AtomicU64 = AtomicU64::new(0);
+    /// let slow = ManualClock::<Utc>::new(1_000_000);
+    /// let fast = ManualClock::<Utc>::new(9_000_000);
+    /// let a = Hlc::with_state(&WORD, &slow, NodeId(1), HlcConfig::DEFAULT, NoHooks);
+    /// let b = Hlc::with_state(&WORD, &fast, NodeId(1), HlcConfig::DEFAULT, NoHooks);
+    /// let (t1, t2) = (b.now(), a.now());
+    /// assert!(t2 > t1); // `a`'s clock is behind, but it issues after `b`
+    /// ```
+    pub const fn with_state(
+        state: &'a core::sync::atomic::AtomicU64,
+        clock: C,
+        node: NodeId,
+        config: HlcConfig,
+        hooks: H,
+    ) -> Self {
+        Self {
+            state: State {
+                time: state,
+                sample: CachePadded::new(Sample {
+                    physical: AtomicU64::new(0),
+                    reference: AtomicU64::new(NO_REFERENCE),
+                }),
+            },
+            clock,
+            node,
+            max_offset: duration_nanos(config.max_offset),
+            step_back: duration_nanos(config.step_back),
+            forward_jump: duration_nanos(config.forward_jump),
+            hooks,
+        }
+    }
+}
+
+impl<C: ClockSource, H: FaultHook + MetricsHook, W: StateWord> Hlc<C, H, W> {
     /// The node this clock stamps.
     pub fn node(&self) -> NodeId {
         self.node
@@ -511,7 +625,7 @@ impl<C: ClockSource, H: FaultHook + MetricsHook> Hlc<C, H> {
     }
 }
 
-impl<C: ClockSource, H> fmt::Debug for Hlc<C, H> {
+impl<C: ClockSource, H, W: StateWord> fmt::Debug for Hlc<C, H, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Hlc")
             .field("node", &self.node)

@@ -100,3 +100,42 @@ fn concurrent_now_while_the_clock_steps_back_and_forth() {
     });
     check(per_thread);
 }
+
+#[test]
+fn clocks_over_one_shared_word_issue_as_one_clock() {
+    // Four clocks (as four processes would map one word), each over its own physical
+    // clock: one real, three scripted ones half a second behind, ahead and frozen.
+    static WORD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let now = Realtime.time().as_nanos();
+    let behind = ManualClock::<Utc>::new(now - 500_000_000);
+    let ahead = ManualClock::<Utc>::new(now + 500_000_000);
+    let frozen = ManualClock::<Utc>::new(now);
+    let config = tempora_core::hlc::HlcConfig::DEFAULT;
+    let nohooks = tempora_core::hooks::NoHooks;
+    let real = Hlc::with_state(&WORD, Realtime, NodeId(9), config, nohooks);
+    let scripted =
+        [&behind, &ahead, &frozen].map(|c| Hlc::with_state(&WORD, c, NodeId(9), config, nohooks));
+    let per_thread = std::thread::scope(|s| {
+        let mut handles = vec![s.spawn(|| (0..CALLS).map(|_| real.now()).collect::<Vec<_>>())];
+        for (i, hlc) in scripted.iter().enumerate() {
+            let clock = [&behind, &ahead, &frozen][i];
+            handles.push(s.spawn(move || {
+                (0..CALLS as u64)
+                    .map(|k| {
+                        if i < 2 {
+                            clock.advance(k % 3);
+                        }
+                        hlc.now()
+                    })
+                    .collect::<Vec<_>>()
+            }));
+        }
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    let last = per_thread.iter().flatten().max().copied().unwrap();
+    assert_eq!(real.last(), last, "every clock reads the one word");
+    check(per_thread);
+}

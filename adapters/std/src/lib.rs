@@ -7,8 +7,9 @@
 //!
 //! Modules by concept: [`clock`] (the system clock, a NIC's PHC), [`ptp`] (transports,
 //! timestamps, the node and its virtual clock), [`daemon`] (what the `tempora` binary
-//! runs, and its [`StatusLine`]), [`hooks`], [`prometheus`] (the hooks as Prometheus
-//! metrics), [`concurrent_queue`], and
+//! runs, and its [`StatusLine`]), [`timeservice`] (bounded time and one HLC for every
+//! process on the host, through shared memory), [`hooks`], [`prometheus`] (the hooks as
+//! Prometheus metrics), [`concurrent_queue`], and
 //! `sys`, the only module with `unsafe` code: every kernel call Rust cannot check, each
 //! behind a safe function.
 #![deny(missing_docs)]
@@ -23,6 +24,7 @@ pub mod prometheus;
 pub mod ptp;
 #[allow(unsafe_code)]
 mod sys;
+pub mod timeservice;
 
 pub use clock::{KernelEstimate, PhcClock, PhcSource, SystemClock, TaiAsUtc};
 pub use concurrent_queue::ConcurrentTemporalQueue;

@@ -15,9 +15,13 @@
 //! | `PTP_CLOCK_GETCAPS`, `PTP_SYS_OFFSET`, `_PRECISE`, `_EXTENDED` (nix's ioctl macros) | [`PhcClock`](crate::clock::PhcClock), [`cross`](crate::clock::phc::cross) |
 //! | `clock_adjtime` | [`steer`](crate::clock::phc::steer) (`tempora phc sync`, only when asked) |
 //! | `PPS_GETCAP`, `PPS_FETCH` (nix's ioctl macros) | [`PpsDevice`](crate::clock::pps::PpsDevice) |
+//! | `mmap(MAP_SHARED)`, `munmap`, atomics over the mapping | [`timeservice`](crate::timeservice) |
 
 use std::io;
+use std::num::NonZeroUsize;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Nanoseconds of a POSIX clock: one vDSO call for REALTIME and BOOTTIME. A clock that
 /// reads before its epoch (or a failed call, which these clock ids cannot cause) reads 0.
@@ -440,6 +444,115 @@ pub(crate) fn pps_fetch(pps: &impl AsRawFd, timeout: std::time::Duration) -> io:
     // reads the timeout and writes the info, no more than that struct.
     unsafe { ioctl_pps_fetch(pps.as_raw_fd(), &mut data) }.map_err(io::Error::from)?;
     Ok(data.info)
+}
+
+/// The first `len` bytes of a file mapped shared (`MAP_SHARED`), seen as 64-bit words
+/// that are only ever accessed atomically, by this process and by every other process
+/// that maps the file (the time service's segment); unmapped on drop.
+///
+/// A read-only mapping only offers [`SharedMap::load`], a `Relaxed` load: the one
+/// atomic access Rust defines on read-only memory (8-byte loads on x86_64 and
+/// aarch64). Callers order their loads with fences.
+#[derive(Debug)]
+pub(crate) struct SharedMap {
+    ptr: NonNull<libc::c_void>,
+    len: usize,
+    writable: bool,
+}
+
+// SAFETY: the mapping is plain shared memory that every access reaches through atomics,
+// so it may be used from any thread, and by several at once.
+unsafe impl Send for SharedMap {}
+// SAFETY: as above: all access is atomic.
+unsafe impl Sync for SharedMap {}
+
+impl SharedMap {
+    /// Maps the first `len` bytes (a positive multiple of 8) of `file`, which must be at
+    /// least that long, readable, and writable too if `writable`.
+    pub(crate) fn map(file: &std::fs::File, len: usize, writable: bool) -> io::Result<Self> {
+        use nix::sys::mman::{mmap, MapFlags, ProtFlags};
+        let Some(size) = NonZeroUsize::new(len).filter(|_| len % 8 == 0) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a mapping is a positive number of 64-bit words",
+            ));
+        };
+        // Shorter than `len`: the pages past its end would fault (SIGBUS) when touched.
+        if file.metadata()?.len() < len as u64 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("the file is shorter than {len} bytes"),
+            ));
+        }
+        let prot = if writable {
+            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE
+        } else {
+            ProtFlags::PROT_READ
+        };
+        // SAFETY: a fresh shared mapping at an address the kernel chooses, so no
+        // existing memory is replaced; `file` is open (with write access if `writable`,
+        // else the call fails) and at least `len` bytes long, checked above. The owner
+        // of the file could still shrink it later; touching the lost pages then raises
+        // SIGBUS (the process dies), it never reads memory that is not the file's. The
+        // daemon never shrinks its segment.
+        let ptr = unsafe { mmap(None, size, prot, MapFlags::MAP_SHARED, file, 0) }?;
+        Ok(Self { ptr, len, writable })
+    }
+
+    fn atomic(&self, index: usize) -> Option<&AtomicU64> {
+        if index >= self.len / 8 {
+            return None;
+        }
+        // SAFETY: `index` is within the mapping, which stays mapped while `self` lives;
+        // the mapping is page aligned, so every 8-byte word is aligned as `AtomicU64`
+        // (same size and alignment as `u64`); every access to the words, in this
+        // process and in others (the C header uses C11 atomics), is atomic, so no data
+        // race. A read-only mapping only gets `Relaxed` loads (see `load`).
+        Some(unsafe { &*self.ptr.as_ptr().cast::<AtomicU64>().add(index) })
+    }
+
+    /// Word `index`, a `Relaxed` load; 0 past the end.
+    #[inline]
+    pub(crate) fn load(&self, index: usize) -> u64 {
+        self.atomic(index).map_or(0, |w| w.load(Ordering::Relaxed))
+    }
+
+    /// Words `start..start + N`, each a `Relaxed` load in order, with one bounds check;
+    /// zeros past the end.
+    #[inline]
+    pub(crate) fn load_words<const N: usize>(&self, start: usize) -> [u64; N] {
+        let mut out = [0u64; N];
+        if start.checked_add(N).is_some_and(|end| end <= self.len / 8) {
+            // SAFETY: as in `atomic`: `start..start + N` is within the mapping, checked
+            // just above; each word is aligned and only accessed atomically.
+            let words = unsafe {
+                std::slice::from_raw_parts(self.ptr.as_ptr().cast::<AtomicU64>().add(start), N)
+            };
+            for (o, w) in out.iter_mut().zip(words) {
+                *o = w.load(Ordering::Relaxed);
+            }
+        }
+        out
+    }
+
+    /// Word `index` for any atomic access, if the mapping is writable and long enough.
+    #[inline]
+    pub(crate) fn word(&self, index: usize) -> Option<&AtomicU64> {
+        self.atomic(index).filter(|_| self.writable)
+    }
+
+    /// Whether the mapping may be written.
+    pub(crate) fn writable(&self) -> bool {
+        self.writable
+    }
+}
+
+impl Drop for SharedMap {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` and `len` are exactly what `mmap` returned and was given, and
+        // every reference into the mapping borrows `self`, so none outlives this.
+        let _ = unsafe { nix::sys::mman::munmap(self.ptr, self.len) };
+    }
 }
 
 #[cfg(test)]

@@ -14,9 +14,19 @@ fn tempora_bin() -> &'static str {
     env!("CARGO_BIN_EXE_tempora")
 }
 
+/// `args`, with `--no-time-service` for `run`: runs of the test suite must not take
+/// over the host's time service at its default path (nor fight over it in parallel).
+fn isolated<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut v = args.to_vec();
+    if v.contains(&"run") {
+        v.push("--no-time-service");
+    }
+    v
+}
+
 fn tempora(args: &[&str]) -> std::process::Output {
     Command::new(tempora_bin())
-        .args(args)
+        .args(isolated(args))
         .stdin(Stdio::null())
         .output()
         .expect("run tempora")
@@ -33,7 +43,7 @@ fn status_lines(text: &str) -> Vec<StatusLine> {
 /// its output; fails the test if it outlives `after` by 10 s.
 fn tempora_stopped_after(args: &[&str], after: Duration) -> std::process::Output {
     let child = Command::new(tempora_bin())
-        .args(args)
+        .args(isolated(args))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -126,7 +136,7 @@ fn run_prints_a_line_per_interval_with_increasing_timestamps_and_stops() {
 #[test]
 fn run_stops_cleanly_on_sigterm() {
     let mut child = Command::new(tempora_bin())
-        .args(["run", "--interval", "100ms"])
+        .args(["run", "--interval", "100ms", "--no-time-service"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -418,6 +428,7 @@ fn ptp_without_privileges_names_the_capability() {
             "ptp:lo",
             "--duration",
             "2s",
+            "--no-time-service",
         ])
         .stdin(Stdio::null())
         .output()
@@ -480,7 +491,14 @@ fn run_notifies_systemd_when_ready_and_stopping() {
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
     let out = Command::new(tempora_bin())
-        .args(["run", "--duration", "1s", "--interval", "200ms"])
+        .args([
+            "run",
+            "--duration",
+            "1s",
+            "--interval",
+            "200ms",
+            "--no-time-service",
+        ])
         .env("NOTIFY_SOCKET", &path)
         .stdin(Stdio::null())
         .output()

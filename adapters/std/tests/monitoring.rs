@@ -61,7 +61,14 @@ impl Drop for Process {
 /// `tempora run --metrics 127.0.0.1:0` and the address it serves on (from stderr).
 fn start_tempora() -> (Process, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tempora"))
-        .args(["run", "--metrics", "127.0.0.1:0", "--interval", "100ms"])
+        .args([
+            "run",
+            "--metrics",
+            "127.0.0.1:0",
+            "--interval",
+            "100ms",
+            "--no-time-service",
+        ])
         .args(["--duration", "180s"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -436,7 +443,14 @@ fn a_taken_metrics_port_is_a_clear_error() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_tempora"))
-        .args(["run", "--duration", "10s", "--metrics", &addr.to_string()])
+        .args([
+            "run",
+            "--duration",
+            "10s",
+            "--no-time-service",
+            "--metrics",
+            &addr.to_string(),
+        ])
         .stdin(Stdio::null())
         .output()
         .unwrap();

@@ -52,6 +52,7 @@ fn a_ptp_slave_exports_its_port_and_its_synchronisations() {
         "60s",
         "--metrics",
         "127.0.0.1:9898",
+        "--no-time-service",
     ];
     cmd.extend(FAST);
     lab.spawn(&s_ns, &cmd);

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,7 +14,6 @@ use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use tempora_core::hlc::HlcConfig;
 use tempora_core::ptp::port::DelayMechanism;
-
 use tempora_core::ptp::wire::ClockIdentity;
 use tempora_core::select::SelectorConfig;
 use tempora_core::time::{Offset, TaiOffset};
@@ -22,7 +22,7 @@ use tempora_std::clock::phc::{PhcSelector, PhcSourceConfig};
 use tempora_std::daemon::phc::PhcOptions;
 use tempora_std::daemon::{
     self, ClockOptions, DaemonMetrics, MetricsEndpoint, PtpOptions, ReadyPolicy, Schedule,
-    ServeOptions, Source,
+    ServeOptions, Source, TimeServiceOptions,
 };
 use tempora_std::ptp::{TimestampMode, TransportKind};
 use tempora_std::KernelEstimate;
@@ -215,6 +215,29 @@ struct NowArgs {
 
     #[command(flatten)]
     phc: PhcArgs,
+
+    #[command(flatten)]
+    service: ServiceArgs,
+}
+
+/// The host-wide time service (shared memory).
+#[derive(Debug, Args)]
+struct ServiceArgs {
+    /// The time service's shared memory segment (and PATH.hlc beside it): `run`
+    /// publishes bounded time and the host-wide HLC there; `now` reads them when a
+    /// daemon runs, else the system clock itself.
+    #[arg(long, value_name = "PATH", default_value = tempora_std::timeservice::DEFAULT_PATH)]
+    time_service: PathBuf,
+
+    /// No time service: `run` publishes nothing, `now` reads the system clock itself.
+    #[arg(long, conflicts_with = "time_service")]
+    no_time_service: bool,
+}
+
+impl ServiceArgs {
+    fn path(&self) -> Option<&PathBuf> {
+        (!self.no_time_service).then_some(&self.time_service)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -241,7 +264,7 @@ struct RunArgs {
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
 
-    /// Time between status lines.
+    /// Time between status lines (and time service publications).
     #[arg(long, default_value = "1s", value_parser = parse_positive_duration)]
     interval: Duration,
 
@@ -265,6 +288,15 @@ struct RunArgs {
     /// bound within this.
     #[arg(long, default_value = "100ms", value_parser = parse_duration)]
     ready_max_bound: Duration,
+
+    #[command(flatten)]
+    service: ServiceArgs,
+
+    /// A group (name or id) whose members may take host-wide HLC timestamps: PATH.hlc
+    /// becomes group-writable (0664). Without it only this user may (0644). Bounded
+    /// time (PATH) is 0644 either way: readable by all, written by the daemon only.
+    #[arg(long, value_name = "GROUP", value_parser = parse_group)]
+    time_service_group: Option<u32>,
 
     #[command(flatten)]
     ptp: PtpArgs,
@@ -464,6 +496,18 @@ fn parse_phc_source(s: &str) -> Result<PhcSelector, String> {
     }
 }
 
+/// A group name, or a numeric id.
+fn parse_group(s: &str) -> Result<u32, String> {
+    if let Ok(gid) = s.parse::<u32>() {
+        return Ok(gid);
+    }
+    match nix::unistd::Group::from_name(s) {
+        Ok(Some(g)) => Ok(g.gid.as_raw()),
+        Ok(None) => Err(format!("no group '{s}'")),
+        Err(e) => Err(format!("cannot look up group '{s}': {e}")),
+    }
+}
+
 fn parse_level(s: &str) -> Result<tracing::Level, String> {
     s.parse()
         .map_err(|_| format!("'{s}' is not one of error, warn, info, debug, trace"))
@@ -484,8 +528,36 @@ fn stop_flag() -> Option<Arc<AtomicBool>> {
 
 fn now(args: &NowArgs) -> ExitCode {
     let clock = args.hlc.options();
-    match &args.source {
-        Source::System => println!("{}", daemon::now(&clock)),
+    let note = match &args.source {
+        Source::System => {
+            let service = args
+                .service
+                .path()
+                .map(|p| (p, daemon::now_from_service(p)));
+            match service {
+                Some((path, Ok((line, health)))) => {
+                    println!("{line}");
+                    let age = health.heartbeat_age.unwrap_or_default().as_secs_f64();
+                    format!(
+                        "time-service: {} pid={} generation={} publications={} heartbeat-age={age:.3}s",
+                        path.display(),
+                        health.header.pid,
+                        health.header.generation,
+                        health.publications
+                    )
+                }
+                other => {
+                    println!("{}", daemon::now(&clock));
+                    match other {
+                        Some((path, Err(why))) => format!(
+                            "time-service: none at {} ({why}); read the system clock",
+                            path.display()
+                        ),
+                        _ => "time-service: off; read the system clock".to_string(),
+                    }
+                }
+            }
+        }
         Source::Phc(selector) => {
             let options = args.phc.options(selector, args.utc_offset);
             match daemon::phc::now(&clock, &options) {
@@ -495,6 +567,7 @@ fn now(args: &NowArgs) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             }
+            "time-service: not used; read the PHC".to_string()
         }
         Source::Ptp(_) => {
             let mut cli = Cli::command();
@@ -506,10 +579,11 @@ fn now(args: &NowArgs) -> ExitCode {
             )
             .exit();
         }
-    }
+    };
     if let Ok(k) = KernelEstimate::read() {
         println!("kernel: {k}");
     }
+    println!("{note}");
     ExitCode::SUCCESS
 }
 
@@ -584,10 +658,23 @@ fn run(args: &RunArgs) -> ExitCode {
         duration: args.duration,
         interval: args.interval,
     };
-    let (sources, clock, ptp, schedule, metrics_addr) = match &args.config {
-        None => (args.source.clone(), clock, ptp, schedule, args.metrics),
+    let (sources, clock, ptp, schedule, metrics_addr, service_path) = match &args.config {
+        None => (
+            args.source.clone(),
+            clock,
+            ptp,
+            schedule,
+            args.metrics,
+            args.service.path().cloned(),
+        ),
         Some(file) => match daemon::config::DaemonConfig::load(file) {
-            Ok(c) => (c.sources, c.clock, c.ptp, c.schedule, c.metrics),
+            Ok(c) => {
+                let path = match (&c.time_service, args.service.path()) {
+                    (Some(p), _) => Some(p.clone()),
+                    (None, p) => p.cloned(),
+                };
+                (c.sources, c.clock, c.ptp, c.schedule, c.metrics, path)
+            }
             Err(e) => {
                 eprintln!("tempora: {e}");
                 return ExitCode::from(2);
@@ -608,14 +695,40 @@ fn run(args: &RunArgs) -> ExitCode {
         }
     };
     let metrics = metrics.as_ref();
+    // The time service publishes a single system or PTP source; a PHC source or a chain
+    // is not published yet (said on stderr, so nobody waits for it).
+    let single = matches!(sources.as_slice(), [Source::System] | [Source::Ptp(_)]);
+    let mut publisher = match service_path.filter(|_| single) {
+        None => {
+            if !single && args.service.path().is_some() {
+                tracing::warn!("the time service publishes only a single system or ptp source");
+            }
+            None
+        }
+        Some(path) => {
+            let service = TimeServiceOptions {
+                path,
+                hlc_group: args.time_service_group,
+            };
+            let tai = ptp.tai_minus_utc();
+            match daemon::open_publisher(&service, &clock, &schedule, &sources[0], tai) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    eprintln!("tempora: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
+    let publisher = publisher.as_mut();
     let mut out = std::io::stdout().lock();
     finish(match sources.as_slice() {
         [Source::System] => Ok(daemon::run_system(
-            &clock, &schedule, &stop, &mut out, metrics,
+            &clock, &schedule, publisher, &stop, &mut out, metrics,
         )),
-        [Source::Ptp(iface)] => {
-            daemon::run_ptp(iface, &clock, &ptp, &schedule, &stop, &mut out, metrics)
-        }
+        [Source::Ptp(iface)] => daemon::run_ptp(
+            iface, &clock, &ptp, &schedule, publisher, &stop, &mut out, metrics,
+        ),
         [Source::Phc(phc)] => {
             let options = args.phc.options(phc, args.ptp.utc_offset);
             daemon::phc::run(&clock, &options, &schedule, &stop, &mut out, metrics)

@@ -13,6 +13,7 @@ pub mod config;
 pub mod metrics;
 pub mod notify;
 pub mod phc;
+pub mod service;
 pub mod status;
 
 use std::fmt;
@@ -33,9 +34,11 @@ use tempora_core::timestamp::{NodeId, Timestamp};
 
 use crate::clock::TaiAsUtc;
 use crate::ptp::{NodeEvent, PtpNode, TimestampMode, Timestamps, TransportKind, VirtualClock};
+use crate::timeservice::Publisher;
 use crate::{CountingHooks, KernelEstimate, PrometheusHooks, SystemClock};
 
 pub use metrics::{DaemonMetrics, EndpointError, MetricsEndpoint, ReadyPolicy};
+pub use service::{now_from_service, open_publisher, TimeServiceOptions};
 pub use status::{ParseStatusError, PtpState, PtpStatus, Source, StatusLine};
 
 /// What a run's HLC reports to: the counts for its summary, and the exporter when
@@ -300,10 +303,12 @@ pub fn now(clock: &ClockOptions) -> StatusLine {
 }
 
 /// Prints the system clock's status line every interval until stopped (and exports
-/// it, with the HLC's counts, to `metrics`).
+/// it, with the HLC's counts, to `metrics`), publishing its reading to the host's time
+/// service if given one.
 pub fn run_system(
     clock: &ClockOptions,
     schedule: &Schedule,
+    mut publisher: Option<&mut Publisher>,
     stop: &AtomicBool,
     out: &mut impl Write,
     metrics: Option<&DaemonMetrics>,
@@ -313,6 +318,9 @@ pub fn run_system(
     let started = MonoInstant::now();
     let mut lines = 0u64;
     loop {
+        if let Some(p) = publisher.as_deref_mut() {
+            service::publish_system(p, hlc.clock());
+        }
         let line = system_line(&hlc, Source::System, metrics);
         if let Some(m) = metrics {
             m.observe(&line);
@@ -479,17 +487,20 @@ fn add_ptp_status(line: &mut StatusLine, clock: &VirtualClock, shared: &Shared) 
 
 /// Runs a PTP slave on `iface`, disciplining a virtual clock (never the host clock), and
 /// prints its status line every interval until stopped; `metrics` receives the port's
-/// and the HLC's reports and every status line.
+/// and the HLC's reports and every status line, and the time service (if given) the
+/// virtual clock's reading.
 ///
 /// The HLC runs over the virtual clock read as UTC: its timestamps follow the time the
 /// line prints, the master's as estimated once locked (and the local clock before; an
 /// HLC never goes back, so the step at the lock shows only as a forward jump or a run
 /// on its counter).
+#[allow(clippy::too_many_arguments)] // one per concern of a run; a struct would only rename them
 pub fn run_ptp(
     iface: &str,
     clock: &ClockOptions,
     ptp: &PtpOptions,
     schedule: &Schedule,
+    mut publisher: Option<&mut Publisher>,
     stop: &Arc<AtomicBool>,
     out: &mut impl Write,
     metrics: Option<&DaemonMetrics>,
@@ -528,6 +539,9 @@ pub fn run_ptp(
     while !worker.is_finished() {
         let line = {
             let s = shared.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(p) = publisher.as_deref_mut() {
+                service::publish_ptp(p, hlc.clock(), s.timestamps);
+            }
             slave_line(iface, &hlc, &s, metrics)
         };
         if let Some(m) = metrics {

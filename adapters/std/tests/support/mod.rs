@@ -193,6 +193,7 @@ impl Lab {
             &duration,
             self.transport.tempora_flag(),
             delay,
+            "--no-time-service",
         ];
         cmd.extend(FAST);
         self.spawn(ns, &cmd)
@@ -214,6 +215,8 @@ impl Lab {
         ];
         cmd.extend(FAST.iter().filter(|a| !a.starts_with("--log-level")));
         cmd.push("--log-level=info");
+        // Tests must not take over the host's time service segment.
+        cmd.push("--no-time-service");
         self.spawn(ns, &cmd)
     }
 
@@ -223,6 +226,7 @@ impl Lab {
         cmd.extend(args);
         cmd.extend(FAST.iter().filter(|a| !a.starts_with("--log-level")));
         cmd.push("--log-level=info");
+        cmd.push("--no-time-service");
         self.spawn(ns, &cmd)
     }
 
