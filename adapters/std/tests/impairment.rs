@@ -187,11 +187,13 @@ fn ptp_through(tag: &str, sc: Scenario) {
         "{name}: the error settled only after {settled} s"
     );
     // The bound is the mean path delay (the asymmetry PTP cannot see may be that large:
-    // the asymmetry scenario shows it) plus a statistical part, which must stay within
-    // 5x the observed RMS (recorded 1.4-3.2x: 10-83 µs over 7-26 µs).
+    // the asymmetry scenario shows it) plus a statistical part, three standard deviations
+    // of the filtered offset, which must stay within 3x the path's configured jitter
+    // (recorded 0.4-2.0x: 10-83 µs against 20-200 µs). Measured against the RMS instead,
+    // the ratio swings with a lucky run (29 µs over an RMS of 5 µs once).
     assert!(
-        tight.excess_ns <= 5.0 * rms,
-        "{name}: the bound's statistical part {:.0} ns is over 5x the RMS {rms:.0} ns",
+        tight.excess_ns <= 3.0 * jitter,
+        "{name}: the bound's statistical part {:.0} ns is over 3x the jitter {jitter:.0} ns",
         tight.excess_ns
     );
     assert!(

@@ -80,7 +80,8 @@ const LOCK_LINES: usize = 8;
 /// at most this many times the observed RMS error. Recorded (2026-11-30, AMD EPYC VM,
 /// all five scenarios): the part over the delay was 0.5-2.1x the RMS, the whole bound
 /// 2.5-8.7x (0.5-1.3 µs against 133-450 ns); 4x leaves room for a noisy run without
-/// letting a bound a hundred times the error through.
+/// letting a bound a hundred times the error through. The RMS is floored at 100 ns for
+/// this, so a lucky quiet run does not fail a bound that is honest.
 const EXCESS_OVER_RMS: f64 = 4.0;
 
 fn ptp4l_master_to_tempora_slave_in(mut lab: Lab) {
@@ -150,7 +151,7 @@ fn ptp4l_master_to_tempora_slave_in(mut lab: Lab) {
         "{label}: error settled only after {lock_by_error} s"
     );
     assert!(
-        tight.excess_ns <= EXCESS_OVER_RMS * rms.max(50.0),
+        tight.excess_ns <= EXCESS_OVER_RMS * rms.max(100.0),
         "{label}: the bound's statistical part {:.0} ns is over {EXCESS_OVER_RMS}x the RMS {rms:.0} ns",
         tight.excess_ns
     );

@@ -11,6 +11,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use nix::sys::socket::{LinkAddr, MsgFlags};
+use tempora_core::ptp::ethernet;
 use tempora_core::ptp::wire::MessageType;
 
 use crate::ptp::socket::{enable_timestamps, recv_timestamped, wait_readable, wait_send_timestamp};
@@ -18,25 +19,14 @@ use crate::ptp::timestamping::Timestamps;
 use crate::ptp::transport::{Datagram, PtpTransport};
 use crate::sys;
 
-/// The PTP ethertype.
-pub const PTP_ETHERTYPE: u16 = 0x88F7;
-/// Destination of all but the peer-delay messages.
-pub const PTP_PRIMARY_MAC: [u8; 6] = [0x01, 0x1B, 0x19, 0x00, 0x00, 0x00];
-/// Destination of the peer-delay messages (link-local: never forwarded by bridges).
-pub const PTP_PDELAY_MAC: [u8; 6] = [0x01, 0x80, 0xC2, 0x00, 0x00, 0x0E];
+pub use tempora_core::ptp::ethernet::{PTP_ETHERTYPE, PTP_PDELAY_MAC, PTP_PRIMARY_MAC};
 
-const ETH_HEADER: usize = 14;
-
-/// The Ethernet frame carrying `message` of type `kind` from `source`: to the
-/// peer-delay address for peer-delay messages, to the primary one otherwise.
+/// The Ethernet frame carrying `message` of type `kind` from `source`, to the address
+/// the core's framing gives its type. Not padded: the kernel pads short frames, and the
+/// send timestamp is matched to the frame's bytes as sent.
 fn frame(source: [u8; 6], kind: MessageType, message: &[u8]) -> Vec<u8> {
-    let destination = if kind.is_peer_delay() {
-        PTP_PDELAY_MAC
-    } else {
-        PTP_PRIMARY_MAC
-    };
-    let mut frame = Vec::with_capacity(ETH_HEADER + message.len());
-    frame.extend_from_slice(&destination);
+    let mut frame = Vec::with_capacity(ethernet::HEADER_LEN + message.len());
+    frame.extend_from_slice(&ethernet::destination(kind));
     frame.extend_from_slice(&source);
     frame.extend_from_slice(&PTP_ETHERTYPE.to_be_bytes());
     frame.extend_from_slice(message);
@@ -126,14 +116,14 @@ impl PtpTransport for L2Transport {
             let Some(r) = queued else {
                 return Ok(None);
             };
-            let frame = r.bytes;
-            if r.from.is_some_and(|a| a.pkttype() == libc::PACKET_OUTGOING)
-                || frame.len() <= ETH_HEADER
-                || frame[12..14] != PTP_ETHERTYPE.to_be_bytes()
-            {
+            if r.from.is_some_and(|a| a.pkttype() == libc::PACKET_OUTGOING) {
                 continue;
             }
-            let bytes = frame[ETH_HEADER..].to_vec();
+            // The core's framing: PTP's ethertype, after one 802.1Q tag if any.
+            let Some(bytes) = ethernet::payload(&r.bytes).filter(|b| !b.is_empty()) else {
+                continue;
+            };
+            let bytes = bytes.to_vec();
             let kind = bytes.first().map(|b| MessageType::from_nibble(*b));
             return Ok(Some(Datagram {
                 event: kind.is_some_and(|k| k.is_ok_and(MessageType::is_event)),
@@ -179,7 +169,7 @@ mod tests {
             (MessageType::PdelayRespFollowUp, PTP_PDELAY_MAC),
         ] {
             let f = frame(source, kind, &[0xAB; 44]);
-            assert_eq!(f.len(), ETH_HEADER + 44);
+            assert_eq!(f.len(), ethernet::HEADER_LEN + 44);
             assert_eq!(f[..6], destination, "{kind:?}");
             assert_eq!(f[6..12], source);
             assert_eq!(f[12..14], [0x88, 0xF7]);

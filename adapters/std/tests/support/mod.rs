@@ -202,22 +202,18 @@ impl Lab {
     /// The same with info-level logging, for tests that read what the daemon says.
     pub fn spawn_tempora_slave_logging(&mut self, ns: &str, iface: &str, seconds: u64) -> usize {
         let (source, duration) = (format!("ptp:{iface}"), format!("{seconds}s"));
-        let delay = self.delay_flag();
-        let mut cmd = vec![
-            env!("CARGO_BIN_EXE_tempora"),
-            "run",
-            "--source",
-            &source,
-            "--duration",
-            &duration,
-            self.transport.tempora_flag(),
-            delay,
-        ];
-        cmd.extend(FAST.iter().filter(|a| !a.starts_with("--log-level")));
-        cmd.push("--log-level=info");
-        // Tests must not take over the host's time service segment.
-        cmd.push("--no-time-service");
-        self.spawn(ns, &cmd)
+        let (transport, delay) = (self.transport.tempora_flag(), self.delay_flag());
+        self.spawn_tempora_run(
+            ns,
+            &[
+                "--source",
+                &source,
+                "--duration",
+                &duration,
+                transport,
+                delay,
+            ],
+        )
     }
 
     /// `tempora run` in `ns` with `args` after the fast PTP settings, info-level logging.
