@@ -181,9 +181,12 @@ fn ptp_through(tag: &str, sc: Scenario) {
     // Lock within 10 s of start with the fast announce settings, held under impairment
     // too (the simulation locks in 4-6 s under 1 ms jitter).
     assert!(lock <= 10.0, "{name}: locked only after {lock} s");
+    // By the error, measured 2.25-8.75 s over the runs recorded (2026-11-30): held to
+    // 12 s, the 10 s target of the status's lock plus a lost exchange or two of margin
+    // (under 5% loss a run of losses delays the first stretch of 8 good lines).
     let settled = settled.unwrap_or_else(|| panic!("{name}: the error never settled"));
     assert!(
-        settled <= 10.0,
+        settled <= 12.0,
         "{name}: the error settled only after {settled} s"
     );
     // The bound is the mean path delay (the asymmetry PTP cannot see may be that large:
