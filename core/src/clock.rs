@@ -91,6 +91,17 @@ pub struct ClockReading<S: Timescale> {
 }
 
 impl<S: Timescale> ClockReading<S> {
+    /// The reading of a free-running clock that counts time but knows no date (a board's
+    /// counter, `CLOCK_MONOTONIC_RAW`, a local clock before any discipline): its time,
+    /// an unbounded error, [`ClockStatus::Unknown`].
+    pub const fn unknown(time: Instant<S>) -> Self {
+        Self {
+            time,
+            bound: Duration::MAX,
+            status: ClockStatus::Unknown,
+        }
+    }
+
     /// The interval `[earliest, latest]` that contains the true time.
     ///
     /// ```

@@ -7,7 +7,7 @@
 use core::marker::PhantomData;
 use core::time::Duration;
 
-use tempora_core::clock::{ClockReading, ClockSource, ClockStatus};
+use tempora_core::clock::{ClockReading, ClockSource};
 use tempora_core::discipline::{Discipline, DisciplineConfig, DisciplineError, OffsetSample};
 use tempora_core::time::{Instant, Timescale};
 
@@ -62,7 +62,7 @@ impl Rate {
 }
 
 /// A [`TickCounter`] as a free-running clock: ticks since the counter started, in
-/// nanoseconds, with no idea of the date ([`ClockStatus::Unknown`], unbounded). The local
+/// nanoseconds, with no idea of the date ([`ClockStatus::Unknown`](tempora_core::clock::ClockStatus::Unknown), unbounded). The local
 /// clock a [`CounterClock`]'s discipline corrects.
 #[derive(Debug)]
 pub struct TickClock<T, S> {
@@ -94,11 +94,7 @@ impl<T: TickCounter, S: Timescale> ClockSource for TickClock<T, S> {
     type Scale = S;
 
     fn read(&self) -> ClockReading<S> {
-        ClockReading {
-            time: self.time(),
-            bound: Duration::MAX,
-            status: ClockStatus::Unknown,
-        }
+        ClockReading::unknown(self.time())
     }
 
     #[inline]
@@ -140,9 +136,9 @@ impl core::error::Error for AnchorError {}
 /// Time from a [`TickCounter`], anchored to a reference: a thin user of the core's
 /// [`Discipline`], which owns the freshness and holdover policy for every source.
 ///
-/// Before the first anchor the reading is [`ClockStatus::Unknown`] with an unbounded error
+/// Before the first anchor the reading is [`ClockStatus::Unknown`](tempora_core::clock::ClockStatus::Unknown) with an unbounded error
 /// (the counter knows elapsed time, not the date). For `fresh_for` after an anchor it is
-/// [`ClockStatus::Synchronized`]; after that [`ClockStatus::Holdover`]. The bound is the
+/// [`ClockStatus::Synchronized`](tempora_core::clock::ClockStatus::Synchronized); after that [`ClockStatus::Holdover`](tempora_core::clock::ClockStatus::Holdover). The bound is the
 /// anchor's bound plus `ppm` of the time since the anchor, rounded up.
 ///
 /// A PTP port feeds it through [`CounterClock::discipline`] like any other source; a PPS
@@ -265,6 +261,7 @@ impl<T: TickCounter, S: Timescale> ClockSource for CounterClock<T, S> {
 mod tests {
     use super::*;
     use core::cell::Cell;
+    use tempora_core::clock::ClockStatus;
     use tempora_core::time::Tai;
 
     struct Fake(Cell<u64>, u32);

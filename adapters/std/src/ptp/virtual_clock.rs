@@ -8,9 +8,8 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
-use tempora_core::clock::{ClockReading, ClockSource, ClockStatus};
+use tempora_core::clock::{ClockReading, ClockSource};
 use tempora_core::discipline::{Discipline, DisciplineConfig, DisciplineError, Estimate};
 use tempora_core::ptp::port::Measurement;
 use tempora_core::time::{Instant, Offset, Tai, TaiOffset};
@@ -77,11 +76,7 @@ impl ClockSource for LocalClock {
     type Scale = Tai;
 
     fn read(&self) -> ClockReading<Tai> {
-        ClockReading {
-            time: self.time(),
-            bound: Duration::MAX,
-            status: ClockStatus::Unknown,
-        }
+        ClockReading::unknown(self.time())
     }
 
     fn time(&self) -> Instant<Tai> {
@@ -95,7 +90,7 @@ impl ClockSource for LocalClock {
 /// A local clock corrected by a PTP slave's estimate: `master = local - offset`.
 ///
 /// Readings are TAI. Until the first measurement they are the local clock's own,
-/// [`ClockStatus::Unknown`] and unbounded; after it, the core discipline's (see
+/// [`ClockStatus::Unknown`](tempora_core::clock::ClockStatus::Unknown) and unbounded; after it, the core discipline's (see
 /// [`Measurement::sample`] for what the bound is made of).
 #[derive(Debug)]
 pub struct VirtualClock {

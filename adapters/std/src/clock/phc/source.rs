@@ -87,11 +87,7 @@ impl ClockSource for MonoRawClock {
     type Scale = Tai;
 
     fn read(&self) -> ClockReading<Tai> {
-        ClockReading {
-            time: self.time(),
-            bound: Duration::MAX,
-            status: ClockStatus::Unknown,
-        }
+        ClockReading::unknown(self.time())
     }
 
     #[inline]
