@@ -8,7 +8,8 @@
 //! Modules by concept: [`clock`] (the system clock, a NIC's PHC), [`ptp`] (transports,
 //! timestamps, the node and its virtual clock), [`daemon`] (what the `tempora` binary
 //! runs, and its [`StatusLine`]), [`timeservice`] (bounded time and one HLC for every
-//! process on the host, through shared memory), [`hooks`], [`prometheus`] (the hooks as
+//! process on the host, through shared memory), [`stop`] (a stop request that wakes
+//! every waiting loop), [`hooks`], [`prometheus`] (the hooks as
 //! Prometheus metrics), [`concurrent_queue`], and
 //! `sys`, the only module with `unsafe` code: every kernel call Rust cannot check, each
 //! behind a safe function.
@@ -22,6 +23,7 @@ pub mod daemon;
 pub mod hooks;
 pub mod prometheus;
 pub mod ptp;
+pub mod stop;
 #[allow(unsafe_code)]
 mod sys;
 pub mod timeservice;

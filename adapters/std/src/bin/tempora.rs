@@ -6,7 +6,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +24,7 @@ use tempora_std::daemon::{
     ServeOptions, Source, TimeServiceOptions,
 };
 use tempora_std::ptp::{TimestampMode, TransportKind};
+use tempora_std::stop::StopSignal;
 use tempora_std::KernelEstimate;
 
 /// Bounded time and hybrid logical clock timestamps.
@@ -513,11 +513,12 @@ fn parse_level(s: &str) -> Result<tracing::Level, String> {
         .map_err(|_| format!("'{s}' is not one of error, warn, info, debug, trace"))
 }
 
-/// Set on Ctrl-C and SIGTERM.
-fn stop_flag() -> Option<Arc<AtomicBool>> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    match ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)) {
+/// Raised on Ctrl-C and SIGTERM.
+fn stop_flag() -> Option<Arc<StopSignal>> {
+    let stop = Arc::new(StopSignal::new());
+    let signal = Arc::clone(&stop);
+    // ctrlc runs this on a thread of its own, not in the signal handler: it may lock.
+    match ctrlc::set_handler(move || signal.raise()) {
         Ok(()) => Some(stop),
         Err(e) => {
             eprintln!("tempora: cannot install the Ctrl-C handler: {e}");

@@ -10,7 +10,6 @@
 //! with its last estimate coasting, so the selector moves on from it as its bound grows.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant as MonoInstant};
@@ -28,6 +27,7 @@ use super::{
 use crate::clock::phc::PhcSelector;
 use crate::clock::TaiAsUtc;
 use crate::ptp::VirtualClock;
+use crate::stop::StopSignal;
 use crate::{CountingHooks, SystemClock};
 
 /// The most sources a chain takes.
@@ -99,7 +99,7 @@ pub fn run_chain(
     phc: &dyn Fn(&PhcSelector) -> PhcOptions,
     selector: SelectorConfig,
     schedule: &Schedule,
-    stop: &Arc<AtomicBool>,
+    stop: &Arc<StopSignal>,
     out: &mut impl Write,
     metrics: Option<&DaemonMetrics>,
 ) -> Result<RunSummary, Error> {
@@ -202,7 +202,7 @@ pub fn run_chain(
                 m.observe(&line);
             }
             if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
-                stop.store(true, Ordering::SeqCst);
+                stop.raise();
             }
             if lines == 0 {
                 notify::ready("reading a chain of sources");
@@ -210,18 +210,17 @@ pub fn run_chain(
             lines += 1;
             next_line = schedule.due(started, lines);
         }
-        let until = MonoInstant::now() + CHECK_EVERY;
-        while MonoInstant::now() < until {
-            if stop.load(Ordering::SeqCst) || schedule.over(started) {
-                stop.store(true, Ordering::SeqCst);
-                for w in workers.iter_mut().flatten() {
-                    if let Some(t) = w.thread.take() {
-                        let _ = t.join();
-                    }
+        // The next health check, or the next line if it is due first.
+        let check = MonoInstant::now() + CHECK_EVERY;
+        let wake = next_line.map_or(check, |n| n.min(check));
+        if !schedule.wait_until(Some(wake), started, stop) {
+            stop.raise(); // the duration passed: the PTP workers stop too
+            for w in workers.iter_mut().flatten() {
+                if let Some(t) = w.thread.take() {
+                    let _ = t.join();
                 }
-                return Ok(RunSummary::of(started, lines, &hooks.0));
             }
-            std::thread::sleep(Duration::from_millis(20));
+            return Ok(RunSummary::of(started, lines, &hooks.0));
         }
     }
 }

@@ -2,8 +2,9 @@
 //! [`StatusLine`] every interval (the system clock, or a PTP slave's virtual clock),
 //! or serve the system clock as a PTP master; and the PHC commands ([`phc`]).
 //!
-//! Every function stops when `stop` is set (the binary sets it on Ctrl-C and SIGTERM)
-//! or its duration has passed; a duration too long to be a deadline (`300000000000y`)
+//! Every function stops when `stop` is raised (the binary raises it on Ctrl-C and
+//! SIGTERM) or its duration has passed, and sleeps until then or its next piece of
+//! work, never polling; a duration too long to be a deadline (`300000000000y`)
 //! means none, never an overflow. Output goes to the writer given; a closed one ends
 //! the run, as nobody is listening any more. Given [`DaemonMetrics`], a run also
 //! exports what it sees (see [`metrics`]).
@@ -18,7 +19,7 @@ pub mod status;
 
 use std::fmt;
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant as MonoInstant};
 
@@ -34,6 +35,7 @@ use tempora_core::timestamp::{NodeId, Timestamp};
 
 use crate::clock::TaiAsUtc;
 use crate::ptp::{NodeEvent, PtpNode, TimestampMode, Timestamps, TransportKind, VirtualClock};
+use crate::stop::StopSignal;
 use crate::timeservice::Publisher;
 use crate::{CountingHooks, KernelEstimate, PrometheusHooks, SystemClock};
 
@@ -105,6 +107,29 @@ impl Schedule {
 
     fn over(&self, started: MonoInstant) -> bool {
         self.duration.is_some_and(|d| started.elapsed() >= d)
+    }
+
+    /// Sleeps until line number `lines` is due: `true` then, `false` when the run is
+    /// over first (stopped, or its duration passed).
+    fn wait_for_line(&self, started: MonoInstant, lines: u64, stop: &StopSignal) -> bool {
+        self.wait_until(self.due(started, lines), started, stop)
+    }
+
+    /// Sleeps until `wake` (`None`: no such time), or the end of the run if earlier:
+    /// whether the run goes on.
+    fn wait_until(
+        &self,
+        wake: Option<MonoInstant>,
+        started: MonoInstant,
+        stop: &StopSignal,
+    ) -> bool {
+        let end = self.duration.and_then(|d| started.checked_add(d));
+        let raised = match (wake, end) {
+            (Some(w), Some(e)) => stop.wait_until(w.min(e)),
+            (Some(t), None) | (None, Some(t)) => stop.wait_until(t),
+            (None, None) => stop.wait_for(Duration::MAX),
+        };
+        !raised && !self.over(started)
     }
 }
 
@@ -264,7 +289,7 @@ impl RunSummary {
         Self {
             elapsed: started.elapsed(),
             lines,
-            timestamps: hooks.timestamps.load(Ordering::Relaxed),
+            timestamps: hooks.timestamps.load(std::sync::atomic::Ordering::Relaxed),
             faults: hooks.faults(),
         }
     }
@@ -309,7 +334,7 @@ pub fn run_system(
     clock: &ClockOptions,
     schedule: &Schedule,
     mut publisher: Option<&mut Publisher>,
-    stop: &AtomicBool,
+    stop: &StopSignal,
     out: &mut impl Write,
     metrics: Option<&DaemonMetrics>,
 ) -> RunSummary {
@@ -332,19 +357,8 @@ pub fn run_system(
             notify::ready("serving the system clock");
         }
         lines += 1;
-        let next = schedule.due(started, lines);
-        // Sleep in short slices so Ctrl-C and --duration take effect promptly.
-        loop {
-            if stop.load(Ordering::SeqCst) || schedule.over(started) {
-                return RunSummary::of(started, lines, &hooks.0);
-            }
-            let now = MonoInstant::now();
-            let left = match next {
-                Some(next) if now >= next => break,
-                Some(next) => next - now,
-                None => Duration::MAX,
-            };
-            std::thread::sleep(left.min(Duration::from_millis(50)));
+        if !schedule.wait_for_line(started, lines, stop) {
+            break;
         }
     }
     RunSummary::of(started, lines, &hooks.0)
@@ -501,7 +515,7 @@ pub fn run_ptp(
     ptp: &PtpOptions,
     schedule: &Schedule,
     mut publisher: Option<&mut Publisher>,
-    stop: &Arc<AtomicBool>,
+    stop: &Arc<StopSignal>,
     out: &mut impl Write,
     metrics: Option<&DaemonMetrics>,
 ) -> Result<RunSummary, Error> {
@@ -519,10 +533,14 @@ pub fn run_ptp(
     }));
     let started = MonoInstant::now();
     let run_for = schedule.duration;
+    // The worker's end (a stop, the duration, an error) disconnects `ended`, which
+    // wakes the status loop at once; otherwise it sleeps until its next line.
+    let (ended_tx, ended) = mpsc::channel::<()>();
     let worker = {
         let (stop, shared) = (Arc::clone(stop), Arc::clone(&shared));
         let iface_name = iface.to_string();
         std::thread::spawn(move || {
+            let _ended = ended_tx;
             node.run(&stop, run_for, |e, _| {
                 on_node_event(&iface_name, &shared, e)
             })
@@ -548,15 +566,18 @@ pub fn run_ptp(
             m.observe(&line);
         }
         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
-            stop.store(true, Ordering::SeqCst);
+            stop.raise();
         }
         if lines == 0 {
             notify::ready("a PTP slave");
         }
         lines += 1;
-        let next = schedule.due(started, lines);
-        while !worker.is_finished() && next.is_none_or(|n| MonoInstant::now() < n) {
-            std::thread::sleep(Duration::from_millis(20));
+        let wait = schedule.due(started, lines).map_or(Duration::MAX, |n| {
+            n.saturating_duration_since(MonoInstant::now())
+        });
+        match ended.recv_timeout(wait) {
+            Err(RecvTimeoutError::Timeout) => {}
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
         }
     }
     match worker.join() {
@@ -588,7 +609,7 @@ pub fn serve(
     clock: &ClockOptions,
     ptp: &PtpOptions,
     serve: &ServeOptions,
-    stop: &AtomicBool,
+    stop: &StopSignal,
     out: &mut impl Write,
 ) -> Result<RunSummary, Error> {
     let config = ptp.port_config(clock.node.0 ^ 0x5a5a, serve.priority1, false);

@@ -2,7 +2,6 @@
 //! steer a clock to one (`tempora phc list`, `--source phc:...`, `tempora phc sync`).
 
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant as MonoInstant};
 
@@ -14,6 +13,7 @@ use crate::clock::phc::discovery;
 use crate::clock::phc::steer::{self, SyncOptions, SyncUpdate};
 use crate::clock::phc::{PhcSelector, PhcSource, PhcSourceConfig};
 use crate::clock::TaiAsUtc;
+use crate::stop::StopSignal;
 use crate::{CountingHooks, SystemClock};
 
 use super::{ClockOptions, Error, RunSummary, Schedule, Source, StatusLine};
@@ -96,7 +96,7 @@ pub fn run(
     clock: &ClockOptions,
     options: &PhcOptions,
     schedule: &Schedule,
-    stop: &AtomicBool,
+    stop: &StopSignal,
     out: &mut impl Write,
     metrics: Option<&super::DaemonMetrics>,
 ) -> Result<RunSummary, Error> {
@@ -122,18 +122,8 @@ pub fn run(
             super::notify::ready("reading a PTP hardware clock");
         }
         lines += 1;
-        let next = schedule.due(started, lines);
-        loop {
-            if stop.load(Ordering::SeqCst) || schedule.over(started) {
-                return Ok(RunSummary::of(started, lines, &hooks));
-            }
-            let now = MonoInstant::now();
-            let left = match next {
-                Some(next) if now >= next => break,
-                Some(next) => next - now,
-                None => Duration::MAX,
-            };
-            std::thread::sleep(left.min(Duration::from_millis(50)));
+        if !schedule.wait_for_line(started, lines, stop) {
+            break;
         }
     }
     Ok(RunSummary::of(started, lines, &hooks))
@@ -144,7 +134,7 @@ pub fn run(
 pub fn sync(
     selector: &PhcSelector,
     options: &SyncOptions,
-    stop: &AtomicBool,
+    stop: &StopSignal,
     out: &mut impl Write,
 ) -> Result<u64, Error> {
     let path = selector.resolve().map_err(|e| phc_error(selector, e))?;

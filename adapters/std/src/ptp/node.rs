@@ -14,7 +14,6 @@
 //! software timestamps, and the port starts afresh on the system clock.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +33,7 @@ use crate::ptp::timestamping::{self, TimestampMode, Timestamps};
 use crate::ptp::transport::{PtpTransport, TransportKind};
 use crate::ptp::udp::UdpTransport;
 use crate::ptp::virtual_clock::VirtualClock;
+use crate::stop::StopSignal;
 
 /// Opens the `kind` carrier on `iface` with the given timestamps (needs `CAP_NET_RAW`/root;
 /// for hardware ones, the NIC must have been switched on:
@@ -233,6 +233,11 @@ fn timer_index(t: Timer) -> usize {
         Timer::AnnounceReceipt => 3,
     }
 }
+
+/// The longest a node waits on its socket before it looks at its stop request again:
+/// how late a stop (or a `run_for` without a deadline) can take effect. The socket and
+/// the port's timers wake it otherwise, so an idle node wakes 4 times a second.
+pub const STOP_LATENCY: Duration = Duration::from_millis(250);
 
 const TIMERS: [Timer; 4] = [
     Timer::Announce,
@@ -442,7 +447,7 @@ impl<H: MetricsHook + Clone> PtpNode<H> {
     /// an error: hardware timestamps demanded from a NIC that does not deliver them.
     pub fn run(
         &mut self,
-        stop: &AtomicBool,
+        stop: &StopSignal,
         run_for: Option<Duration>,
         mut on_event: impl FnMut(&NodeEvent, &VirtualClock),
     ) -> io::Result<()> {
@@ -454,9 +459,7 @@ impl<H: MetricsHook + Clone> PtpNode<H> {
         // PHC to the system clock).
         // A duration beyond any representable deadline means none, not an overflow.
         let deadline = run_for.and_then(|d| std::time::Instant::now().checked_add(d));
-        let over = || {
-            stop.load(Ordering::SeqCst) || deadline.is_some_and(|d| std::time::Instant::now() >= d)
-        };
+        let over = || stop.is_raised() || deadline.is_some_and(|d| std::time::Instant::now() >= d);
         let seed = u64::from(std::process::id()) ^ SystemClock::realtime_nanos();
         let mut backoff =
             Backoff::new(Duration::from_millis(100), Duration::from_secs(30), seed).with_jitter(20);
@@ -470,7 +473,7 @@ impl<H: MetricsHook + Clone> PtpNode<H> {
                 Ok(()) => {}
                 Err(Stop::Fatal(e)) => return Err(e),
                 Err(Stop::Transport(e)) => {
-                    if !self.reopen(e, &mut backoff, &over, &mut on_event) {
+                    if !self.reopen(e, &mut backoff, stop, deadline, &mut on_event) {
                         return Ok(());
                     }
                 }
@@ -478,12 +481,19 @@ impl<H: MetricsHook + Clone> PtpNode<H> {
             if over() {
                 return Ok(());
             }
-            result = self.step(&mut events, &mut backoff);
+            result = self.step(&mut events, &mut backoff, deadline);
         }
     }
 
-    /// One turn of the loop: due timers, then at most one received message.
-    fn step(&mut self, events: &mut Vec<NodeEvent>, backoff: &mut Backoff) -> Result<(), Stop> {
+    /// One turn of the loop: due timers, then at most one received message, waiting for
+    /// it until the next timer or the run's `deadline`, and at most [`STOP_LATENCY`]: the
+    /// node sleeps on its socket, and looks at its stop request that often.
+    fn step(
+        &mut self,
+        events: &mut Vec<NodeEvent>,
+        backoff: &mut Backoff,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<(), Stop> {
         let now = self.clock.local().time();
         for t in TIMERS {
             if self.timers[timer_index(t)].is_some_and(|at| at <= now) {
@@ -492,7 +502,10 @@ impl<H: MetricsHook + Clone> PtpNode<H> {
                 self.apply(a, events)?;
             }
         }
-        let longest = Duration::from_millis(50);
+        let longest = deadline.map_or(STOP_LATENCY, |d| {
+            d.saturating_duration_since(std::time::Instant::now())
+                .min(STOP_LATENCY)
+        });
         let wait = self.timers.iter().flatten().min().map_or(longest, |next| {
             next.checked_duration_since(now)
                 .unwrap_or(Duration::ZERO)
@@ -532,7 +545,8 @@ impl<H: MetricsHook + Clone> PtpNode<H> {
         &mut self,
         mut error: io::Error,
         backoff: &mut Backoff,
-        over: &impl Fn() -> bool,
+        stop: &StopSignal,
+        deadline: Option<std::time::Instant>,
         on_event: &mut impl FnMut(&NodeEvent, &VirtualClock),
     ) -> bool {
         let mut attempts = 0u32;
@@ -545,11 +559,9 @@ impl<H: MetricsHook + Clone> PtpNode<H> {
             };
             on_event(&lost, &self.clock);
             let until = std::time::Instant::now() + retry_in;
-            while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
-                if over() {
-                    return false;
-                }
-                std::thread::sleep(left.min(Duration::from_millis(50)));
+            let wake = deadline.map_or(until, |d| d.min(until));
+            if stop.wait_until(wake) || deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                return false;
             }
             attempts = attempts.saturating_add(1);
             match open_transport(self.kind, &self.iface, self.timestamps()) {

@@ -6,11 +6,11 @@
 //! the project's tests call it only inside a QEMU guest, on the guest's own clocks).
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant as MonoInstant};
 
 use tempora_core::time::Offset;
 
+use crate::stop::StopSignal;
 use crate::sys;
 
 use super::cross::{raw_minus_realtime, CrossTimestamper};
@@ -207,7 +207,7 @@ impl PiServo {
 pub fn run_sync(
     phc: &PhcClock,
     options: &SyncOptions,
-    stop: &AtomicBool,
+    stop: &StopSignal,
     mut on_update: impl FnMut(&SyncUpdate),
 ) -> io::Result<u64> {
     let steered = match options.steered {
@@ -219,7 +219,7 @@ pub fn run_sync(
     let started = MonoInstant::now();
     let mut updates = 0u64;
     let mut first = true;
-    while !stop.load(Ordering::SeqCst) && options.duration.is_none_or(|d| started.elapsed() < d) {
+    while !stop.is_raised() && options.duration.is_none_or(|d| started.elapsed() < d) {
         let (phc_minus_rt, bound) = phc_minus_realtime(&mut cross, phc)?;
         // Steered minus reference, with the scales' nominal difference taken out.
         let nominal = i128::from(options.phc_minus_system.as_nanos());
@@ -252,13 +252,19 @@ pub fn run_sync(
             frequency_ppb,
             bound,
         });
-        let next = started + options.interval * u32::try_from(updates).unwrap_or(u32::MAX);
-        while !stop.load(Ordering::SeqCst) && MonoInstant::now() < next {
-            std::thread::sleep(
-                next.saturating_duration_since(MonoInstant::now())
-                    .min(Duration::from_millis(50)),
-            );
-        }
+        let next = options
+            .interval
+            .checked_mul(u32::try_from(updates).unwrap_or(u32::MAX))
+            .and_then(|d| started.checked_add(d));
+        let end = options.duration.and_then(|d| started.checked_add(d));
+        let wake = match (next, end) {
+            (Some(n), Some(e)) => Some(n.min(e)),
+            (n, e) => n.or(e),
+        };
+        match wake {
+            Some(wake) => stop.wait_until(wake),
+            None => stop.wait_for(Duration::MAX),
+        };
     }
     Ok(updates)
 }
