@@ -696,16 +696,8 @@ fn run(args: &RunArgs) -> ExitCode {
         }
     };
     let metrics = metrics.as_ref();
-    // The time service publishes a single system or PTP source; a PHC source or a chain
-    // is not published yet (said on stderr, so nobody waits for it).
-    let single = matches!(sources.as_slice(), [Source::System] | [Source::Ptp(_)]);
-    let mut publisher = match service_path.filter(|_| single) {
-        None => {
-            if !single && args.service.path().is_some() {
-                tracing::warn!("the time service publishes only a single system or ptp source");
-            }
-            None
-        }
+    let mut publisher = match service_path {
+        None => None,
         Some(path) => {
             let service = TimeServiceOptions {
                 path,
@@ -732,12 +724,14 @@ fn run(args: &RunArgs) -> ExitCode {
         ),
         [Source::Phc(phc)] => {
             let options = args.phc.options(phc, args.ptp.utc_offset);
-            daemon::phc::run(&clock, &options, &schedule, &stop, &mut out, metrics)
+            daemon::phc::run(
+                &clock, &options, &schedule, publisher, &stop, &mut out, metrics,
+            )
         }
         chain => {
             let phc = |which: &PhcSelector| args.phc.options(which, args.ptp.utc_offset);
             daemon::chain::run_chain(
-                chain, &clock, &ptp, &phc, selector, &schedule, &stop, &mut out, metrics,
+                chain, &clock, &ptp, &phc, selector, &schedule, publisher, &stop, &mut out, metrics,
             )
         }
     })

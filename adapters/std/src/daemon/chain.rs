@@ -21,13 +21,14 @@ use tempora_core::time::{Instant, Offset, Tai, TaiOffset, Utc};
 
 use super::phc::PhcOptions;
 use super::{
-    add_ptp_status, notify, on_node_event, open_node, run_hooks, timestamp, ClockOptions,
+    add_ptp_status, notify, on_node_event, open_node, run_hooks, service, timestamp, ClockOptions,
     DaemonMetrics, Error, PtpOptions, RunHooks, RunSummary, Schedule, Shared, Source, StatusLine,
 };
 use crate::clock::phc::PhcSelector;
 use crate::clock::TaiAsUtc;
 use crate::ptp::VirtualClock;
 use crate::stop::StopSignal;
+use crate::timeservice::Publisher;
 use crate::{CountingHooks, SystemClock};
 
 /// The most sources a chain takes.
@@ -84,6 +85,30 @@ impl ClockSource for Chain {
     }
 }
 
+/// Publishes the chain's reading to the time service, moving against `CLOCK_REALTIME`
+/// as its active `source` does.
+fn publish(
+    publisher: &mut Publisher,
+    chain: &Chain,
+    source: &Source,
+    worker: Option<&PtpWorker>,
+    phc: &dyn Fn(&PhcSelector) -> PhcOptions,
+) {
+    let (frequency, drift) = match (source, worker) {
+        (Source::Ptp(_), Some(w)) => {
+            let timestamps = w
+                .shared
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .timestamps;
+            service::ptp_rate(&w.clock, timestamps)
+        }
+        (Source::Phc(which), _) => (0, service::foreign_drift(phc(which).config.drift_ppb)),
+        _ => (0, service::SYSTEM_DRIFT_PPB),
+    };
+    publisher.publish_reading(|| chain.read(), frequency, drift);
+}
+
 /// Which source of `sources` slot `i` of the padded chain is.
 fn source_of(i: usize, count: usize) -> usize {
     i.min(count.saturating_sub(1))
@@ -99,6 +124,7 @@ pub fn run_chain(
     phc: &dyn Fn(&PhcSelector) -> PhcOptions,
     selector: SelectorConfig,
     schedule: &Schedule,
+    mut publisher: Option<&mut Publisher>,
     stop: &Arc<StopSignal>,
     out: &mut impl Write,
     metrics: Option<&DaemonMetrics>,
@@ -182,6 +208,9 @@ pub fn run_chain(
                 _ => tracing::info!(source = %sources[now_active], "reading source"),
             }
             active = now_active;
+            if let Some(p) = publisher.as_deref_mut() {
+                p.set_source(&sources[active].to_string());
+            }
         }
         for w in workers.iter_mut().flatten() {
             if w.thread.as_ref().is_some_and(JoinHandle::is_finished) {
@@ -191,6 +220,9 @@ pub fn run_chain(
             }
         }
         if next_line.is_some_and(|n| MonoInstant::now() >= n) {
+            if let Some(p) = publisher.as_deref_mut() {
+                publish(p, &chain, &sources[active], workers[active].as_ref(), phc);
+            }
             let reading = chain.read();
             let stamp = timestamp(&hlc, metrics);
             let mut line = StatusLine::new(sources[active].clone(), &reading, stamp);

@@ -14,6 +14,7 @@ use crate::clock::phc::steer::{self, SyncOptions, SyncUpdate};
 use crate::clock::phc::{PhcSelector, PhcSource, PhcSourceConfig};
 use crate::clock::TaiAsUtc;
 use crate::stop::StopSignal;
+use crate::timeservice::Publisher;
 use crate::{CountingHooks, SystemClock};
 
 use super::{ClockOptions, Error, RunSummary, Schedule, Source, StatusLine};
@@ -96,6 +97,7 @@ pub fn run(
     clock: &ClockOptions,
     options: &PhcOptions,
     schedule: &Schedule,
+    mut publisher: Option<&mut Publisher>,
     stop: &StopSignal,
     out: &mut impl Write,
     metrics: Option<&super::DaemonMetrics>,
@@ -111,6 +113,9 @@ pub fn run(
     let started = MonoInstant::now();
     let mut lines = 0u64;
     loop {
+        if let Some(p) = publisher.as_deref_mut() {
+            super::service::publish_foreign(p, hlc.clock(), options.config.drift_ppb);
+        }
         let line = phc_line(&hlc, &options.selector);
         if let Some(m) = metrics {
             m.observe(&line);

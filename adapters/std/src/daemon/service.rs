@@ -14,7 +14,7 @@ use crate::SystemClock;
 
 /// How fast the kernel's `maxerror` grows, 500 ppm: what a system clock reading's bound
 /// grows by between publications (as [`SystemClock`] grows it between `adjtimex` reads).
-const SYSTEM_DRIFT_PPB: u32 = 500_000;
+pub(super) const SYSTEM_DRIFT_PPB: u32 = 500_000;
 
 /// Where and for whom a run publishes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,18 +54,39 @@ pub(super) fn publish_ptp(
     clock: &TaiAsUtc<&VirtualClock>,
     timestamps: Timestamps,
 ) {
-    let virtual_clock = clock.inner();
-    let drift = virtual_clock.config().drift_ppb;
-    let (frequency, drift) = match timestamps {
+    let (frequency, drift) = ptp_rate(clock.inner(), timestamps);
+    publisher.publish_reading(|| clock.read(), frequency, drift);
+}
+
+/// How a PTP slave's time moves against `CLOCK_REALTIME`: its estimated frequency
+/// (ppt) and its bound's growth (ppb), as [`publish_ptp`] says.
+pub(super) fn ptp_rate(clock: &VirtualClock, timestamps: Timestamps) -> (i64, u32) {
+    let drift = clock.config().drift_ppb;
+    match timestamps {
         Timestamps::Software => (
-            virtual_clock
-                .estimate()
-                .map_or(0, |e| e.sample.frequency_ppt),
+            clock.estimate().map_or(0, |e| e.sample.frequency_ppt),
             drift,
         ),
-        Timestamps::Hardware { .. } => (0, drift.saturating_add(SYSTEM_DRIFT_PPB)),
-    };
-    publisher.publish_reading(|| clock.read(), frequency, drift);
+        Timestamps::Hardware { .. } => (0, foreign_drift(drift)),
+    }
+}
+
+/// A bound's growth against `CLOCK_REALTIME` for a source on a clock of its own (a
+/// PHC): its own drift, plus the kernel's worst case, as nobody measured the rate
+/// between the two.
+pub(super) fn foreign_drift(source_drift_ppb: u32) -> u32 {
+    source_drift_ppb.saturating_add(SYSTEM_DRIFT_PPB)
+}
+
+/// Publishes a reading of a source on a clock of its own (a PHC source, or a chain
+/// reading one): no known rate against `CLOCK_REALTIME`, so the bound grows by
+/// [`foreign_drift`].
+pub(super) fn publish_foreign<C: ClockSource<Scale = tempora_core::time::Utc>>(
+    publisher: &mut Publisher,
+    clock: &C,
+    source_drift_ppb: u32,
+) {
+    publisher.publish_reading(|| clock.read(), 0, foreign_drift(source_drift_ppb));
 }
 
 /// `tempora now` through a running daemon: its status line (the daemon's source, this

@@ -123,10 +123,16 @@ impl Publisher {
         for (i, w) in header.encode().into_iter().enumerate().skip(word::VERSION) {
             publisher.store(i, w);
         }
-        for (i, w) in encode_source(&options.source).into_iter().enumerate() {
-            publisher.store(word::SOURCE + i, w);
-        }
+        publisher.set_source(&options.source);
         Ok(publisher)
+    }
+
+    /// Names the source being published (a chain names its active source, and renames
+    /// it when it switches). Readers read the name until two reads agree.
+    pub fn set_source(&mut self, source: &str) {
+        for (i, w) in encode_source(source).into_iter().enumerate() {
+            self.store(word::SOURCE + i, w);
+        }
     }
 
     fn lock(path: &Path) -> Result<(SharedMap, Flock<File>), OpenError> {

@@ -177,13 +177,25 @@ impl Reader {
         Header::decode(&w)
     }
 
-    /// The daemon's source, as it names it (`system`, `ptp:eth0`).
+    /// The daemon's source, as it names it (`system`, `ptp:eth0`; a chain's active
+    /// source). A name read while the daemon renames it is read again, a few times.
     pub fn source(&self) -> String {
-        let mut w = [0u64; word::SOURCE_WORDS];
-        for (i, w) in w.iter_mut().enumerate() {
-            *w = self.time.load(word::SOURCE + i);
+        let read = || {
+            let mut w = [0u64; word::SOURCE_WORDS];
+            for (i, w) in w.iter_mut().enumerate() {
+                *w = self.time.load(word::SOURCE + i);
+            }
+            w
+        };
+        let mut last = read();
+        for _ in 0..4 {
+            let again = read();
+            if again == last {
+                break;
+            }
+            last = again;
         }
-        decode_source(&w)
+        decode_source(&last)
     }
 
     /// Whether a daemon is alive and publishing, checked the slow way.

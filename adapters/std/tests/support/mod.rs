@@ -216,14 +216,22 @@ impl Lab {
         )
     }
 
-    /// `tempora run` in `ns` with `args` after the fast PTP settings, info-level logging.
+    /// `tempora run` in `ns` with `args` after the fast PTP settings, info-level logging;
+    /// without the time service unless `args` give it a (private) `--time-service` path.
     pub fn spawn_tempora_run(&mut self, ns: &str, args: &[&str]) -> usize {
         let mut cmd = vec![env!("CARGO_BIN_EXE_tempora"), "run"];
         cmd.extend(args);
         cmd.extend(FAST.iter().filter(|a| !a.starts_with("--log-level")));
         cmd.push("--log-level=info");
-        cmd.push("--no-time-service");
+        if !args.contains(&"--time-service") {
+            cmd.push("--no-time-service");
+        }
         self.spawn(ns, &cmd)
+    }
+
+    /// The lab's own directory (removed with the lab).
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     /// Starts `tempora serve --source ptp:IFACE` in `ns` for `seconds` as the preferred master
