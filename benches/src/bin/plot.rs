@@ -221,6 +221,17 @@ fn padded(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     Some((lo - pad, hi + pad))
 }
 
+/// Tick labels with as many decimals as an axis spanning `span` needs: `500`, not
+/// `500.0`; `0.25` where the span is small.
+fn ticks(span: f64) -> impl Fn(&f64) -> String {
+    let decimals = if span >= 10.0 {
+        0
+    } else {
+        (1.0 - span.log10().floor()).clamp(1.0, 9.0) as usize
+    };
+    move |v| format!("{v:.decimals$}")
+}
+
 /// Draws `series` as an SVG document.
 fn render(series: &[Series], labels: &Labels, size: (u32, u32)) -> Result<String, PlotError> {
     let all = || series.iter().flat_map(|s| s.points.iter());
@@ -238,8 +249,11 @@ fn render(series: &[Series], labels: &Labels, size: (u32, u32)) -> Result<String
             .y_label_area_size(70)
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(|e| draw(&e))?;
+        let (x_fmt, y_fmt) = (ticks(x1 - x0), ticks(y1 - y0));
         chart
             .configure_mesh()
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&y_fmt)
             .x_desc(labels.x.as_str())
             .y_desc(labels.y.as_str())
             .axis_desc_style(("sans-serif", 15))
@@ -465,6 +479,14 @@ mod tests {
         );
         let s = series(&[("t".into(), t)], &["b".into()]).unwrap();
         assert_eq!(s[0].points, [(1.0, 2.0)]);
+    }
+
+    #[test]
+    fn tick_labels_fit_the_span() {
+        assert_eq!(ticks(4000.0)(&-2500.0), "-2500");
+        assert_eq!(ticks(40.0)(&35.0), "35");
+        assert_eq!(ticks(5.0)(&2.5), "2.5");
+        assert_eq!(ticks(0.04)(&0.025), "0.025");
     }
 
     #[test]
