@@ -59,6 +59,7 @@ enum {
     TEMPORA_W_INTERVAL_NS = 8,
     TEMPORA_W_STALE_AFTER_NS = 9,
     TEMPORA_W_TAI_MINUS_UTC = 10,
+    TEMPORA_W_MAX_OFFSET_NS = 11, /* the host's HLC max offset; 0: not set */
     TEMPORA_W_PUBLICATIONS = 16, /* latest publication n is in slot n % 2 */
     TEMPORA_W_HEARTBEAT_MONO_NS = 17,
     TEMPORA_W_SOURCE = 24, /* 64 bytes, UTF-8, NUL-padded */

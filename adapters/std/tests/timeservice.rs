@@ -81,7 +81,14 @@ fn wait_bounded(child: Child, limit: Duration) -> std::process::Output {
 
 fn daemon(path: &Path) -> Process {
     let child = Command::new(env!("CARGO_BIN_EXE_tempora"))
-        .args(["run", "--interval", "200ms", "--time-service"])
+        .args([
+            "run",
+            "--interval",
+            "200ms",
+            "--max-offset",
+            "20ms",
+            "--time-service",
+        ])
         .arg(path)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -208,6 +215,18 @@ fn daemon_serves_rust_and_c_is_noticed_when_killed_and_stops_cleanly() {
     let stamps: Vec<_> = (0..1_000).map(|_| hlc.now()).collect();
     assert!(stamps.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(stamps[0].node(), reader.node());
+    // The daemon's --max-offset guards every process's host-wide HLC: a remote 1 s
+    // ahead is refused, one 5 ms ahead taken.
+    assert_eq!(health.header.max_offset, Some(Duration::from_millis(20)));
+    let remote = |ahead_ns: u64| {
+        let at = UtcInstant::from_nanos(realtime() + ahead_ns);
+        tempora_core::timestamp::Timestamp::new(at, 0, NodeId(77))
+    };
+    assert!(hlc.update(remote(1_000_000_000)).is_err());
+    let taken = hlc
+        .update(remote(5_000_000))
+        .expect("within the max offset");
+    assert!(taken > stamps[999]);
 
     // A third process, in C, reads the same and stamps after this one.
     let c = c_read(&c_reader, &path);

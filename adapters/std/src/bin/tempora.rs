@@ -187,7 +187,9 @@ struct HlcArgs {
     #[arg(long)]
     node: Option<u32>,
 
-    /// Refuse remote timestamps further than this ahead of local time (e.g. 500ms).
+    /// Refuse remote timestamps further than this ahead of local time (e.g. 500ms): in
+    /// the daemon's HLC, and, published in the time service, in every process's
+    /// host-wide HLC (`Reader::hlc`).
     #[arg(long, default_value = "500ms", value_parser = parse_duration)]
     max_offset: Duration,
 }
@@ -210,8 +212,11 @@ struct NowArgs {
     #[arg(long, allow_negative_numbers = true)]
     utc_offset: Option<i16>,
 
-    #[command(flatten)]
-    hlc: HlcArgs,
+    /// This node's id in the HLC timestamp (default: from /etc/machine-id). `now` takes
+    /// no --max-offset: it receives no remote timestamps for one to refuse; set it on
+    /// `tempora run`, which publishes it to every process's host-wide HLC.
+    #[arg(long)]
+    node: Option<u32>,
 
     #[command(flatten)]
     phc: PhcArgs,
@@ -528,7 +533,7 @@ fn stop_flag() -> Option<Arc<StopSignal>> {
 }
 
 fn now(args: &NowArgs) -> ExitCode {
-    let clock = args.hlc.options();
+    let clock = ClockOptions::new(args.node, HlcConfig::DEFAULT.max_offset);
     let note = match &args.source {
         Source::System => {
             let service = args

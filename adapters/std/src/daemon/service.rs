@@ -36,6 +36,7 @@ pub fn open_publisher(
     let mut options = PublisherOptions::new(schedule.interval, clock.node, source.to_string());
     options.tai_minus_utc = tai_minus_utc;
     options.hlc_group = service.hlc_group;
+    options.max_offset = clock.max_offset;
     Publisher::open(&service.path, &options)
 }
 

@@ -51,6 +51,11 @@ pub mod word {
     pub const STALE_AFTER_NS: usize = 9;
     /// TAI - UTC in seconds, as the daemon knows it (two's complement).
     pub const TAI_MINUS_UTC: usize = 10;
+    /// The host's HLC max offset in nanoseconds (`tempora run --max-offset`): every
+    /// process's host-wide HLC refuses remote timestamps further ahead; 0: not set.
+    /// Taken from a reserved word, so readers of layout 1 that predate it still read
+    /// the segment (they use their own default).
+    pub const MAX_OFFSET_NS: usize = 11;
     /// Publications so far: the seqlock's pointer (the latest is in slot `n % 2`).
     pub const PUBLICATIONS: usize = 16;
     /// `CLOCK_MONOTONIC` nanoseconds at the last publication: the heartbeat.
@@ -130,6 +135,8 @@ pub struct Header {
     pub stale_after: Duration,
     /// TAI - UTC.
     pub tai_minus_utc: TaiOffset,
+    /// The host's HLC max offset; `None`: not set (a daemon that predates it).
+    pub max_offset: Option<Duration>,
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -151,6 +158,7 @@ impl Header {
         w[word::INTERVAL_NS] = nanos(self.interval);
         w[word::STALE_AFTER_NS] = nanos(self.stale_after);
         w[word::TAI_MINUS_UTC] = i64::from(self.tai_minus_utc.0) as u64;
+        w[word::MAX_OFFSET_NS] = self.max_offset.map_or(0, nanos);
         w
     }
 
@@ -174,6 +182,10 @@ impl Header {
             interval: Duration::from_nanos(w[word::INTERVAL_NS]),
             stale_after: Duration::from_nanos(w[word::STALE_AFTER_NS]),
             tai_minus_utc: TaiOffset(w[word::TAI_MINUS_UTC] as i64 as i32),
+            max_offset: match w[word::MAX_OFFSET_NS] {
+                0 => None,
+                ns => Some(Duration::from_nanos(ns)),
+            },
         })
     }
 }
@@ -378,17 +390,20 @@ mod tests {
     fn header() -> impl Strategy<Value = Header> {
         (
             (any::<u32>(), any::<u64>(), any::<bool>(), any::<u32>()),
-            (any::<u64>(), any::<u64>(), any::<i32>()),
+            (any::<u64>(), any::<u64>(), any::<i32>(), 1..u64::MAX),
         )
-            .prop_map(|((pid, generation, running, node), (i, s, tai))| Header {
-                pid,
-                generation,
-                running,
-                node: NodeId(node),
-                interval: Duration::from_nanos(i),
-                stale_after: Duration::from_nanos(s),
-                tai_minus_utc: TaiOffset(tai),
-            })
+            .prop_map(
+                |((pid, generation, running, node), (i, s, tai, m))| Header {
+                    pid,
+                    generation,
+                    running,
+                    node: NodeId(node),
+                    interval: Duration::from_nanos(i),
+                    stale_after: Duration::from_nanos(s),
+                    tai_minus_utc: TaiOffset(tai),
+                    max_offset: Some(Duration::from_nanos(m)),
+                },
+            )
     }
 
     fn correction() -> impl Strategy<Value = Correction> {
@@ -523,8 +538,15 @@ mod tests {
             interval: Duration::from_secs(1),
             stale_after: Duration::from_secs(2),
             tai_minus_utc: TaiOffset(37),
+            max_offset: None,
         };
         let mut w = h.encode();
+        assert_eq!(
+            w[word::MAX_OFFSET_NS],
+            0,
+            "not set is 0, as a daemon before it left it"
+        );
+        assert_eq!(Header::decode(&w), Ok(h));
         w[word::VERSION] = 2;
         assert_eq!(Header::decode(&w), Err(LayoutError::Version(2)));
         let mut w = h.encode();

@@ -37,6 +37,9 @@ pub struct PublisherOptions {
     /// A group whose members may take host-wide HLC timestamps (the HLC segment
     /// becomes 0664 and theirs); `None`: 0644, only the daemon's user.
     pub hlc_group: Option<u32>,
+    /// The host's HLC max offset, published for every process's HLC to refuse remote
+    /// timestamps further ahead.
+    pub max_offset: Duration,
 }
 
 impl PublisherOptions {
@@ -49,6 +52,7 @@ impl PublisherOptions {
             source: source.into(),
             tai_minus_utc: TaiOffset(37),
             hlc_group: None,
+            max_offset: tempora_core::hlc::HlcConfig::DEFAULT.max_offset,
         }
     }
 }
@@ -108,6 +112,7 @@ impl Publisher {
             interval: options.interval,
             stale_after: options.stale_after,
             tai_minus_utc: options.tai_minus_utc,
+            max_offset: Some(options.max_offset),
         };
         let mut publisher = Self {
             path: path.to_path_buf(),

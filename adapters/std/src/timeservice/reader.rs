@@ -226,9 +226,15 @@ impl Reader {
 
     /// An HLC over the host-wide state word: its timestamps are strictly increasing
     /// together with every other process's on this host. Needs write access to
-    /// `PATH.hlc`.
+    /// `PATH.hlc`. It refuses remote timestamps further ahead than the max offset the
+    /// daemon publishes (`tempora run --max-offset`), the same for every process on the
+    /// host; the core's default where the daemon published none.
     pub fn hlc(&self) -> Result<SharedHlc<'_>, HlcUnavailable> {
-        self.hlc_with(HlcConfig::DEFAULT)
+        let max_offset = self.header().ok().and_then(|h| h.max_offset);
+        self.hlc_with(HlcConfig {
+            max_offset: max_offset.unwrap_or(HlcConfig::DEFAULT.max_offset),
+            ..HlcConfig::DEFAULT
+        })
     }
 
     /// [`Reader::hlc`] with other limits.
