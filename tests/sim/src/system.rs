@@ -33,7 +33,7 @@ use tempora_core::hooks::{Fault as CoreFault, FaultHook, MetricsHook};
 use tempora_core::pattern::{Absence, Contiguity, Detector, Event, PushError, Report, Sequence};
 use tempora_core::ptp::port::PortState;
 use tempora_core::rng::SplitMix64;
-use tempora_core::select::{DetectorConfig, Selector, SelectorConfig};
+use tempora_core::select::{DetectorConfig, Selector, SelectorConfig, Sources};
 use tempora_core::time::{Instant, Offset, Tai};
 use tempora_core::timestamp::Timestamp;
 use tempora_ptp_sim::sim::{Link, Simulation};
@@ -236,6 +236,8 @@ struct Node {
     plan: Vec<Planned>,
     /// Freezes in force: (source, true time they end).
     thaws: Vec<(u8, u64)>,
+    /// The sources healthy at the last check.
+    healthy: Sources,
     gnss: bool,
 }
 
@@ -385,6 +387,7 @@ pub fn run(config: SystemConfig) -> (SystemReport, Trace) {
             ),
             plan: plan_faults(&mut rng, config.duration_ns),
             thaws: Vec::new(),
+            healthy: Sources::default(),
             gnss,
         });
         // Stagger the checks so that nodes do not all check at once.
@@ -572,6 +575,7 @@ impl World {
         }
         let report = node.selector.check();
         let anomalies: Vec<_> = node.selector.hooks().0.borrow_mut().drain(..).collect();
+        node.healthy = report.healthy;
         for &(source, anomaly) in &anomalies {
             let stepped = matches!(
                 anomaly,
@@ -630,6 +634,15 @@ impl World {
             false
         });
         while node.plan.last().is_some_and(|p| p.at <= t) {
+            // The selector's promise is about a broken source among working ones: a
+            // fault waits until the node's other source was healthy at this check
+            // (synchronized, and clean for the failback period since its last
+            // anomaly), else a freeze could leave nothing to fail over to and no bound
+            // could be honest. See `docs/simulation.md`.
+            let other = node.plan.last().map_or(0, |p| 1 - usize::from(p.source));
+            if !node.healthy.contains(other) {
+                break;
+            }
             let Some(p) = node.plan.pop() else { break };
             let s = &node.selector.sources()[usize::from(p.source)];
             let what = match p.kind {
