@@ -84,7 +84,7 @@ mod tests {
             ev(200, 2, 0, 0),
             ev(150, 1, 1, 1), // another partition: ignored
             ev(900, 1, 0, 0), // its end comes too late
-            ev(1_001, 1, 1, 0),
+            ev(1_101, 1, 1, 0),
         ];
         let found = sequence(&stream, 0, 1, 100);
         assert_eq!(found, vec![(0, vec![(200, 2), (300, 1)])]);
