@@ -8,7 +8,7 @@
 //!   simulated time from one seed, recorded as a [`trace::Trace`].
 //! - [`check`] and [`trace::check`]: the invariants (HLC order, causal order, nothing
 //!   lost or delivered twice, honest bounds, pattern results equal to a
-//!   [`reference`]), each counted; a checker must be seen to fail, so the tests feed
+//!   [`reference`](mod@reference)), each counted; a checker must be seen to fail, so the tests feed
 //!   them broken traces too.
 //! - [`scale`]: causal delivery alone, at 64 nodes and up to millions of messages,
 //!   checked as it runs.
