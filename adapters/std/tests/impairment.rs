@@ -7,7 +7,9 @@ mod support;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use support::impair::{udp_in, Forwarder, Impairment};
+use tempora_core::clock::ClockStatus;
+
+use support::impair::{udp_in, Burst, Forwarder, Impairment};
 use support::*;
 
 /// Round trips (ms) of `count` UDP echoes from the master side to the slave side; the
@@ -309,5 +311,144 @@ fn ptp_asymmetry_shows_as_bias_inside_the_bound() {
             // 20 µs of jitter each way; limits as for the loss case.
             limits: (1.0, 3.0, 3.0),
         },
+    );
+}
+
+/// Impairment bursts from the forwarder: a clean path, then 3 s of 40% loss with 1 ms
+/// of jitter, then a 2 s outage. The daemon keeps printing (no line lost), its time and
+/// HLC never go back, every reading keeps the truth inside its bound, the outage is
+/// ridden out in holdover with a growing bound, and the slave is synchronized again
+/// within 5 s of each burst's end.
+#[test]
+fn ptp_rides_out_impairment_bursts() {
+    let mut lab = Lab::bare("u");
+    let (m, s) = (lab.master_ns.clone(), lab.slave_ns.clone());
+    let clean = Impairment {
+        delay: Duration::from_micros(100),
+        jitter: Duration::from_micros(20),
+        loss_percent: 0,
+    };
+    let secs = Duration::from_secs;
+    // From the forwarder's start; the slave starts about 1 s later.
+    let (lossy_from, lossy_until, out_from, out_until) = (11, 14, 19, 21);
+    let bursts = [
+        Burst {
+            from: secs(lossy_from),
+            until: secs(lossy_until),
+            impairment: Impairment {
+                delay: MS,
+                jitter: MS,
+                loss_percent: 40,
+            },
+        },
+        Burst {
+            from: secs(out_from),
+            until: secs(out_until),
+            impairment: Impairment {
+                loss_percent: 100,
+                ..clean
+            },
+        },
+    ];
+    let fwd = Forwarder::start_with_bursts(&m, &s, clean, clean, &bursts, 7);
+    let cfg = lab.ptp4l_config("master", "masterOnly 1\npriority1 10");
+    lab.spawn_ptp4l(&m, &cfg, "tpa");
+    std::thread::sleep(Duration::from_secs(1));
+    let ours = lab.spawn_tempora_slave(&s, "tpb", 30);
+    let lines = lab.lines(ours, Duration::from_secs(40));
+    let status = status_lines(&lines);
+    let dropped: u64 = fwd
+        .counts
+        .iter()
+        .map(|c| c.dropped.load(Ordering::Relaxed))
+        .sum();
+    drop(fwd);
+    // No line lost: one every 250 ms for 30 s.
+    assert!(
+        status.len() >= 118,
+        "{} status lines:\n{}",
+        status.len(),
+        lines.join("\n")
+    );
+    // Time never goes back; HLC timestamps strictly increase.
+    for w in status.windows(2) {
+        assert!(
+            w[1].time >= w[0].time,
+            "time went back: {} then {}",
+            w[0].time,
+            w[1].time
+        );
+        assert!(
+            w[1].hlc > w[0].hlc,
+            "HLC went back: {} then {}",
+            w[0].hlc,
+            w[1].hlc
+        );
+    }
+    // The line index at `t` s of the forwarder's clock (the slave started ~1 s in).
+    let line_at = |t: u64| ((t as f64 - 1.0) / 0.25) as usize;
+    let lock = status
+        .iter()
+        .position(|l| l.status == ClockStatus::Synchronized)
+        .expect("never synchronized");
+    assert!(lock < line_at(lossy_from), "locked only at line {lock}");
+    // Bounds honest throughout, bursts included.
+    let judged: Vec<_> = status[lock..]
+        .iter()
+        .filter(|l| l.offset.is_some() && l.bound.is_some())
+        .collect();
+    let outside: Vec<String> = judged
+        .iter()
+        .filter(|l| l.offset_ns().unwrap_or(0.0).abs() > l.bound_ns())
+        .map(|l| l.to_string())
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "{} of {} readings outside their bound:\n{}",
+        outside.len(),
+        judged.len(),
+        outside.join("\n")
+    );
+    // The outage: holdover, never unknown, with the bound growing.
+    let outage = &status[line_at(out_from) + 6..line_at(out_until)];
+    assert!(
+        outage.iter().any(|l| l.status == ClockStatus::Holdover),
+        "no holdover during the outage"
+    );
+    assert!(
+        outage.iter().all(|l| l.status != ClockStatus::Unknown),
+        "went unknown during the outage"
+    );
+    let bounds: Vec<f64> = outage
+        .iter()
+        .filter(|l| l.status == ClockStatus::Holdover)
+        .map(|l| l.bound_ns())
+        .collect();
+    assert!(
+        bounds.windows(2).all(|w| w[1] >= w[0]),
+        "the holdover bound shrank: {bounds:?}"
+    );
+    // Synchronized again within 5 s of each burst's end.
+    for end in [lossy_until, out_until] {
+        let back = status[line_at(end)..]
+            .iter()
+            .position(|l| l.status == ClockStatus::Synchronized)
+            .map(|i| i as f64 * 0.25);
+        println!("bursts: synchronized again {back:?} s after the burst ending at {end} s");
+        assert!(
+            back.is_some_and(|b| b <= 5.0),
+            "not synchronized within 5 s of the burst ending at {end} s"
+        );
+    }
+    let worst = judged
+        .iter()
+        .map(|l| l.offset_ns().unwrap_or(0.0).abs() / l.bound_ns())
+        .fold(0.0, f64::max);
+    println!(
+        "bursts: {} lines, {} readings judged, all inside their bound (worst |error|/bound {worst:.2}), \
+         {dropped} frames dropped, max holdover bound {:.0} ns",
+        status.len(),
+        judged.len(),
+        bounds.iter().copied().fold(0.0, f64::max)
     );
 }

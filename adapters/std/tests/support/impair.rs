@@ -26,6 +26,15 @@ pub struct Impairment {
     pub loss_percent: u64,
 }
 
+/// A window of the run (from the forwarder's start) in which both directions take
+/// `impairment` instead of their own: a burst of loss, jitter or an outage.
+#[derive(Clone, Copy, Debug)]
+pub struct Burst {
+    pub from: Duration,
+    pub until: Duration,
+    pub impairment: Impairment,
+}
+
 /// Frames moved and dropped, per direction.
 #[derive(Default, Debug)]
 pub struct Counts {
@@ -105,10 +114,13 @@ pub fn udp_in(ns: &str, addr: &str) -> std::net::UdpSocket {
     .expect("socket in namespace")
 }
 
+#[allow(clippy::too_many_arguments)] // one per part of a direction's set-up
 fn pump(
     mut from: File,
     mut to: File,
-    imp: Impairment,
+    base: Impairment,
+    bursts: Vec<Burst>,
+    started: Instant,
     seed: u64,
     stop: Arc<AtomicBool>,
     counts: Arc<Counts>,
@@ -125,6 +137,11 @@ fn pump(
                 break;
             }
             idle = false;
+            let at = started.elapsed();
+            let imp = bursts
+                .iter()
+                .find(|b| b.from <= at && at < b.until)
+                .map_or(base, |b| b.impairment);
             if rng.chance(imp.loss_percent) {
                 counts.dropped.fetch_add(1, Ordering::Relaxed);
                 continue;
@@ -175,6 +192,19 @@ impl Forwarder {
         b_to_a: Impairment,
         seed: u64,
     ) -> Self {
+        Self::start_with_bursts(ns_a, ns_b, a_to_b, b_to_a, &[], seed)
+    }
+
+    /// [`Forwarder::start`], with `bursts` overriding both directions in their windows.
+    pub fn start_with_bursts(
+        ns_a: &str,
+        ns_b: &str,
+        a_to_b: Impairment,
+        b_to_a: Impairment,
+        bursts: &[Burst],
+        seed: u64,
+    ) -> Self {
+        let started = Instant::now();
         let a = open_tap(ns_a, "tpa");
         let b = open_tap(ns_b, "tpb");
         for (ns, dev, addr) in [(ns_a, "tpa", "10.99.0.1/24"), (ns_b, "tpb", "10.99.0.2/24")] {
@@ -195,7 +225,10 @@ impl Forwarder {
             (b, a, b_to_a, seed ^ 0xABCD, Arc::clone(&counts[1])),
         ] {
             let stop = Arc::clone(&stop);
-            threads.push(std::thread::spawn(move || pump(from, to, imp, s, stop, c)));
+            let bursts = bursts.to_vec();
+            threads.push(std::thread::spawn(move || {
+                pump(from, to, imp, bursts, started, s, stop, c)
+            }));
         }
         Self {
             stop,
