@@ -269,6 +269,31 @@ fn host_wide_hlc_and_bounded_time_hold_while_the_chain_fails_over_and_back() {
         assert!(checked >= 1_000, "only {checked} readings checked");
         checked_total += checked;
     }
+    // The journal tells an operator what happened, after the daemon stopped too.
+    let report = Command::new(env!("CARGO_BIN_EXE_tempora"))
+        .args(["status", "--time-service", &segment_arg, "--lines", "48"])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&report.stdout);
+    assert!(report.contains(" stopped,"), "{report}");
+    let switches = report
+        .lines()
+        .filter(|l| l.contains("source switched"))
+        .count();
+    assert!(
+        switches >= 2,
+        "{switches} switches in the journal:\n{report}"
+    );
+    assert!(report.contains(&format!("source: {a}")), "{report}");
+    let synchronized = report
+        .lines()
+        .filter(|l| l.contains(" synchronized "))
+        .count();
+    assert!(
+        synchronized >= 40,
+        "{synchronized} of 48 lines synchronized:\n{report}"
+    );
+
     println!(
         "chaos: {taken} host-wide stamps from {} threads in {PROCESSES} processes, all unique and \
          increasing per thread; {checked_total} bounded readings through failover and failback, \

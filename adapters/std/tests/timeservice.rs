@@ -498,3 +498,46 @@ fn other_layouts_are_refused_by_readers_and_replaced_by_the_daemon() {
         1
     );
 }
+
+#[test]
+fn the_journal_keeps_the_latest_lines_and_warnings_across_a_restart() {
+    use tempora_core::time::Offset;
+    use tempora_std::timeservice::{Event, EventQueue, HistoryEntry, EVENTS_LEN, HISTORY_LEN};
+    let dir = TempDir::new("journal");
+    let path = dir.0.join("time");
+    let options = PublisherOptions::new(INTERVAL, NodeId(3), "system");
+    let entry = |i: u64| HistoryEntry {
+        time: UtcInstant::from_nanos(1_000_000_000 * i),
+        status: ClockStatus::Synchronized,
+        offset: Some(Offset::from_nanos(i as i64 - 30)),
+        bound: Some(Duration::from_nanos(1_000 + i)),
+    };
+    let queue = EventQueue::new();
+    {
+        let mut daemon = Publisher::open(&path, &options).unwrap();
+        daemon.journal_events_from(queue.clone());
+        for i in 0..30 {
+            if i % 3 == 0 {
+                queue.push(Event {
+                    time: UtcInstant::from_nanos(i),
+                    text: format!("warning {i}"),
+                });
+            }
+            daemon.record(&entry(i));
+        }
+    }
+    // A second daemon continues the journal where the first left it.
+    let mut daemon = Publisher::open(&path, &options).unwrap();
+    for i in 30..70 {
+        daemon.record(&entry(i));
+    }
+    let reader = Reader::open(&path).unwrap();
+    let history = reader.history();
+    assert_eq!(history.len(), HISTORY_LEN);
+    let expected: Vec<_> = (70 - HISTORY_LEN as u64..70).map(entry).collect();
+    assert_eq!(history, expected);
+    let events = reader.events();
+    assert_eq!(events.len(), 10.min(EVENTS_LEN));
+    assert_eq!(events[0].text, "warning 0");
+    assert_eq!(events[9].text, "warning 27");
+}

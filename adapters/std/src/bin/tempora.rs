@@ -21,7 +21,7 @@ use tempora_std::clock::phc::{PhcSelector, PhcSourceConfig};
 use tempora_std::daemon::phc::PhcOptions;
 use tempora_std::daemon::{
     self, ClockOptions, DaemonMetrics, MetricsEndpoint, PtpOptions, ReadyPolicy, Schedule,
-    ServeOptions, Source, TimeServiceOptions,
+    ServeOptions, Source, TimeServiceOptions, WarningJournal,
 };
 use tempora_std::ptp::{TimestampMode, TransportKind};
 use tempora_std::stop::StopSignal;
@@ -60,6 +60,37 @@ enum Command {
     /// PTP hardware clocks: list them, or steer a clock to one.
     #[command(subcommand)]
     Phc(PhcCommand),
+    /// The daemon behind the time service, for an operator: alive or not, its source,
+    /// bounded time now, its recent status lines (with a chart of the bound and the
+    /// offset) and its warnings. Works after it stopped too.
+    Status(StatusArgs),
+    /// `tempora status`, redrawn every --interval until Ctrl-C (or --duration).
+    Top(TopArgs),
+}
+
+#[derive(Debug, Args)]
+struct StatusArgs {
+    /// The daemon's time service segment.
+    #[arg(long, value_name = "PATH", default_value = tempora_std::timeservice::DEFAULT_PATH)]
+    time_service: PathBuf,
+
+    /// How many of the journal's recent status lines to show (it keeps 48).
+    #[arg(long, default_value_t = 12)]
+    lines: usize,
+}
+
+#[derive(Debug, Args)]
+struct TopArgs {
+    #[command(flatten)]
+    status: StatusArgs,
+
+    /// Time between redraws.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    interval: Duration,
+
+    /// Stop after this long; until Ctrl-C when absent.
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -654,7 +685,57 @@ fn finish(result: Result<daemon::RunSummary, daemon::Error>) -> ExitCode {
     }
 }
 
-fn run(args: &RunArgs) -> ExitCode {
+fn status(args: &StatusArgs) -> ExitCode {
+    match daemon::status_report(&args.time_service, args.lines) {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "tempora: no time service at {}: {e} (is `tempora run` publishing there?)",
+                args.time_service.display()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn top(args: &TopArgs) -> ExitCode {
+    let Some(stop) = stop_flag() else {
+        return ExitCode::FAILURE;
+    };
+    let started = std::time::Instant::now();
+    let clear = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    for frame in 1u32.. {
+        match daemon::status_report(&args.status.time_service, args.status.lines) {
+            // Home and clear on a terminal; a separator line when piped.
+            Ok(report) if clear => print!("\x1b[H\x1b[2J{report}"),
+            Ok(report) => print!("--- {frame}\n{report}"),
+            Err(e) => {
+                eprintln!("tempora: {}: {e}", args.status.time_service.display());
+                return ExitCode::FAILURE;
+            }
+        }
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        let next = args
+            .interval
+            .checked_mul(frame)
+            .and_then(|d| started.checked_add(d));
+        let end = args.duration.and_then(|d| started.checked_add(d));
+        let wake = match (next, end) {
+            (Some(n), Some(e)) => n.min(e),
+            (Some(t), None) | (None, Some(t)) => t,
+            (None, None) => break,
+        };
+        if stop.wait_until(wake) || end.is_some_and(|e| std::time::Instant::now() >= e) {
+            break;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn run(args: &RunArgs, journal: &WarningJournal) -> ExitCode {
     let ptp = args.ptp.options("run");
     let Some(stop) = stop_flag() else {
         return ExitCode::FAILURE;
@@ -710,7 +791,10 @@ fn run(args: &RunArgs) -> ExitCode {
             };
             let tai = ptp.tai_minus_utc();
             match daemon::open_publisher(&service, &clock, &schedule, &sources[0], tai) {
-                Ok(p) => Some(p),
+                Ok(mut p) => {
+                    p.journal_events_from(journal.queue());
+                    Some(p)
+                }
                 Err(e) => {
                     eprintln!("tempora: {e}");
                     return ExitCode::FAILURE;
@@ -786,16 +870,27 @@ fn serve(args: &ServeArgs) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    use tracing_subscriber::filter::LevelFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let cli = Cli::parse();
     // Colours only on a terminal: a log piped to a file or a collector stays plain text.
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_max_level(cli.log_level)
+        .with_filter(LevelFilter::from_level(cli.log_level));
+    // Warnings also go to the time service's journal, whatever --log-level says.
+    let journal = WarningJournal::new();
+    tracing_subscriber::registry()
+        .with(log)
+        .with(journal.clone().with_filter(LevelFilter::WARN))
         .init();
     match &cli.command {
         Command::Now(args) => now(args),
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(args, &journal),
+        Command::Status(args) => status(args),
+        Command::Top(args) => top(args),
         Command::Serve(args) => serve(args),
         Command::Config(ConfigCommand::Check { file }) => config_check(file),
         Command::Phc(command) => phc(command),

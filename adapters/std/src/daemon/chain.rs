@@ -233,6 +233,9 @@ pub fn run_chain(
             if let Some(m) = metrics {
                 m.observe(&line);
             }
+            if let Some(p) = publisher.as_deref_mut() {
+                service::record(p, &line);
+            }
             if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
                 stop.raise();
             }

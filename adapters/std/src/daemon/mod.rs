@@ -16,6 +16,7 @@ pub mod notify;
 pub mod phc;
 pub mod service;
 pub mod status;
+pub mod warnings;
 
 use std::fmt;
 use std::io::{self, Write};
@@ -40,8 +41,9 @@ use crate::timeservice::Publisher;
 use crate::{CountingHooks, KernelEstimate, PrometheusHooks, SystemClock};
 
 pub use metrics::{DaemonMetrics, EndpointError, MetricsEndpoint, ReadyPolicy};
-pub use service::{now_from_service, open_publisher, TimeServiceOptions};
+pub use service::{now_from_service, open_publisher, status_report, TimeServiceOptions};
 pub use status::{ParseStatusError, PtpState, PtpStatus, Source, StatusLine};
+pub use warnings::WarningJournal;
 
 /// What a run's HLC reports to: the counts for its summary, and the exporter when
 /// metrics are on.
@@ -350,6 +352,9 @@ pub fn run_system(
         if let Some(m) = metrics {
             m.observe(&line);
         }
+        if let Some(p) = publisher.as_deref_mut() {
+            service::record(p, &line);
+        }
         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
             break; // stdout closed: nobody is listening any more
         }
@@ -562,6 +567,9 @@ pub fn run_ptp(
             }
             slave_line(iface, &hlc, &s, metrics)
         };
+        if let Some(p) = publisher.as_deref_mut() {
+            service::record(p, &line);
+        }
         if let Some(m) = metrics {
             m.observe(&line);
         }

@@ -117,6 +117,9 @@ pub fn run(
             super::service::publish_foreign(p, hlc.clock(), options.config.drift_ppb);
         }
         let line = phc_line(&hlc, &options.selector);
+        if let Some(p) = publisher.as_deref_mut() {
+            super::service::record(p, &line);
+        }
         if let Some(m) = metrics {
             m.observe(&line);
         }

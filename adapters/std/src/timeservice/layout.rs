@@ -60,6 +60,11 @@ pub mod word {
     pub const PUBLICATIONS: usize = 16;
     /// `CLOCK_MONOTONIC` nanoseconds at the last publication: the heartbeat.
     pub const HEARTBEAT_MONO_NS: usize = 17;
+    /// History entries written so far (the journal's ring of status lines); outside the
+    /// header, so a restarted daemon continues the journal.
+    pub const HISTORY_COUNT: usize = 18;
+    /// Events written so far (the journal's ring of warnings).
+    pub const EVENTS_COUNT: usize = 19;
     /// The daemon's source, UTF-8, NUL-padded, 8 words (64 bytes).
     pub const SOURCE: usize = 24;
     /// Words in the source name.
@@ -76,6 +81,10 @@ pub mod word {
     pub const CORRECTION: usize = 2;
     /// Words of an encoded [`Correction`](super::Correction).
     pub const CORRECTION_WORDS: usize = 7;
+    /// The journal's history ring: 48 entries of 6 words.
+    pub const HISTORY: usize = 64;
+    /// The journal's event ring: 14 entries of 11 words.
+    pub const EVENTS: usize = 352;
     /// In the HLC segment: the HLC state word (on its own cache line).
     pub const HLC: usize = 8;
 }
@@ -237,7 +246,7 @@ pub fn status_code(s: ClockStatus) -> u64 {
     }
 }
 
-fn status_of(code: u64) -> Result<ClockStatus, LayoutError> {
+pub(super) fn status_of(code: u64) -> Result<ClockStatus, LayoutError> {
     Ok(match code {
         0 => ClockStatus::Unknown,
         1 => ClockStatus::Synchronized,

@@ -50,6 +50,7 @@
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
+mod journal;
 mod layout;
 mod publisher;
 mod reader;
@@ -58,6 +59,7 @@ mod segment;
 use std::fmt;
 use std::path::PathBuf;
 
+pub use journal::{Event, EventQueue, HistoryEntry, EVENTS_LEN, HISTORY_LEN};
 pub use layout::{
     decode_source, encode_source, word, Correction, Header, LayoutError, CLOCK_REALTIME,
     HEADER_WORDS, HLC_MAGIC, LAYOUT_VERSION, RATE_SHIFT, SEGMENT_BYTES, TIME_MAGIC,

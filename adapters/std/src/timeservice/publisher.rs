@@ -12,6 +12,7 @@ use tempora_core::clock::ClockReading;
 use tempora_core::time::{TaiOffset, Utc};
 use tempora_core::timestamp::NodeId;
 
+use super::journal::{self, Event, EventQueue, HistoryEntry};
 use super::layout::{
     encode_source, word, Correction, Header, HLC_MAGIC, SEGMENT_BYTES, TIME_MAGIC,
 };
@@ -73,6 +74,11 @@ pub struct Publisher {
     publications: u64,
     stale_after: Duration,
     generation: u64,
+    /// Journal entries written so far (continuing a previous daemon's).
+    history: u64,
+    events: u64,
+    /// Warnings to journal at the next record.
+    event_queue: Option<EventQueue>,
 }
 
 fn io_error(path: &Path) -> impl Fn(io::Error) -> OpenError + '_ {
@@ -114,6 +120,10 @@ impl Publisher {
             tai_minus_utc: options.tai_minus_utc,
             max_offset: Some(options.max_offset),
         };
+        let (history, events) = (
+            time.load(word::HISTORY_COUNT),
+            time.load(word::EVENTS_COUNT),
+        );
         let mut publisher = Self {
             path: path.to_path_buf(),
             publications: time.load(word::PUBLICATIONS),
@@ -122,6 +132,9 @@ impl Publisher {
             _lock: lock,
             stale_after: options.stale_after,
             generation: header.generation,
+            history,
+            events,
+            event_queue: None,
         };
         // Anything the last daemon published is void from here on.
         publisher.publish(&Correction::unknown(realtime()));
@@ -188,6 +201,49 @@ impl Publisher {
             io::ErrorKind::TimedOut,
             "the HLC segment kept being replaced",
         )))
+    }
+
+    /// Journals warnings from `queue` (the daemon's log) at every [`Publisher::record`].
+    pub fn journal_events_from(&mut self, queue: EventQueue) {
+        self.event_queue = Some(queue);
+    }
+
+    /// Journals a status line (and any warnings queued since the last one).
+    pub fn record(&mut self, entry: &HistoryEntry) {
+        if let Some(q) = &self.event_queue {
+            for e in q.drain() {
+                self.record_event(&e);
+            }
+        }
+        let n = self.history;
+        self.write_entry(journal::history_slot(n), &journal::encode_history(entry, n));
+        self.history = n.wrapping_add(1);
+        self.store_release(word::HISTORY_COUNT, self.history);
+    }
+
+    /// Journals a warning.
+    pub fn record_event(&mut self, event: &Event) {
+        let n = self.events;
+        self.write_entry(journal::event_slot(n), &journal::encode_event(event, n));
+        self.events = n.wrapping_add(1);
+        self.store_release(word::EVENTS_COUNT, self.events);
+    }
+
+    /// Writes `words` after the sequence count at `base`, under it (odd while written).
+    fn write_entry(&self, base: usize, words: &[u64]) {
+        let seq = self.time.load(base);
+        self.store(base, seq | 1);
+        fence(Ordering::Release);
+        for (i, w) in words.iter().enumerate() {
+            self.store(base + 1 + i, *w);
+        }
+        self.store_release(base, (seq | 1).wrapping_add(1));
+    }
+
+    fn store_release(&self, index: usize, value: u64) {
+        if let Some(w) = self.time.word(index) {
+            w.store(value, Ordering::Release);
+        }
     }
 
     fn store(&self, index: usize, value: u64) {

@@ -12,6 +12,7 @@ use tempora_core::hooks::NoHooks;
 use tempora_core::time::{Instant, Utc};
 use tempora_core::timestamp::{NodeId, Timestamp};
 
+use super::journal::{self, Event, HistoryEntry};
 use super::layout::{
     decode_source, word, Correction, Header, LayoutError, HEADER_WORDS, HLC_MAGIC, SEGMENT_BYTES,
     TIME_MAGIC,
@@ -196,6 +197,49 @@ impl Reader {
             last = again;
         }
         decode_source(&last)
+    }
+
+    /// The daemon's journal of status lines, oldest first: the last
+    /// [`HISTORY_LEN`](super::HISTORY_LEN) (fewer if an entry was being written at
+    /// every try). Kept after the daemon stops, for a post-mortem.
+    pub fn history(&self) -> Vec<HistoryEntry> {
+        let n = self.time.load(word::HISTORY_COUNT);
+        (n.saturating_sub(journal::HISTORY_LEN as u64)..n)
+            .filter_map(|i| {
+                let w =
+                    self.read_entry::<{ journal::HISTORY_WORDS - 1 }>(journal::history_slot(i))?;
+                journal::decode_history(&w, i)
+            })
+            .collect()
+    }
+
+    /// The daemon's journal of warnings (a source switched, a transport lost), oldest
+    /// first: the last [`EVENTS_LEN`](super::EVENTS_LEN).
+    pub fn events(&self) -> Vec<Event> {
+        let n = self.time.load(word::EVENTS_COUNT);
+        (n.saturating_sub(journal::EVENTS_LEN as u64)..n)
+            .filter_map(|i| {
+                let w = self.read_entry::<{ journal::EVENT_WORDS - 1 }>(journal::event_slot(i))?;
+                journal::decode_event(&w, i)
+            })
+            .collect()
+    }
+
+    /// The `N` words after the sequence count at `base`, read under it.
+    fn read_entry<const N: usize>(&self, base: usize) -> Option<[u64; N]> {
+        let m = &self.time;
+        fence(std::sync::atomic::Ordering::Acquire);
+        for _ in 0..MAX_RETRIES {
+            let seq = m.load(base);
+            fence(std::sync::atomic::Ordering::Acquire);
+            let w: [u64; N] = m.load_words(base + 1);
+            fence(std::sync::atomic::Ordering::Acquire);
+            if seq % 2 == 0 && m.load(base) == seq {
+                return Some(w);
+            }
+            std::hint::spin_loop();
+        }
+        None
     }
 
     /// Whether a daemon is alive and publishing, checked the slow way.
