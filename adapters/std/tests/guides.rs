@@ -5,13 +5,12 @@
 //! both saying so once the daemon has stopped. The guide shows both files whole: this
 //! test fails if the guide's copy and the file part.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
-use tempora_core::clock::{ClockSource, ClockStatus};
+use nix::sys::signal::Signal;
+use tempora_core::clock::ClockSource;
 use tempora_core::time::Utc;
 use tempora_core::timestamp::Timestamp;
 use tempora_std::timeservice::Reader;
@@ -30,85 +29,8 @@ fn guide() -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// A fresh directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!("tempora-guides-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The daemon this test started: ended by its pid, and reaped, whatever happens.
-struct Daemon(Child);
-
-impl Daemon {
-    fn start(path: &Path) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_tempora"))
-            .args(["run", "--interval", "200ms", "--duration", "60s"])
-            .arg("--time-service")
-            .arg(path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Self(child)
-    }
-
-    fn pid(&self) -> Pid {
-        Pid::from_raw(self.0.id() as i32)
-    }
-
-    /// SIGTERM, then at most 10 s for a clean exit.
-    fn stop(mut self) {
-        kill(self.pid(), Signal::SIGTERM).unwrap();
-        let start = Instant::now();
-        while self.0.try_wait().unwrap().is_none() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "daemon did not stop"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Waits (at most 10 s) until the daemon `pid` publishes on `path`.
-fn wait_live(path: &Path, pid: Pid) {
-    let start = Instant::now();
-    loop {
-        let live = Reader::open(path).ok().is_some_and(|r| {
-            r.health()
-                .is_ok_and(|h| h.is_live() && h.header.pid == pid.as_raw() as u32)
-                && r.read().status != ClockStatus::Unknown
-        });
-        if live {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the daemon never published"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+mod service;
+use service::{build_c, live_reader, TempDir};
 
 /// The values of `key: VALUE` lines.
 fn values<'a>(out: &'a str, key: &str) -> Vec<&'a str> {
@@ -128,32 +50,6 @@ fn rust_example(path: &Path) -> String {
     let mut out = Vec::new();
     read_time::read_time(path, &mut out).unwrap();
     String::from_utf8(out).unwrap()
-}
-
-fn build_c_example(dir: &Path) -> PathBuf {
-    let exe = dir.join("read_time");
-    let out = Command::new("cc")
-        .args([
-            "-std=c11",
-            "-O2",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-pedantic",
-            "-I",
-        ])
-        .arg(root().join("include"))
-        .arg(root().join("examples/c/read_time.c"))
-        .arg("-o")
-        .arg(&exe)
-        .output()
-        .expect("a C compiler (cc)");
-    assert!(
-        out.status.success(),
-        "cc: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    exe
 }
 
 /// Runs the C example with `path` as its argument, or (None) with only the variable.
@@ -184,11 +80,11 @@ fn the_guide_shows_the_examples_as_they_are() {
 
 #[test]
 fn rust_and_c_examples_read_a_private_daemon_and_notice_it_stop() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("guides");
     let path = dir.0.join("time");
-    let c_exe = build_c_example(&dir.0);
-    let daemon = Daemon::start(&path);
-    wait_live(&path, daemon.pid());
+    let c_exe = build_c("read_time", &dir.0);
+    let daemon = service::daemon(&path, &["--interval", "200ms", "--duration", "60s"]);
+    live_reader(&path, daemon.pid());
     let kernel = KernelEstimate::read().unwrap().clock_status();
 
     // Rust: the daemon's source and status, a bound, two increasing stamps on the
@@ -226,7 +122,8 @@ fn rust_and_c_examples_read_a_private_daemon_and_notice_it_stop() {
     assert_eq!(values(&by_env, "status"), [kernel.as_str()], "{by_env}");
 
     // The daemon stops: both say so instead of printing a time.
-    daemon.stop();
+    let stopped = daemon.stop(Signal::SIGTERM, Duration::from_secs(10));
+    assert!(stopped.status.success(), "{stopped:?}");
     let rust = rust_example(&path);
     let c = c_example(&c_exe, Some(&path), &path);
     for out in [&rust, &c] {

@@ -6,12 +6,11 @@
 //! Every segment lives in a temporary directory of its own, never at the default path.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use tempora_core::clock::{ClockReading, ClockSource, ClockStatus};
 use tempora_core::time::{Instant as UtcInstant, Utc};
 use tempora_core::timestamp::NodeId;
@@ -20,136 +19,17 @@ use tempora_std::timeservice::{
 };
 use tempora_std::{KernelEstimate, SystemClock};
 
+mod service;
+use service::{build_c, live_reader, wait_bounded, within, Process, TempDir};
+
 const INTERVAL: Duration = Duration::from_millis(200);
 
-/// A fresh directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("tempora-ts-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A child process, killed (by its pid) and reaped if the test ends early.
-struct Process(Option<Child>);
-
-impl Process {
-    fn pid(&self) -> Pid {
-        Pid::from_raw(self.0.as_ref().unwrap().id() as i32)
-    }
-
-    /// Signals it, then waits at most `limit` for it to exit.
-    fn stop(mut self, signal: Signal, limit: Duration) -> std::process::Output {
-        kill(self.pid(), signal).unwrap();
-        wait_bounded(self.0.take().unwrap(), limit)
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn wait_bounded(child: Child, limit: Duration) -> std::process::Output {
-    let pid = Pid::from_raw(child.id() as i32);
-    let waiter = std::thread::spawn(move || child.wait_with_output().unwrap());
-    let start = Instant::now();
-    while !waiter.is_finished() {
-        if start.elapsed() > limit {
-            let _ = kill(pid, Signal::SIGKILL);
-            let _ = waiter.join();
-            panic!("process {pid} still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    waiter.join().unwrap()
-}
-
 fn daemon(path: &Path) -> Process {
-    let child = Command::new(env!("CARGO_BIN_EXE_tempora"))
-        .args([
-            "run",
-            "--interval",
-            "200ms",
-            "--max-offset",
-            "20ms",
-            "--time-service",
-        ])
-        .arg(path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    Process(Some(child))
+    service::daemon(path, &["--interval", "200ms", "--max-offset", "20ms"])
 }
 
-/// Polls `f` every 10 ms until it returns `Some`, for at most `limit`.
-fn within<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> (T, Duration) {
-    let start = Instant::now();
-    loop {
-        if let Some(t) = f() {
-            return (t, start.elapsed());
-        }
-        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// A live daemon on `path`, with its reader.
-fn live_reader(path: &Path, pid: Pid) -> Reader {
-    within(Duration::from_secs(10), "the daemon publishes", || {
-        let r = Reader::open(path).ok()?;
-        let h = r.health().ok()?;
-        (h.is_live()
-            && h.header.pid == pid.as_raw() as u32
-            && r.read().status != ClockStatus::Unknown)
-            .then_some(r)
-    })
-    .0
-}
-
-/// Builds the C example reader into `dir`.
-fn build_c_reader(dir: &Path) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let exe = dir.join("tempora_reader");
-    let out = Command::new("cc")
-        .args([
-            "-std=c11",
-            "-O2",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-pedantic",
-            "-I",
-        ])
-        .arg(root.join("include"))
-        .arg(root.join("examples/c/tempora_reader.c"))
-        .arg("-o")
-        .arg(&exe)
-        .arg("-lpthread")
-        .output()
-        .expect("a C compiler (cc)");
-    assert!(
-        out.status.success(),
-        "cc: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    exe
+fn build_c_reader(dir: &Path) -> std::path::PathBuf {
+    build_c("tempora_reader", dir)
 }
 
 /// What the C reader printed: status, time, earliest, latest, and the HLC stamp.
