@@ -127,20 +127,13 @@ fn host_wide_hlc_and_bounded_time_hold_while_the_chain_fails_over_and_back() {
         hammer(Path::new(path), Path::new(out), seconds);
         return;
     }
-    // Layer 2: the second veth pair needs no addresses.
     let mut lab = Lab::new("q").over(Transport::L2);
-    let (m, s) = (lab.master_ns.clone(), lab.slave_ns.clone());
-    let (ma, sa) = (lab.master_if.clone(), lab.slave_if.clone());
-    let (mb, sb) = (format!("{ma}b"), format!("{sa}b"));
-    add_veth(&m, &mb, &s, &sb);
-    let cfg_a = lab.ptp4l_config("master-a", "masterOnly 1\npriority1 10");
-    let cfg_b = lab.ptp4l_config("master-b", "masterOnly 1\npriority1 10");
-    let master_a = lab.spawn_ptp4l(&m, &cfg_a, &ma);
-    lab.spawn_ptp4l(&m, &cfg_b, &mb);
-    std::thread::sleep(Duration::from_secs(1));
+    let s = lab.slave_ns.clone();
+    let masters = lab.two_masters();
+    let (a, b) = (masters.source_a.clone(), masters.source_b.clone());
+    let (sa, sb) = (masters.slave_a.clone(), masters.slave_b.clone());
     let segment = lab.dir().join("time");
     let segment_arg = segment.display().to_string();
-    let (a, b) = (format!("ptp:{sa}"), format!("ptp:{sb}"));
     let ours = lab.spawn_tempora_run(
         &s,
         &[
@@ -185,9 +178,9 @@ fn host_wide_hlc_and_bounded_time_hold_while_the_chain_fails_over_and_back() {
     }
     // Master A stops at 9 s and returns at 16 s.
     std::thread::sleep(Duration::from_secs(8));
-    lab.kill(master_a);
+    lab.kill(masters.a);
     std::thread::sleep(Duration::from_secs(7));
-    lab.spawn_ptp4l(&m, &cfg_a, &ma);
+    lab.restart_master_a(&masters);
     let (lines, log) = lab.lines_and_log(ours, Duration::from_secs(25));
     // No deadlock: every hammer ends (its own 26 s are over by now, give 20 s more).
     let deadline = Instant::now() + Duration::from_secs(20);

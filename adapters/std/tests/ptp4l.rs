@@ -379,16 +379,10 @@ fn tempora_slave_resumes_after_its_link_goes_away() {
 #[test]
 fn a_chain_fails_over_and_back_when_a_master_stops_and_returns() {
     let mut lab = Lab::new("n").over(Transport::L2);
-    let (m, s) = (lab.master_ns.clone(), lab.slave_ns.clone());
-    let (ma, sa) = (lab.master_if.clone(), lab.slave_if.clone());
-    let (mb, sb) = (format!("{ma}b"), format!("{sa}b"));
-    add_veth(&m, &mb, &s, &sb);
-    let cfg_a = lab.ptp4l_config("master-a", "masterOnly 1\npriority1 10");
-    let cfg_b = lab.ptp4l_config("master-b", "masterOnly 1\npriority1 10");
-    let master_a = lab.spawn_ptp4l(&m, &cfg_a, &ma);
-    lab.spawn_ptp4l(&m, &cfg_b, &mb);
-    std::thread::sleep(Duration::from_secs(1));
-    let (a, b) = (format!("ptp:{sa}"), format!("ptp:{sb}"));
+    let s = lab.slave_ns.clone();
+    let masters = lab.two_masters();
+    let (a, b) = (masters.source_a.clone(), masters.source_b.clone());
+    let (sa, sb) = (masters.slave_a.clone(), masters.slave_b.clone());
     let ours = lab.spawn_tempora_run(
         &s,
         &[
@@ -410,9 +404,9 @@ fn a_chain_fails_over_and_back_when_a_master_stops_and_returns() {
     );
     // Master A stops at 15 s and returns at 25 s.
     std::thread::sleep(Duration::from_secs(15));
-    lab.kill(master_a);
+    lab.kill(masters.a);
     std::thread::sleep(Duration::from_secs(10));
-    lab.spawn_ptp4l(&m, &cfg_a, &ma);
+    lab.restart_master_a(&masters);
     let (lines, log) = lab.lines_and_log(ours, Duration::from_secs(25));
     let status = status_lines(&lines);
     assert!(

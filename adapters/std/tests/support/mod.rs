@@ -370,6 +370,50 @@ pub const FAST: [&str; 8] = [
     "--log-level=warn",
 ];
 
+/// Two ptp4l masters for a chain: A on the lab's veth pair, B on a second pair into the
+/// same namespaces; over Layer 2 (the second pair has no addresses).
+pub struct TwoMasters {
+    /// A's child index, to stop it.
+    pub a: usize,
+    /// A's config, to start it again.
+    pub cfg_a: String,
+    /// The slave's `ptp:IFACE` sources towards A and B.
+    pub source_a: String,
+    pub source_b: String,
+    /// The slave-side interfaces towards A and B.
+    pub slave_a: String,
+    pub slave_b: String,
+}
+
+impl Lab {
+    /// Starts masters A and B (priority1 10 each) and gives them a second to serve.
+    pub fn two_masters(&mut self) -> TwoMasters {
+        let (m, s) = (self.master_ns.clone(), self.slave_ns.clone());
+        let (ma, sa) = (self.master_if.clone(), self.slave_if.clone());
+        let (mb, sb) = (format!("{ma}b"), format!("{sa}b"));
+        add_veth(&m, &mb, &s, &sb);
+        let cfg_a = self.ptp4l_config("master-a", "masterOnly 1\npriority1 10");
+        let cfg_b = self.ptp4l_config("master-b", "masterOnly 1\npriority1 10");
+        let a = self.spawn_ptp4l(&m, &cfg_a, &ma);
+        self.spawn_ptp4l(&m, &cfg_b, &mb);
+        std::thread::sleep(Duration::from_secs(1));
+        TwoMasters {
+            a,
+            cfg_a,
+            source_a: format!("ptp:{sa}"),
+            source_b: format!("ptp:{sb}"),
+            slave_a: sa,
+            slave_b: sb,
+        }
+    }
+
+    /// Starts master A again (after [`Lab::kill`]), returning its new index.
+    pub fn restart_master_a(&mut self, masters: &TwoMasters) -> usize {
+        let (m, ma) = (self.master_ns.clone(), self.master_if.clone());
+        self.spawn_ptp4l(&m, &masters.cfg_a, &ma)
+    }
+}
+
 /// The daemon's status lines among `lines` (the rest, log lines, skipped).
 pub fn status_lines(lines: &[String]) -> Vec<StatusLine> {
     lines.iter().filter_map(|l| l.parse().ok()).collect()
