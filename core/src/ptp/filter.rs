@@ -378,10 +378,14 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
         let at = self.at?;
         let dt = secs_between(now, at);
         let offset = self.offset + self.floor_correction + (self.frequency + self.floor_drift) * dt;
+        // The wander term by |dt|: what the frequency's random walk adds over the span,
+        // in either direction. A port asks about a moment before the last update when a
+        // Sync held back behind a newer one completes an exchange; that must not come
+        // out more certain.
         let var = self.p00
             + 2.0 * dt * self.p01
             + dt * dt * self.p11
-            + self.config.frequency_wander * dt * dt * dt / 3.0;
+            + self.config.frequency_wander * abs(dt) * dt * dt / 3.0;
         Some(Prediction {
             offset_ns: offset,
             sigma_ns: sqrt(var.max(0.0)),

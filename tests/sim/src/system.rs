@@ -71,8 +71,9 @@ pub struct SystemConfig {
     /// The shortest and longest pause between two messages of one node, ns.
     pub send_every_ns: (u64, u64),
     /// Chance that the PTP network holds a packet back by 50 µs, %. 0 by default: with
-    /// any, PTP measurements come out tens of µs off with bounds of about 20 µs (see
-    /// `docs/simulation.md`, "What the runs found").
+    /// any, a held-back exchange among a port's first few can skew its warm-up frequency
+    /// by hundreds of ppm, which the PTP discipline coasts with a 10 ppm bound until the
+    /// port locks (see `docs/simulation.md`, "What the runs found").
     pub ptp_reorder_percent: u64,
 }
 

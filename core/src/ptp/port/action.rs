@@ -77,7 +77,9 @@ pub struct SendContext {
 pub struct Measurement {
     /// Local time of the estimate: when the exchange's Sync arrived.
     pub at: Instant<Tai>,
-    /// Local minus master at `at`, filtered (rounded to the nanosecond).
+    /// Local minus master at `at`, filtered (rounded to the nanosecond). For an exchange
+    /// the filter rejected, the estimate of the last accepted one brought forward to
+    /// `at` with its frequency: the estimate itself describes an earlier moment.
     pub offset: Offset,
     /// This exchange's own local minus master, before filtering.
     pub raw_offset: Offset,
@@ -86,7 +88,8 @@ pub struct Measurement {
     /// Local minus master frequency (ns per s, i.e. ppb).
     pub frequency_ppb: f64,
     /// Standard deviation of `offset`, ns (floating point: the bound is built from a
-    /// fraction of it); never negative or NaN.
+    /// fraction of it); never negative or NaN. For a rejected exchange it includes the
+    /// growth since the last accepted one, as in holdover.
     pub sigma_ns: f64,
     /// The path noise the filter has learnt: standard deviation of one exchange, ns
     /// (0 before the first accepted exchange).

@@ -818,13 +818,20 @@ impl<const FOREIGN: usize, const FLOOR: usize, const MASTERS: usize, H: MetricsH
         };
         self.update_lock();
         let est = self.filter.estimate();
+        // The offset and its σ at this exchange's Sync, which is what the measurement is
+        // stamped with. The estimate is as of the last *accepted* exchange: the same
+        // moment when this one was accepted, an earlier one when it was rejected (a Sync
+        // or Delay_Req held back behind later packets is such an outlier). Reporting
+        // that older estimate at `e.t2` left out the drift since: 5 µs per Sync interval
+        // for a clock 40 ppm off, tens of µs after a gap, with a bound of a few µs.
+        let now = self.filter.predict(e.t2);
         Ok(Measurement {
             at: e.t2,
-            offset: est.map_or(raw, |x| Offset::from_nanos_f64(x.offset_ns)),
+            offset: now.map_or(raw, |p| p.offset()),
             raw_offset: raw,
             delay: est.map_or(delay, |x| Offset::from_nanos_f64(x.delay_ns)),
             frequency_ppb: est.map_or(0.0, |x| x.frequency_ppb),
-            sigma_ns: est.map_or(f64::MAX, |x| x.offset_sigma_ns),
+            sigma_ns: now.map_or(f64::MAX, |p| p.sigma_ns),
             noise_sigma_ns: est.map_or(0.0, |x| x.noise_sigma_ns),
             accepted,
             stepped,
