@@ -9,7 +9,9 @@
 //!
 //! - starts from the measurement's own bound,
 //! - grows with the time since it at the configured drift rate, always: a bound is never
-//!   frozen, however long measurements stay away, and
+//!   frozen, however long measurements stay away (an estimate that has not converged
+//!   coasts without its frequency, which may be far off, and grows at the local clock's
+//!   whole tolerance instead), and
 //! - carries a status: [`Synchronized`](ClockStatus::Synchronized) while measurements are
 //!   fresh and the producer says its estimate has converged,
 //!   [`Holdover`](ClockStatus::Holdover) once they stop after that,
@@ -34,6 +36,7 @@
 //! let clock = Discipline::new(&LOCAL, DisciplineConfig {
 //!     fresh_for: Duration::from_secs(4),
 //!     drift_ppb: 1_000,
+//!     tolerance_ppb: 100_000,
 //! });
 //! // The local clock is 500 ns ahead of the reference, known to within 100 ns.
 //! clock
@@ -75,14 +78,23 @@ pub struct DisciplineConfig {
     /// coasts (a crystal's temperature wander; for a counter without a measured rate,
     /// its stated tolerance).
     pub drift_ppb: u32,
+    /// How far the local clock's rate may be from the reference's at all, in parts per
+    /// billion (its oscillator's tolerance, plus any slew the kernel applies to it). An
+    /// estimate that has not converged coasts at the local clock's own rate (its
+    /// frequency may be anything: one delayed exchange among a producer's first few can
+    /// make it hundreds of ppm wrong), so its bound grows at this rate until a converged
+    /// estimate arrives.
+    pub tolerance_ppb: u32,
 }
 
 impl DisciplineConfig {
-    /// Four seconds of freshness and 10 ppm of drift: a conservative start for a PTP
-    /// slave at one Sync a second on an unknown oscillator.
+    /// Four seconds of freshness, 10 ppm of drift and 500 ppm of tolerance (the range a
+    /// PTP filter's frequency is held to): a conservative start for a PTP slave at one
+    /// Sync a second on an unknown oscillator.
     pub const DEFAULT: Self = Self {
         fresh_for: Duration::from_secs(4),
         drift_ppb: 10_000,
+        tolerance_ppb: 500_000,
     };
 }
 
@@ -161,8 +173,12 @@ pub struct Estimate<S: Timescale> {
 }
 
 impl<S: Timescale> Estimate<S> {
-    /// The offset (local minus reference) predicted at local time `local`.
+    /// The offset (local minus reference) predicted at local time `local`: moving at
+    /// the sample's frequency once it has converged, constant before.
     pub fn offset_at(&self, local: Instant<S>) -> Offset {
+        if !self.sample.locked {
+            return self.sample.offset;
+        }
         let age = local.offset_from(self.sample.at).unwrap_or(Offset::ZERO);
         // Whole seconds and the rest, so every product fits 64 bits: |frequency| is at
         // most 10^9 ppt, seconds below 2^33 (272 years) and the rest below 10^9 ns.
@@ -188,6 +204,16 @@ impl<S: Timescale> Estimate<S> {
         self.sample
             .bound
             .saturating_add(Duration::from_nanos(growth))
+    }
+
+    /// How fast this estimate's bound grows under `config`: its drift once converged,
+    /// the local clock's whole tolerance before (see [`Estimate::offset_at`]).
+    pub fn growth_ppb(&self, config: &DisciplineConfig) -> u32 {
+        if self.sample.locked {
+            config.drift_ppb
+        } else {
+            config.tolerance_ppb.max(config.drift_ppb)
+        }
     }
 
     /// The status at local time `local`.
@@ -350,7 +376,7 @@ impl<C: ClockSource> Discipline<C> {
             let current = self.estimate();
             let was_synchronized = current.is_some_and(|e| e.was_synchronized);
             if let Some(e) = current.filter(|_| !sample.locked) {
-                if e.bound_at(sample.at, self.config.drift_ppb) < sample.bound {
+                if e.bound_at(sample.at, e.growth_ppb(&self.config)) < sample.bound {
                     return Applied::KeptCurrent;
                 }
             }
@@ -421,7 +447,7 @@ impl<C: ClockSource> Discipline<C> {
         let t = local.time;
         ClockReading {
             time: t.saturating_add_offset(e.offset_at(t).saturating_neg()),
-            bound: e.bound_at(t, self.config.drift_ppb),
+            bound: e.bound_at(t, e.growth_ppb(&self.config)),
             status: e.status_at(t, self.config.fresh_for),
         }
     }
@@ -468,7 +494,40 @@ mod tests {
     const CONFIG: DisciplineConfig = DisciplineConfig {
         fresh_for: Duration::from_secs(4),
         drift_ppb: 1_000,
+        tolerance_ppb: 100_000,
     };
+
+    #[test]
+    fn an_unconverged_estimate_coasts_without_its_frequency_at_the_tolerance() {
+        let local = ManualClock::<Tai>::new(1_000_000_000);
+        let d = Discipline::new(&local, CONFIG);
+        // A settling estimate claims -237 ppm; the truth may be anything within 100 ppm.
+        let mut s = sample(1_000_000_000, 500, 100, false);
+        s.frequency_ppt = -237_000_000;
+        d.update(s).unwrap();
+        local.advance(1_000_000_000);
+        let r = d.read();
+        assert_eq!(r.status, ClockStatus::FreeRunning);
+        assert_eq!(
+            r.time.as_nanos(),
+            2_000_000_000 - 500,
+            "no frequency applied"
+        );
+        assert_eq!(
+            r.bound,
+            Duration::from_nanos(100 + 100_000),
+            "tolerance: 100 ppm of 1 s"
+        );
+        // Converged, the same frequency is applied and the bound grows at the drift.
+        s.locked = true;
+        s.at = Instant::from_nanos(2_000_000_000);
+        d.update(s).unwrap();
+        local.advance(1_000_000_000);
+        let r = d.read();
+        assert_eq!(r.status, ClockStatus::Synchronized);
+        assert_eq!(r.time.as_nanos(), 3_000_000_000 - 500 + 237_000);
+        assert_eq!(r.bound, Duration::from_nanos(100 + 1_000));
+    }
 
     #[test]
     fn passes_the_local_reading_through_before_any_sample() {
@@ -501,9 +560,10 @@ mod tests {
         d.update(sample(0, 0, 10, false)).unwrap();
         assert_eq!(d.read().status, ClockStatus::FreeRunning);
         local.advance(5_000_000_000);
-        // Never synchronized: stale but still free running, bound growing.
+        // Never synchronized: stale but still free running, bound growing at the
+        // tolerance (100 ppm of 5 s).
         assert_eq!(d.read().status, ClockStatus::FreeRunning);
-        assert_eq!(d.read().bound, Duration::from_nanos(10 + 5_000));
+        assert_eq!(d.read().bound, Duration::from_nanos(10 + 500_000));
         d.update(sample(5_000_000_000, 0, 10, true)).unwrap();
         assert_eq!(d.read().status, ClockStatus::Synchronized);
         local.advance(4_000_000_001);

@@ -65,6 +65,7 @@ fn simulate(seed: u64, seconds: i128, rogue: (i128, i128)) -> Run {
             // Four Sync intervals.
             fresh_for: Duration::from_millis(500),
             drift_ppb: 1_000,
+            tolerance_ppb: 500_000,
         },
         SECOND / 20,
     );

@@ -58,6 +58,7 @@ fn simulate(seed: u64, seconds: i128) -> Outcome {
         DisciplineConfig {
             fresh_for: Duration::from_secs(1),
             drift_ppb: 10_000,
+            tolerance_ppb: 500_000,
         },
         SECOND / 50,
     );

@@ -179,6 +179,8 @@ impl<T: TickCounter, S: Timescale> CounterClock<T, S> {
                 DisciplineConfig {
                     fresh_for,
                     drift_ppb: ppm.saturating_mul(1_000),
+                    // The counter's stated tolerance is all that is known of its rate.
+                    tolerance_ppb: ppm.saturating_mul(1_000),
                 },
             ),
         }

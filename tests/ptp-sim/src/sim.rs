@@ -782,6 +782,7 @@ mod tests {
         let config = DisciplineConfig {
             fresh_for: Duration::from_millis(500),
             drift_ppb: 1_000,
+            tolerance_ppb: 500_000,
         };
         sim.feed_discipline(1, 0, config, SECOND / 10);
         sim.run_until(10 * SECOND, |_| {});

@@ -28,9 +28,9 @@ struct Cli {
     /// Simulated time per seed, e.g. `60s`, `2m`.
     #[arg(long, default_value = "60s", value_parser = humantime_secs)]
     duration: u64,
-    /// Chance that the PTP network holds a packet back by 50 µs, % (0: see
-    /// docs/simulation.md for what any does to the PTP bounds).
-    #[arg(long, default_value_t = 0)]
+    /// Chance that the PTP network holds a packet back by 50 µs, % (reordering event
+    /// messages: a one-off path asymmetry the filter must reject or bound).
+    #[arg(long, default_value_t = 2)]
     ptp_reorder: u64,
     /// Also print every fact of this node's trace between `--from` and `--to` (s of
     /// simulated time): for looking into a failing seed.

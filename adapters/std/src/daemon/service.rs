@@ -73,10 +73,16 @@ pub(super) fn publish_ptp(
 /// How a PTP slave's time moves against `CLOCK_REALTIME`: its estimated frequency
 /// (ppt) and its bound's growth (ppb), as [`publish_ptp`] says.
 pub(super) fn ptp_rate(clock: &VirtualClock, timestamps: Timestamps) -> (i64, u32) {
-    let drift = clock.config().drift_ppb;
+    let config = clock.config();
+    let estimate = clock.estimate();
+    // Before the port locks, the discipline coasts without the estimate's frequency
+    // and grows the bound at the clock's tolerance: publish it the same way.
+    let drift = estimate.map_or(config.drift_ppb, |e| e.growth_ppb(config));
     match timestamps {
         Timestamps::Software => (
-            clock.estimate().map_or(0, |e| e.sample.frequency_ppt),
+            estimate
+                .filter(|e| e.sample.locked)
+                .map_or(0, |e| e.sample.frequency_ppt),
             drift,
         ),
         Timestamps::Hardware { .. } => (0, foreign_drift(drift)),

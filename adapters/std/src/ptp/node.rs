@@ -222,6 +222,9 @@ pub fn discipline_config(config: &PortConfig) -> DisciplineConfig {
     DisciplineConfig {
         fresh_for: (interval * FRESH_INTERVALS).max(Duration::from_secs(1)),
         drift_ppb: HOLDOVER_DRIFT_PPB,
+        // The system clock's or a PHC's rate against the master's before the port locks:
+        // the kernel's slew limit, which also bounds a NIC's adjustable clock.
+        tolerance_ppb: DisciplineConfig::DEFAULT.tolerance_ppb,
     }
 }
 

@@ -141,6 +141,8 @@ impl FastClock {
                 DisciplineConfig {
                     fresh_for: config.interval * 3,
                     drift_ppb: config.drift_ppb,
+                    // Every cross-timestamp is a converged sample: never used.
+                    tolerance_ppb: DisciplineConfig::DEFAULT.tolerance_ppb,
                 },
             ),
             high_water: AtomicU64::new(0),
@@ -593,6 +595,7 @@ mod tests {
             DisciplineConfig {
                 fresh_for: Duration::from_secs(1),
                 drift_ppb: config.drift_ppb,
+                tolerance_ppb: DisciplineConfig::DEFAULT.tolerance_ppb,
             },
         );
         let mut e = Estimator::new(config);
