@@ -176,6 +176,65 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// `reindex` only speeds queries up: after it, and after an edge added since (which
+    /// falls back to the lists until the next `reindex`), every query answers exactly as
+    /// on a graph built the same way and never reindexed.
+    #[test]
+    fn reindexing_changes_no_answer(
+        spec in spec(),
+        extra in (0usize..NODES, 0usize..NODES, 0u64..100, 1u64..30, 0u64..10),
+        t0 in 0u64..120,
+        deadline in 0u64..150,
+    ) {
+        let plain = build(&spec);
+        let mut indexed = build(&spec);
+        indexed.reindex();
+        let mut late = build(&spec);
+        late.reindex();
+        let (f, t, s, l, d) = extra;
+        let (f, t) = (f % spec.nodes, t % spec.nodes);
+        let extra_edge = (NodeIx(f as u32), NodeIx(t as u32), Interval::new(s, s + l).unwrap(), d);
+        late.add_edge(extra_edge.0, extra_edge.1, extra_edge.2, extra_edge.3).unwrap();
+        let mut plain_late = build(&spec);
+        plain_late.add_edge(extra_edge.0, extra_edge.1, extra_edge.2, extra_edge.3).unwrap();
+        prop_assert_eq!((indexed.node_count(), indexed.edge_count()), (spec.nodes, spec.edges.len()));
+        prop_assert_eq!(late.edge_count(), spec.edges.len() + 1);
+        let (mut a, mut b) = (PathSearch::<NODES>::new(), PathSearch::<NODES>::default());
+        for (x, y) in [(&plain, &indexed), (&plain_late, &late)] {
+            for from in 0..spec.nodes {
+                let from = NodeIx(from as u32);
+                for to in 0..spec.nodes {
+                    let to = NodeIx(to as u32);
+                    let want = x.earliest_arrival(&mut a, from, to, t0).unwrap();
+                    let got = y.earliest_arrival(&mut b, from, to, t0).unwrap();
+                    prop_assert_eq!(got.map(|j| j.arrival), want.map(|j| j.arrival));
+                    prop_assert_eq!(b.arrival(to), a.arrival(to));
+                    prop_assert_eq!(b.arrival(to), got.map(|j| j.arrival));
+                    let want = x.latest_departure(&mut a, from, to, deadline).unwrap();
+                    let got = y.latest_departure(&mut b, from, to, deadline).unwrap();
+                    prop_assert_eq!(got.map(|j| j.departure), want.map(|j| j.departure));
+                    // Labels of a latest-departure search are not arrivals.
+                    prop_assert_eq!(b.arrival(to), None);
+                }
+                let window = Interval::new(t0, t0 + 40).unwrap();
+                let (mut want, mut got) = (Vec::new(), Vec::new());
+                x.reachable_within(&mut a, from, window, |n, t| want.push((n, t))).unwrap();
+                y.reachable_within(&mut b, from, window, |n, t| got.push((n, t))).unwrap();
+                prop_assert_eq!(got, want);
+                let (mut want, mut got) = (Vec::new(), Vec::new());
+                x.edges_active(from, window, |e, _| want.push(e)).unwrap();
+                y.edges_active(from, window, |e, _| got.push(e)).unwrap();
+                want.sort_unstable();
+                got.sort_unstable();
+                prop_assert_eq!(got, want);
+            }
+        }
+    }
+}
+
 #[test]
 fn capacity_and_unknown_nodes_are_typed_errors() {
     let mut g = TemporalGraph::<2, 1>::new();
@@ -194,4 +253,35 @@ fn capacity_and_unknown_nodes_are_typed_errors() {
         g.earliest_arrival(&mut search, a, NodeIx(5), 0),
         Err(GraphError::UnknownNode(NodeIx(5)))
     );
+    // A path asked of a node the last search did not cover.
+    g.earliest_arrival(&mut search, a, b, 0).unwrap();
+    let mut buf = [EdgeIx(0); 2];
+    assert_eq!(
+        search.path(&g, NodeIx(9), &mut buf),
+        Err(GraphError::UnknownNode(NodeIx(9)))
+    );
+    assert_eq!(search.arrival(NodeIx(9)), None);
+    let texts = [
+        (
+            GraphError::NodeCapacity,
+            "temporal graph: node capacity reached",
+        ),
+        (
+            GraphError::EdgeCapacity,
+            "temporal graph: edge capacity reached",
+        ),
+        (
+            GraphError::UnknownNode(NodeIx(7)),
+            "temporal graph: unknown node 7",
+        ),
+        (
+            GraphError::PathBuffer { needed: 3 },
+            "path needs a buffer of 3",
+        ),
+    ];
+    for (e, text) in texts {
+        assert_eq!(e.to_string(), text);
+    }
+    let g = TemporalGraph::<2, 1>::default();
+    assert_eq!((g.node_count(), g.edge_count()), (0, 0));
 }

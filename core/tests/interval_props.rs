@@ -14,15 +14,20 @@ enum Op {
     Overlap(u64, u64),
     Stab(u64),
     Bulk(Vec<(u64, u64)>),
+    /// Visit everything stored.
+    All,
+    Clear,
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => (0u64..1000, 1u64..120).prop_map(|(s, l)| Op::Insert(s, s + l)),
-        2 => any::<usize>().prop_map(Op::Remove),
-        3 => (0u64..1100, 1u64..200).prop_map(|(s, l)| Op::Overlap(s, s + l)),
-        3 => (0u64..1100).prop_map(Op::Stab),
-        1 => proptest::collection::vec((0u64..1000, 1u64..120).prop_map(|(s, l)| (s, s + l)), 0..80).prop_map(Op::Bulk),
+        60 => (0u64..1000, 1u64..120).prop_map(|(s, l)| Op::Insert(s, s + l)),
+        20 => any::<usize>().prop_map(Op::Remove),
+        30 => (0u64..1100, 1u64..200).prop_map(|(s, l)| Op::Overlap(s, s + l)),
+        30 => (0u64..1100).prop_map(Op::Stab),
+        10 => proptest::collection::vec((0u64..1000, 1u64..120).prop_map(|(s, l)| (s, s + l)), 0..80).prop_map(Op::Bulk),
+        10 => Just(Op::All),
+        1 => Just(Op::Clear),
     ]
 }
 
@@ -72,6 +77,11 @@ proptest! {
                     let mut got = Vec::new();
                     tree.overlapping(q, |iv, &v| got.push((iv.start(), iv.end(), v)));
                     let want: Vec<_> = model.iter().copied().filter(|&(a, b, _)| a < e && s < b).collect();
+                    for &(a, b, _) in &model {
+                        let iv = Interval::new(a, b).unwrap();
+                        prop_assert_eq!(iv.overlaps(&q), a < e && s < b);
+                        prop_assert_eq!(q.overlaps(&iv), iv.overlaps(&q), "overlap is symmetric");
+                    }
                     prop_assert_eq!(tree.count_overlapping(q), want.len());
                     prop_assert_eq!(sorted(got), sorted(want));
                 }
@@ -82,8 +92,20 @@ proptest! {
                     prop_assert_eq!(tree.count_stabbing(t), want.len());
                     prop_assert_eq!(sorted(got), sorted(want));
                 }
+                Op::All => {
+                    let mut got = Vec::new();
+                    tree.for_each(|iv, &v| got.push((iv.start(), iv.end(), v)));
+                    prop_assert_eq!(sorted(got), sorted(model.clone()));
+                }
+                Op::Clear => {
+                    tree.clear();
+                    model.clear();
+                    prop_assert_eq!(tree.count_overlapping(Interval::new(0, u64::MAX).unwrap()), 0);
+                }
             }
             prop_assert_eq!(tree.len(), model.len());
+            prop_assert_eq!(tree.is_empty(), model.is_empty());
+            prop_assert_eq!(tree.capacity(), CAP);
         }
     }
 
@@ -125,4 +147,36 @@ fn endpoints_are_half_open_and_bad_intervals_are_errors() {
     assert_eq!(t.count_overlapping(Interval::new(0, 11).unwrap()), 1);
     assert_eq!(Interval::point(u64::MAX), None);
     t.stabbing(u64::MAX, |_, _| panic!("nothing contains u64::MAX"));
+    assert_eq!(
+        IntervalError::Empty.to_string(),
+        "empty interval (start == end)"
+    );
+    assert_eq!(
+        IntervalError::Reversed.to_string(),
+        "reversed interval (end < start)"
+    );
+    assert_eq!(format!("{t:?}"), "IntervalTree { len: 1, capacity: 4 }");
+    let d = IntervalTree::<(), 4>::default();
+    assert!(d.is_empty() && d.capacity() == 4);
+}
+
+/// A bulk load that does not fit stops at the first interval that does not, hands it
+/// back, and keeps the ones before it, whether the tree was empty or already held some.
+#[test]
+fn a_bulk_load_past_capacity_hands_back_the_first_that_does_not_fit() {
+    let iv = |s: u64| Interval::new(s, s + 10).unwrap();
+    let mut t = IntervalTree::<u32, 4>::new();
+    t.insert(iv(100), 100).unwrap();
+    let r = t.extend((0..6).map(|i| (iv(i), i as u32)));
+    assert_eq!(r, Err(Full((iv(3), 3))));
+    assert_eq!(t.len(), 4);
+    let mut all = Vec::new();
+    t.for_each(|i, &v| all.push((i.start(), v)));
+    all.sort_unstable();
+    assert_eq!(all, [(0, 0), (1, 1), (2, 2), (100, 100)]);
+    assert_eq!(t.insert(iv(7), 7), Err(Full((iv(7), 7))));
+    t.clear();
+    assert!(t.is_empty());
+    assert_eq!(t.extend((0..4).map(|i| (iv(i), i as u32))), Ok(()));
+    assert_eq!(t.count_stabbing(5), 4);
 }

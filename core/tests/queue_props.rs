@@ -41,13 +41,16 @@ fn reference_first(model: &[(u8, Timestamp<Utc>, u64)]) -> Option<usize> {
 proptest! {
     #[test]
     fn queue_matches_the_reference(ops in proptest::collection::vec(op(), 1..300)) {
-        let mut q = TemporalQueue::<u64, Utc, CAP>::new();
+        let mut q = TemporalQueue::<u64, Utc, CAP>::default();
+        // The shared queue, driven alongside, must agree with the plain one.
+        let shared = SharedTemporalQueue::<u64, Utc, CAP>::default();
         let mut model: Vec<(u8, Timestamp<Utc>, u64)> = Vec::new();
         let (mut pushed, mut popped, mut refused) = (0u64, 0u64, 0u64);
         for op in ops {
             match op {
                 Op::Push(p, t, n) => {
                     let ts = Timestamp::from_raw(t, NodeId(n));
+                    prop_assert_eq!(shared.push(Priority(p), ts, pushed).is_ok(), model.len() < CAP);
                     match q.push(Priority(p), ts, pushed) {
                         Ok(()) => model.push((p, ts, pushed)),
                         Err(Full(m)) => {
@@ -61,7 +64,11 @@ proptest! {
                 }
                 Op::Pop => {
                     let want = reference_first(&model).map(|i| model.remove(i));
+                    // Peeking shows what pop takes, and takes nothing.
+                    let peeked = q.peek().map(|e| (e.priority.0, e.timestamp, *e.message));
+                    prop_assert_eq!(peeked, want);
                     let got = q.pop().map(|e| (e.priority.0, e.timestamp, e.message));
+                    prop_assert_eq!(shared.pop().map(|e| (e.priority.0, e.timestamp, e.message)), got);
                     if got.is_some() { popped += 1; }
                     prop_assert_eq!(got, want);
                 }
@@ -69,6 +76,8 @@ proptest! {
                     let watermark = now.saturating_sub(skew);
                     let head = reference_first(&model);
                     let got = q.pop_ready(Instant::from_nanos(now), Duration::from_nanos(skew));
+                    let other = shared.pop_ready(Instant::from_nanos(now), Duration::from_nanos(skew));
+                    prop_assert_eq!(other.map(|e| e.message), got.as_ref().map(|e| e.message));
                     match (head, got) {
                         (Some(i), Some(e)) => {
                             prop_assert!(e.timestamp.raw() <= watermark, "released above the watermark");
@@ -83,7 +92,9 @@ proptest! {
                 Op::PopThrough(w) => {
                     let watermark = HlcTime::from_raw(w);
                     let head = reference_first(&model);
-                    match (head, q.pop_through(watermark)) {
+                    let got = q.pop_through(watermark);
+                    prop_assert_eq!(shared.pop_through(watermark).map(|e| e.message), got.as_ref().map(|e| e.message));
+                    match (head, got) {
                         (Some(i), Some(e)) => {
                             prop_assert!(e.timestamp.time() <= watermark, "released above the watermark");
                             prop_assert_eq!((e.priority.0, e.timestamp, e.message), model.remove(i));
@@ -96,7 +107,16 @@ proptest! {
                 }
             }
             prop_assert_eq!(q.len(), model.len());
+            prop_assert_eq!(shared.len(), model.len());
+            prop_assert_eq!(q.is_empty(), model.is_empty());
+            prop_assert_eq!(shared.is_empty(), model.is_empty());
+            prop_assert_eq!(q.is_full(), model.len() == q.capacity());
+            prop_assert_eq!(q.capacity(), CAP);
+            if model.is_empty() {
+                prop_assert!(q.peek().is_none());
+            }
         }
+        prop_assert_eq!(format!("{q:?}"), format!("TemporalQueue {{ len: {}, capacity: {CAP} }}", model.len()));
         // Every message is accounted for: popped, refused, or still queued.
         prop_assert_eq!(pushed, popped + refused + q.len() as u64);
     }
