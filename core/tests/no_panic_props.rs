@@ -249,9 +249,14 @@ proptest! {
         locked in any::<bool>(),
         local in instant(),
         drift_ppb in prop_oneof![Just(0u32), Just(u32::MAX), any::<u32>()],
+        tolerance_ppb in prop_oneof![Just(0u32), Just(u32::MAX), any::<u32>()],
     ) {
         let clock = ManualClock::<Tai>::new(local.as_nanos());
-        let config = DisciplineConfig { fresh_for: Duration::from_secs(4), drift_ppb };
+        let config = DisciplineConfig {
+            fresh_for: Duration::from_secs(4),
+            drift_ppb,
+            tolerance_ppb,
+        };
         let d = Discipline::new(&clock, config);
         let sample = OffsetSample { at, offset: off, frequency_ppt, bound, locked };
         let r = d.update(sample);
@@ -328,14 +333,12 @@ proptest! {
     }
 }
 
-// Known bugs in `ptp/filter.rs`, which another branch is changing: each test below fails
-// today and is ignored until that branch fixes it (`cargo test -- --ignored` runs them).
+// Bugs these found in `ptp/filter.rs` (fixed): regression tests.
 
 /// Backwards from the last update the holdover bound must still cover the oscillator's
 /// random walk (q·|d|³/3); `predict` adds q·d³/3 with d negative, so 100 s before the
 /// last update the variance goes negative, is clamped to 0, and the bound is 0 ns.
 #[test]
-#[ignore = "bug in ptp/filter.rs (predict uses dt³, not |dt|³): fixed on the filter branch"]
 fn the_holdover_bound_covers_the_frequency_wander_backwards() {
     let f = run_with(FilterConfig::DEFAULT, 40);
     let last = sane_exchange(39, 0, (0, 0)).t2;
@@ -360,7 +363,6 @@ fn the_holdover_bound_covers_the_frequency_wander_backwards() {
 /// an infinite one gives a NaN prediction, an infinite `initial_noise` a NaN estimate.
 /// Either the configuration is refused or the bound is unbounded; never NaN, never 0.
 #[test]
-#[ignore = "bug in ptp/filter.rs (sqrt(NaN) = 0, sqrt(inf) = NaN, FilterConfig unchecked): fixed on the filter branch"]
 fn a_configuration_that_is_not_a_number_gives_no_tiny_bound() {
     let broken = [
         FilterConfig {
@@ -393,11 +395,10 @@ fn a_configuration_that_is_not_a_number_gives_no_tiny_bound() {
 }
 
 /// The same bug end to end: a slave port whose filter configuration has a NaN
-/// `frequency_wander` (nothing refuses it: `PortConfig::validate` does not look at the
-/// filter) feeds a discipline whose readings claim `Synchronized` with a bound of about
-/// the path delay while the clock is 250 µs off.
+/// `frequency_wander` (which `PortConfig::validate` now refuses, but a port runs
+/// unvalidated configurations too) fed a discipline whose readings claimed
+/// `Synchronized` with a bound of about the path delay while the clock was 250 µs off.
 #[test]
-#[ignore = "bug in ptp/filter.rs and ptp/port/config.rs (FilterConfig unchecked, sqrt(NaN) = 0): fixed on the filter branch"]
 fn a_port_with_a_nan_filter_configuration_claims_no_false_bound() {
     use tempora_ptp_sim::sim::{Link, Simulation};
     use tempora_ptp_sim::{config, LocalClock, SECOND};
@@ -405,6 +406,17 @@ fn a_port_with_a_nan_filter_configuration_claims_no_false_bound() {
     let master = sim.add_node(config::fast(1, 10, false), LocalClock::new(0, 0));
     let mut broken = config::fast(2, 128, true);
     broken.filter.frequency_wander = f64::NAN;
+    let refused = broken.validate();
+    assert_eq!(
+        refused,
+        Err(tempora_core::ptp::port::ConfigError::Filter(
+            tempora_core::ptp::filter::FilterField::FrequencyWander
+        ))
+    );
+    assert_eq!(
+        refused.unwrap_err().to_string(),
+        "filter frequency_wander is not a finite number above 0"
+    );
     let slave = sim.add_node(broken, LocalClock::new(250_000, 30_000));
     sim.feed_discipline(slave, master, DisciplineConfig::DEFAULT, SECOND / 10);
     sim.run_until(10 * SECOND, |_| {});

@@ -120,6 +120,19 @@ pub struct FilterConfig {
 }
 
 impl FilterConfig {
+    /// The first of its numbers that is not finite and above 0 (none of them means
+    /// anything otherwise: a NaN wander would make every estimate NaN).
+    pub fn invalid_field(&self) -> Option<FilterField> {
+        [
+            (FilterField::FrequencyWander, self.frequency_wander),
+            (FilterField::InitialNoise, self.initial_noise),
+            (FilterField::RejectSigmas, self.reject_sigmas),
+        ]
+        .into_iter()
+        .find(|(_, v)| !(v.is_finite() && *v > 0.0))
+        .map(|(field, _)| field)
+    }
+
     /// Tuned for software timestamps on a LAN: ~1 µs noise, crystals within 100 ppm.
     pub const DEFAULT: Self = Self {
         frequency_wander: 10.0,
@@ -127,6 +140,29 @@ impl FilterConfig {
         reject_sigmas: 5.0,
         max_rejects: 5,
     };
+}
+
+/// A number of a [`FilterConfig`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum FilterField {
+    /// [`FilterConfig::frequency_wander`].
+    FrequencyWander,
+    /// [`FilterConfig::initial_noise`].
+    InitialNoise,
+    /// [`FilterConfig::reject_sigmas`].
+    RejectSigmas,
+}
+
+impl FilterField {
+    /// The field's name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::FrequencyWander => "frequency_wander",
+            Self::InitialNoise => "initial_noise",
+            Self::RejectSigmas => "reject_sigmas",
+        }
+    }
 }
 
 /// The smallest path noise the filter will believe (10 ns standard deviation): below
@@ -388,7 +424,9 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
             + self.config.frequency_wander * abs(dt) * dt * dt / 3.0;
         Some(Prediction {
             offset_ns: offset,
-            sigma_ns: sqrt(var.max(0.0)),
+            // Negative only by rounding; a NaN stays NaN (`max` would make it 0) and
+            // `sqrt` makes it unbounded.
+            sigma_ns: sqrt(if var < 0.0 { 0.0 } else { var }),
         })
     }
 
@@ -543,8 +581,11 @@ impl<const FLOOR: usize> OffsetFilter<FLOOR> {
         self.offset = offset + k0 * innovation;
         self.frequency =
             (self.frequency + k1 * innovation).clamp(-MAX_FREQUENCY_PPB, MAX_FREQUENCY_PPB);
-        self.p00 = (1.0 - k0) * p00;
-        self.p01 = (1.0 - k0) * p01;
+        // (1 - k0)·p00 and (1 - k0)·p01, written as R·k0 and R·k1 (the same, as
+        // 1 - k0 = R / s): with p00 far above R, 1 - k0 rounds to 0 and the posterior
+        // would claim a variance of 0.
+        self.p00 = self.noise * k0;
+        self.p01 = self.noise * k1;
         self.p11 = p11 - k1 * p01;
         self.at = Some(now);
         self.samples += 1;
@@ -666,7 +707,12 @@ fn median(v: &mut [f64]) -> f64 {
 /// Square root by Newton's method (core has no `sqrt` without `std`). Exact enough for
 /// error bounds.
 fn sqrt(v: f64) -> f64 {
-    if v <= 0.0 || v.is_nan() {
+    // A variance that is not a number (a broken configuration, an overflow) says
+    // nothing: unbounded, never a tiny standard deviation.
+    if v.is_nan() || v == f64::INFINITY {
+        return f64::INFINITY;
+    }
+    if v <= 0.0 {
         return 0.0;
     }
     let mut x = if v > 1.0 { v / 2.0 } else { 1.0 };

@@ -131,8 +131,13 @@ impl Measurement {
             // correction's drift aside: clamp to what the discipline takes.
             frequency_ppt: ((self.frequency_ppb * 1_000.0) as i64)
                 .clamp(-MAX_FREQUENCY_PPT, MAX_FREQUENCY_PPT),
-            // `as` saturates, and sigma is never NaN or negative.
-            bound: Duration::from_nanos(sigmas as u64).saturating_add(self.delay.abs()),
+            // `as` saturates; a sigma that is not a number (a broken filter
+            // configuration) bounds nothing: unbounded, never `NaN as u64`, which is 0.
+            bound: if sigmas.is_nan() {
+                Duration::MAX
+            } else {
+                Duration::from_nanos(sigmas as u64).saturating_add(self.delay.abs())
+            },
             locked: self.locked,
         }
     }

@@ -4,7 +4,7 @@
 use core::time::Duration;
 
 use crate::ptp::bmca::DefaultDataset;
-use crate::ptp::filter::FilterConfig;
+use crate::ptp::filter::{FilterConfig, FilterField};
 use crate::ptp::wire::{ClockIdentity, PortIdentity};
 use crate::time::{TaiOffset, NANOS_PER_SEC};
 
@@ -140,6 +140,9 @@ impl PortConfig {
         if self.announced_utc_offset().is_none() {
             return Err(ConfigError::UtcOffset(self.utc_offset));
         }
+        if let Some(field) = self.filter.invalid_field() {
+            return Err(ConfigError::Filter(field));
+        }
         Ok(())
     }
 
@@ -207,6 +210,8 @@ pub enum ConfigError {
     AnnounceReceiptTimeout(u8),
     /// TAI - UTC beyond the ±32767 s an Announce can carry.
     UtcOffset(TaiOffset),
+    /// A number of the filter's configuration that is not finite and above 0.
+    Filter(FilterField),
 }
 
 impl core::fmt::Display for ConfigError {
@@ -227,6 +232,9 @@ impl core::fmt::Display for ConfigError {
             }
             Self::UtcOffset(o) => {
                 write!(f, "currentUtcOffset {} s does not fit 16 bits", o.0)
+            }
+            Self::Filter(field) => {
+                write!(f, "filter {} is not a finite number above 0", field.name())
             }
         }
     }
