@@ -97,6 +97,25 @@ fn hlc(c: &mut Criterion) {
         b.iter(|| black_box(hlc_gen.update(black_box(&hlc_gen_remote))))
     });
 
+    // The floors of the two-thread rows: what two cores pay just to take turns writing
+    // one cache line (any single-word clock shared by threads pays at least this), and
+    // the clock read they each do, in parallel (no shared write).
+    let word = std::sync::atomic::AtomicU64::new(0);
+    g.bench_function("floor_2_threads_shared_word/std_fetch_add", |b| {
+        b.iter_custom(|iters| {
+            contended(iters, &|| {
+                black_box(word.fetch_add(1, std::sync::atomic::Ordering::AcqRel));
+            })
+        })
+    });
+    g.bench_function("floor_2_threads_clock_read/tempora", |b| {
+        let clock = SystemClock::new();
+        b.iter_custom(|iters| {
+            contended(iters, &|| {
+                black_box(clock.time());
+            })
+        })
+    });
     g.bench_function("now_2_threads/tempora", |b| {
         b.iter_custom(|iters| {
             contended(iters, &|| {
