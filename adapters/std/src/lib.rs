@@ -5,7 +5,7 @@
 //! that count and log what the core reports, a concurrent temporal queue, and the
 //! `tempora` daemon's building blocks.
 //!
-//! Modules by concept: [`clock`] (the system clock, a NIC's PHC), [`ptp`] (transports,
+//! Modules by concept: [`nic`] (what an interface offers for time), [`clock`] (the system clock, a NIC's PHC), [`ptp`] (transports,
 //! timestamps, the node and its virtual clock), [`daemon`] (what the `tempora` binary
 //! runs, and its [`StatusLine`]), [`timeservice`] (bounded time and one HLC for every
 //! process on the host, through shared memory), [`stop`] (a stop request that wakes
@@ -21,6 +21,7 @@ pub mod clock;
 pub mod concurrent_queue;
 pub mod daemon;
 pub mod hooks;
+pub mod nic;
 pub mod prometheus;
 pub mod ptp;
 pub mod stop;

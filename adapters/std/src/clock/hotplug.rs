@@ -51,7 +51,7 @@ impl DeviceWatcher {
     /// The events that arrived within `timeout` (none when it passed quietly). Waits
     /// at most `timeout`: the caller's loop stays bounded in time.
     pub fn wait(&mut self, timeout: Duration) -> io::Result<Vec<DeviceEvent>> {
-        let ready = crate::ptp::socket::wait_readable(&[self.inotify.as_fd()], timeout)?;
+        let ready = crate::nic::wait_readable(&[self.inotify.as_fd()], timeout)?;
         if !ready {
             return Ok(Vec::new());
         }

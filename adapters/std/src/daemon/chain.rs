@@ -25,11 +25,12 @@ use super::{
     DaemonMetrics, Error, PtpOptions, RunHooks, RunSummary, Schedule, Shared, Source, StatusLine,
 };
 use crate::clock::phc::PhcSelector;
+use crate::clock::SystemClock;
 use crate::clock::TaiAsUtc;
+use crate::hooks::CountingHooks;
 use crate::ptp::VirtualClock;
 use crate::stop::StopSignal;
 use crate::timeservice::Publisher;
-use crate::{CountingHooks, SystemClock};
 
 /// The most sources a chain takes.
 pub const MAX_SOURCES: usize = 4;

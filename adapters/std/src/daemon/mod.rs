@@ -35,10 +35,12 @@ use tempora_core::time::{Offset, TaiOffset};
 use tempora_core::timestamp::{NodeId, Timestamp};
 
 use crate::clock::TaiAsUtc;
+use crate::clock::{KernelEstimate, SystemClock};
+use crate::hooks::CountingHooks;
+use crate::prometheus::PrometheusHooks;
 use crate::ptp::{NodeEvent, PtpNode, TimestampMode, Timestamps, TransportKind, VirtualClock};
 use crate::stop::StopSignal;
 use crate::timeservice::Publisher;
-use crate::{CountingHooks, KernelEstimate, PrometheusHooks, SystemClock};
 
 pub use metrics::{DaemonMetrics, EndpointError, MetricsEndpoint, ReadyPolicy};
 pub use service::{now_from_service, open_publisher, status_report, TimeServiceOptions};

@@ -12,10 +12,11 @@ use tempora_core::time::{Offset, TaiOffset};
 use crate::clock::phc::discovery;
 use crate::clock::phc::steer::{self, SyncOptions, SyncUpdate};
 use crate::clock::phc::{PhcSelector, PhcSource, PhcSourceConfig};
+use crate::clock::SystemClock;
 use crate::clock::TaiAsUtc;
+use crate::hooks::CountingHooks;
 use crate::stop::StopSignal;
 use crate::timeservice::Publisher;
-use crate::{CountingHooks, SystemClock};
 
 use super::{ClockOptions, Error, RunSummary, Schedule, Source, StatusLine};
 

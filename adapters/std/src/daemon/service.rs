@@ -8,10 +8,10 @@ use tempora_core::clock::ClockSource;
 use tempora_core::time::TaiOffset;
 
 use super::{ClockOptions, Schedule, Source, StatusLine};
+use crate::clock::SystemClock;
 use crate::clock::TaiAsUtc;
 use crate::ptp::{Timestamps, VirtualClock};
 use crate::timeservice::{Health, HistoryEntry, OpenError, Publisher, PublisherOptions, Reader};
-use crate::SystemClock;
 
 /// How fast the kernel's `maxerror` grows, 500 ppm: what a system clock reading's bound
 /// grows by between publications (as [`SystemClock`] grows it between `adjtimex` reads).

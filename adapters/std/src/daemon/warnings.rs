@@ -9,8 +9,8 @@ use tracing::field::{Field, Visit};
 use tracing::{Event as TracingEvent, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 
+use crate::clock::SystemClock;
 use crate::timeservice::{Event, EventQueue};
-use crate::SystemClock;
 
 /// A `tracing` layer that puts warnings and errors in an [`EventQueue`], as
 /// `message key=value ...` (what the journal keeps is the first 64 bytes).

@@ -3,13 +3,14 @@
 //! messages), fetching send timestamps from the error queue, and waiting for input.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant as MonoInstant};
 
 use nix::sys::socket::{
     recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrLike, TimestampingFlag,
 };
 
+pub(crate) use crate::nic::wait_readable;
 use crate::ptp::timestamping::Timestamps;
 
 /// Asks the kernel for receive and send timestamps of kind `ts` on `socket`.
@@ -104,20 +105,5 @@ pub(crate) fn wait_send_timestamp(
             return Ok(None);
         }
         std::thread::sleep(Duration::from_micros(20));
-    }
-}
-
-/// Waits up to `timeout` for any of `fds` to be readable; `false` on timeout or signal.
-pub(crate) fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Duration) -> io::Result<bool> {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    let ms = u16::try_from(timeout.as_millis().min(u128::from(u16::MAX))).unwrap_or(u16::MAX);
-    let mut polled: Vec<PollFd<'_>> = fds
-        .iter()
-        .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
-        .collect();
-    match poll(&mut polled, PollTimeout::from(ms)) {
-        Ok(0) | Err(nix::errno::Errno::EINTR) => Ok(false),
-        Ok(_) => Ok(true),
-        Err(e) => Err(io::Error::from(e)),
     }
 }

@@ -19,8 +19,8 @@ use super::layout::{
 };
 use super::segment::{check, hlc_path};
 use super::OpenError;
+use crate::clock::SystemClock;
 use crate::sys::{clock_nanos, SharedMap};
-use crate::SystemClock;
 
 /// How often a read retries a slot that is being rewritten before it gives up and
 /// reports unknown: far more than a publication takes, so only a writer stopped in

@@ -7,7 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use crate::ptp::timestamping::TimestampingInfo;
+use crate::nic::TimestampingInfo;
 
 use super::{CrossMethod, CrossTimestamper, PhcCaps, PhcClock};
 
