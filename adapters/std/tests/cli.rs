@@ -554,3 +554,41 @@ fn phc_commands_on_a_machine_without_phcs_say_so() {
         assert!(listed.starts_with("/dev/ptp"), "{listed}");
     }
 }
+
+/// `--source auto` probes the machine and ends in the system clock: a PHC only when a
+/// PTP slave keeps it on TAI (this machine's, if any, runs free or on UTC), so here the
+/// run reads the system clock and says what it chose.
+#[test]
+fn auto_reads_what_the_machine_has_and_says_so() {
+    let out = tempora(&[
+        "run",
+        "--source",
+        "auto",
+        "--duration",
+        "1s",
+        "--interval",
+        "250ms",
+        "--log-level",
+        "info",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines = status_lines(&stdout);
+    assert!(lines.len() >= 3, "{stdout}");
+    let log = String::from_utf8_lossy(&out.stderr);
+    let chosen = log
+        .lines()
+        .find_map(|l| l.split("reading sources=").nth(1))
+        .unwrap_or_else(|| panic!("no choice logged:\n{log}"));
+    assert!(chosen.trim_end().ends_with("system"), "{chosen}");
+    // Every line comes from one of the chosen sources (a chain names its active one).
+    for l in &lines {
+        assert!(
+            chosen.contains(&l.source.to_string()),
+            "{l} not in {chosen}"
+        );
+    }
+    // `auto` is offered where a source is refused.
+    let bad = tempora(&["run", "--source", "nope", "--duration", "1s"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("available: auto, system"));
+}

@@ -21,7 +21,7 @@ use tempora_std::clock::phc::{PhcSelector, PhcSourceConfig};
 use tempora_std::daemon::phc::PhcOptions;
 use tempora_std::daemon::{
     self, ClockOptions, DaemonMetrics, MetricsEndpoint, PtpOptions, ReadyPolicy, Schedule,
-    ServeOptions, Source, TimeServiceOptions, WarningJournal,
+    ServeOptions, Source, SourceChoice, TimeServiceOptions, WarningJournal,
 };
 use tempora_std::ptp::{TimestampMode, TransportKind};
 use tempora_std::stop::StopSignal;
@@ -284,9 +284,11 @@ struct RunArgs {
     /// Repeat it for a chain in order of preference (up to 4), read as one with failover
     /// and failback: `--source ptp:eth0 --source system`.
     /// `phc:INDEX`, `phc:/dev/ptpN` or `phc:IFACE`: a PTP hardware clock, read fast
-    /// through the system clock disciplined by cross-timestamps.
+    /// through the system clock disciplined by cross-timestamps. `auto`: the PHCs a PTP
+    /// slave keeps on time (on TAI, within 1 ms of the system clock), then the system
+    /// clock; on a machine without them, the system clock.
     #[arg(long, default_value = "system")]
-    source: Vec<Source>,
+    source: Vec<SourceChoice>,
 
     /// Read everything from this TOML file instead (see `tempora config check`); the
     /// flags above and below are then ignored, but for --log-level.
@@ -773,6 +775,15 @@ fn run(args: &RunArgs, journal: &WarningJournal) -> ExitCode {
         failback_after: args.failback_after,
         ..SelectorConfig::DEFAULT
     };
+    let asked_auto = sources.contains(&SourceChoice::Auto);
+    let (sources, notes) = daemon::auto::resolve(&sources, ptp.tai_minus_utc());
+    for note in &notes {
+        tracing::info!("source auto: {note}");
+    }
+    if asked_auto {
+        let names: Vec<String> = sources.iter().map(ToString::to_string).collect();
+        tracing::info!(sources = %names.join(","), "reading");
+    }
     let names: Vec<String> = sources.iter().map(ToString::to_string).collect();
     let (metrics, _endpoint) = match start_metrics(args, metrics_addr, &names.join(",")) {
         Ok(m) => m.unzip(),

@@ -37,7 +37,7 @@ use tempora_core::ptp::wire::ClockIdentity;
 use tempora_core::time::TaiOffset;
 use toml::Spanned;
 
-use super::{ClockOptions, PtpOptions, Schedule, Source};
+use super::{ClockOptions, PtpOptions, Schedule, Source, SourceChoice};
 use crate::ptp::{TimestampMode, TransportKind};
 
 /// The file as TOML has it; spans kept for the messages.
@@ -72,8 +72,9 @@ struct PtpSection {
 /// What a configuration file says, checked.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DaemonConfig {
-    /// The sources, in order of preference (`system` when none is given).
-    pub sources: Vec<Source>,
+    /// The sources, in order of preference (`system` when none is given; `auto` probes
+    /// the machine when the run starts).
+    pub sources: Vec<SourceChoice>,
     /// How long to run and how often to print.
     pub schedule: Schedule,
     /// The HLC's settings.
@@ -171,12 +172,12 @@ impl DaemonConfig {
         for s in parsed.sources.iter().flatten() {
             let source = s
                 .get_ref()
-                .parse::<Source>()
+                .parse::<SourceChoice>()
                 .map_err(|e| errors.at(s.span(), e))?;
             sources.push(source);
         }
         if sources.is_empty() {
-            sources.push(Source::System);
+            sources.push(SourceChoice::Given(Source::System));
         }
         let interval = match &parsed.interval {
             Some(v) => {
@@ -325,7 +326,7 @@ mod tests {
     #[test]
     fn an_empty_file_is_the_defaults() {
         let c = DaemonConfig::parse("t.toml", "").unwrap();
-        assert_eq!(c.sources, vec![Source::System]);
+        assert_eq!(c.sources, vec![SourceChoice::Given(Source::System)]);
         assert_eq!(c.schedule.interval, Duration::from_secs(1));
         assert_eq!(c.schedule.duration, None);
         assert_eq!(c.ptp.sync_log2, 0);
@@ -360,7 +361,13 @@ acceptable_masters = ["001122.fffe.334455", "0011223344556677"]
 "#,
         )
         .unwrap();
-        assert_eq!(c.sources, vec![Source::Ptp("eth0".into()), Source::System]);
+        assert_eq!(
+            c.sources,
+            vec![
+                SourceChoice::Given(Source::Ptp("eth0".into())),
+                SourceChoice::Given(Source::System)
+            ]
+        );
         assert_eq!(c.schedule.interval, Duration::from_millis(250));
         assert_eq!(c.schedule.duration, Some(Duration::from_secs(3600)));
         assert_eq!(c.clock.max_offset, Duration::from_millis(100));

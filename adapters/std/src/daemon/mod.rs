@@ -9,6 +9,7 @@
 //! the run, as nobody is listening any more. Given [`DaemonMetrics`], a run also
 //! exports what it sees (see [`metrics`]).
 
+pub mod auto;
 pub mod chain;
 pub mod config;
 pub mod metrics;
@@ -42,6 +43,7 @@ use crate::ptp::{NodeEvent, PtpNode, TimestampMode, Timestamps, TransportKind, V
 use crate::stop::StopSignal;
 use crate::timeservice::Publisher;
 
+pub use auto::SourceChoice;
 pub use metrics::{DaemonMetrics, EndpointError, MetricsEndpoint, ReadyPolicy};
 pub use service::{now_from_service, open_publisher, status_report, TimeServiceOptions};
 pub use status::{ParseStatusError, PtpState, PtpStatus, Source, StatusLine};
