@@ -1,5 +1,5 @@
 #!/bin/busybox sh
-# PID 1 of the QEMU guest that tests hardware timestamping (see run.sh). Two emulated
+# PID 1 of the QEMU guest that tests hardware timestamping and PPS (see run.sh). Two emulated
 # Intel 82576 NICs (igb) on one QEMU hub: eth0 and eth1 reach each other, and each has
 # its own PTP hardware clock (/dev/ptp0, /dev/ptp1). Every step is bounded by timeout.
 /bin/busybox --install -s /bin
@@ -102,8 +102,48 @@ echo "== P4 exit=$?"
 
 # P5: the daemon reads the PHC (by interface) as its source.
 echo "== P5 begin"
-timeout 30 /bin/tempora run --source phc:eth1 --duration 5s --interval 1s 2>&1
+timeout 30 /bin/tempora run --no-time-service --source phc:eth1 --duration 5s --interval 1s 2>&1
 echo "== P5 exit=$?"
+
+# PPS (tests/src/bin/hwts_pps.rs), before P6 steers the system clock, on modules built
+# out of tree from this kernel's own sources (tests/hwts/pps-modules.sh): pps-ktimer's
+# /dev/pps0, and a gpio-sim chip (configfs) with one line. hwts-check fails on a module
+# that is missing or does not load.
+pps_mods=""
+for m in pps-ktimer configfs irq_sim gpio-sim; do
+    if [ ! -f /mods/pps/$m.ko ]; then
+        pps_mods="$pps_mods $m=missing"
+    elif insmod /mods/pps/$m.ko; then
+        pps_mods="$pps_mods $m=loaded"
+    else
+        pps_mods="$pps_mods $m=failed"
+    fi
+done
+echo "== pps-modules$pps_mods"
+echo "== pps-sources $(cat /sys/class/pps/pps*/name 2>/dev/null | tr '\n' ' ')"
+
+# PPS1: pps-ktimer's /dev/pps0 through PpsDevice for 10 s, feeding a PpsClock.
+echo "== PPS1 begin"
+timeout 40 /bin/hwts-pps device /dev/pps0 10 2>&1
+echo "== PPS1 exit=$?"
+
+# A gpio-sim chip with one line; its level is set through sysfs (sim_gpio0/pull).
+mount -t configfs none /sys/kernel/config
+g=/sys/kernel/config/gpio-sim/pps
+mkdir $g $g/bank0 && echo 1 > $g/bank0/num_lines && mkdir $g/bank0/line0 \
+    && echo pps-in > $g/bank0/line0/name && echo 1 > $g/live
+chip=$(cat $g/bank0/chip_name 2>/dev/null)
+pull=/sys/devices/platform/$(cat $g/dev_name 2>/dev/null)/$chip/sim_gpio0/pull
+echo "== gpio-sim /dev/$chip $pull"
+
+# PPS2, PPS3: a child process raises the line at the start of each second for 10 s,
+# while GpioPps waits for its kernel-stamped edge events, then polls its level.
+echo "== PPS2 begin"
+timeout 40 /bin/hwts-pps gpio /dev/$chip 0 $pull 10 events 2>&1
+echo "== PPS2 exit=$?"
+echo "== PPS3 begin"
+timeout 40 /bin/hwts-pps gpio /dev/$chip 0 $pull 10 polled 2>&1
+echo "== PPS3 exit=$?"
 
 # P6: tempora phc sync steers the guest's own system clock to the PHC (20 ppm fast on
 # purpose, 37 s ahead as TAI), like phc2sys; the residual is what hwts-check reports.

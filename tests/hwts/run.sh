@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Hardware timestamping against a real NIC driver: Linux 6.12's igb driver on QEMU's
 # emulated Intel 82576 (x86_64 guest under TCG, about 10 s to boot), with linuxptp's
-# ptp4l as the peer inside the guest. See tests/hwts/init.sh for the scenarios.
+# ptp4l as the peer inside the guest; and PPS through pps-ktimer and gpio-sim, built out
+# of tree (tests/hwts/pps-modules.sh). See tests/hwts/init.sh for the scenarios.
 #
 # Needs QEMU 8 or newer (the igb device model; tests/install-qemu.sh installs it). The
 # guest kernel and busybox come from Debian's archive (downloaded, unpacked, never
@@ -48,21 +49,30 @@ if [ ! -f "$work/vmlinuz" ] || [ ! -f "$work/busybox" ] || [ ! -f "$work/mods/e1
     cp "$work/bb/bin/busybox" "$work/busybox"
 fi
 
-echo "== building the tempora daemon, the send-timestamp probe, the PHC scenarios and the monitor helper"
+# The PPS modules (pps-ktimer, gpio-sim), built once from the kernel's own sources. A
+# failed build leaves them out: the guest says so and hwts-check fails on it.
+if ! bash tests/hwts/pps-modules.sh "$work"; then
+    echo "== the PPS module build FAILED (see above); the guest runs without them"
+    rm -f "$work"/ppsmods/*.ko
+fi
+
+echo "== building the tempora daemon, the send-timestamp probe, the PHC and PPS scenarios and the monitor helper"
 cargo build -q --release -p tempora-std --bin tempora
-cargo build -q --release -p tempora-tests --bin hwts-probe --bin hwts-phc --bin hwts-qmp
+cargo build -q --release -p tempora-tests --bin hwts-probe --bin hwts-phc --bin hwts-pps --bin hwts-qmp
 tempora_bin=$root_dir/target/release/tempora
 probe_bin=$root_dir/target/release/hwts-probe
 phc_bin=$root_dir/target/release/hwts-phc
+pps_bin=$root_dir/target/release/hwts-pps
 
 # The initramfs: busybox, the modules, tempora, the probe, ptp4l and phc_ctl with the
 # shared libraries they load.
 rootfs=$work/rootfs
 rm -rf "$rootfs"
-mkdir -p "$rootfs"/{bin,proc,sys,dev,tmp,run,mods}
+mkdir -p "$rootfs"/{bin,proc,sys,dev,tmp,run,mods/pps}
 cp "$work/busybox" "$rootfs/bin/busybox"
 cp "$work"/mods/*.ko "$rootfs/mods/"
-bins=("$tempora_bin" "$probe_bin" "$phc_bin" "$(command -v ptp4l)" "$(command -v phc_ctl)")
+cp "$work"/ppsmods/*.ko "$rootfs/mods/pps/" 2>/dev/null || true
+bins=("$tempora_bin" "$probe_bin" "$phc_bin" "$pps_bin" "$(command -v ptp4l)" "$(command -v phc_ctl)")
 cp "${bins[@]}" "$rootfs/bin/"
 for bin in "${bins[@]}"; do
     ldd "$bin" | awk '/=> \// {print $3} /^\t\/lib/ {print $1}' | while read -r lib; do

@@ -7,6 +7,7 @@
 //! true offset is 0) inside its own bound. Scenario B: with `hardware` demanded, the same
 //! NIC makes tempora exit non-zero, saying why. Scenario C: what the NIC does stamp, sent
 //! frames, carry send timestamps on its PHC (moved 5 s off the system clock first).
+//! Then the PHC scenarios ([`check_phc`]) and the PPS ones ([`check_pps`]).
 
 use std::process::ExitCode;
 
@@ -279,6 +280,103 @@ fn check_phc(lines: &[String]) -> Result<String, String> {
     Ok(report)
 }
 
+/// A scenario that ran to its end and exited 0: its lines.
+fn passed<'a>(lines: &'a [String], name: &str) -> Result<&'a [String], String> {
+    let (body, code) =
+        section(lines, name).ok_or(format!("scenario {name} did not run to its end"))?;
+    if code != 0 {
+        return Err(format!(
+            "scenario {name} exited with {code}: {}",
+            body.join(" | ")
+        ));
+    }
+    Ok(body)
+}
+
+/// The PPS modules the guest needs, built out of tree by tests/hwts/pps-modules.sh.
+const PPS_MODULES: [&str; 4] = ["pps-ktimer", "configfs", "irq_sim", "gpio-sim"];
+
+/// The PPS scenarios (tests/hwts/init.sh, tests/src/bin/hwts_pps.rs): PPS1 pps-ktimer
+/// through PpsDevice, PPS2 and PPS3 a gpio-sim line through GpioPps (events, polled).
+/// A module that was not built or did not load is a failure, not a skip.
+fn check_pps(lines: &[String]) -> Result<String, String> {
+    let mut report = String::new();
+    let mods = lines
+        .iter()
+        .find_map(|l| l.split("== pps-modules").nth(1))
+        .ok_or("the guest did not get to the PPS scenarios")?;
+    for m in PPS_MODULES {
+        match field(mods, m) {
+            Some("loaded") => {}
+            Some("missing") => {
+                return Err(format!(
+                    "PPS: {m}.ko missing: its out-of-tree build failed (tests/hwts/pps-modules.sh)"
+                ))
+            }
+            other => return Err(format!("PPS: {m}.ko did not load ({other:?})")),
+        }
+    }
+    let pps1 = passed(lines, "PPS1")?;
+    let dev = pps1
+        .iter()
+        .find(|l| l.starts_with("pps-device /dev/pps0 "))
+        .ok_or("PPS1: no summary")?;
+    let edges = number(dev, "edges")?;
+    if !(9.0..=11.0).contains(&edges)
+        || number(dev, "sequence_gaps")? != 0.0
+        || number(dev, "violations")? != 0.0
+    {
+        return Err(format!("PPS1: {dev}"));
+    }
+    report.push_str(&format!(
+        "PPS1: pps-ktimer /dev/pps0 through PpsDevice: {edges} edges in {} s, no sequence gap; \
+         interval {:.3} to {:.3} ms (mean {:.3}, spread {:.3}); PpsClock took {} and refused {} \
+         off the second; {} readings, none outside its bound\n",
+        number(dev, "seconds")?,
+        number(dev, "interval_min_ns")? / 1e6,
+        number(dev, "interval_max_ns")? / 1e6,
+        number(dev, "interval_mean_ns")? / 1e6,
+        number(dev, "interval_spread_ns")? / 1e6,
+        number(dev, "accepted")?,
+        number(dev, "off_second")?,
+        number(dev, "samples")?,
+    ));
+    for (name, mode) in [("PPS2", "events"), ("PPS3", "polled")] {
+        let body = passed(lines, name)?;
+        let gpio = body
+            .iter()
+            .find(|l| l.starts_with("pps-gpio ") && l.contains(&format!(" mode={mode} ")))
+            .ok_or(format!("{name}: no summary"))?;
+        let edges = number(gpio, "edges")?;
+        if !(9.0..=11.0).contains(&edges)
+            || edges != number(gpio, "toggles")?
+            || field(gpio, "synchronized") != Some("yes")
+            || number(gpio, "violations")? != 0.0
+            || number(gpio, "accepted")? < 3.0
+        {
+            return Err(format!("{name}: {gpio}"));
+        }
+        report.push_str(&format!(
+            "{name}: gpio-sim line through GpioPps ({mode}): {edges} edges for as many toggles; \
+             captured {:.3} to {:.3} ms into the second (toggle written {:.3} to {:.3} ms in); \
+             PpsClock (edge bound {:.0} ms) took {}, refused {} off the second and {} other, \
+             synchronized; worst error {:.3} ms inside a bound of at most {:.3} ms over {} readings\n",
+            number(gpio, "delay_min_ns")? / 1e6,
+            number(gpio, "delay_max_ns")? / 1e6,
+            number(gpio, "toggle_late_min_ns")? / 1e6,
+            number(gpio, "toggle_late_max_ns")? / 1e6,
+            number(gpio, "edge_bound_ns")? / 1e6,
+            number(gpio, "accepted")?,
+            number(gpio, "off_second")?,
+            number(gpio, "glitches")? + number(gpio, "other_refused")?,
+            number(gpio, "worst_error_ns")? / 1e6,
+            number(gpio, "worst_bound_ns")? / 1e6,
+            number(gpio, "samples")?,
+        ));
+    }
+    Ok(report)
+}
+
 fn main() -> ExitCode {
     let Some(path) = std::env::args().nth(1) else {
         eprintln!("usage: hwts-check SERIAL_LOG");
@@ -293,7 +391,10 @@ fn main() -> ExitCode {
     };
     // The daemon writes plain text when its output is not a terminal, as here.
     let lines: Vec<String> = text.lines().map(|l| l.trim().to_string()).collect();
-    match check(&lines).and_then(|r| Ok(r + &check_phc(&lines)?)) {
+    match check(&lines)
+        .and_then(|r| Ok(r + &check_phc(&lines)?))
+        .and_then(|r| Ok(r + &check_pps(&lines)?))
+    {
         Ok(report) => {
             print!("{report}");
             ExitCode::SUCCESS
@@ -365,6 +466,73 @@ mod tests {
             number("fast seconds=30 violations=0", "violations"),
             Ok(0.0)
         );
+    }
+
+    /// The PPS part of a guest's log, as hwts-pps and init.sh print it.
+    const PPS_LOG: &str = "== pps-modules pps-ktimer=loaded configfs=loaded irq_sim=loaded gpio-sim=loaded\n\
+        == PPS1 begin\n\
+        edge seq=2 realtime_ns=1796012202860268082 phase_ns=-139731918 interval_ns=1023931264 fetch_latency_ns=190355 pps_clock=refused:off-second(139731918ns)\n\
+        pps-device /dev/pps0 seconds=10 edges=10 sequence_gaps=0 interval_min_ns=1020609219 interval_max_ns=1027384525 interval_mean_ns=1023985646 interval_spread_ns=6775306 fetch_latency_max_ns=439639 accepted=0 off_second=10 glitches=0 other_refused=0 synchronized=no samples=99 violations=0 worst_error_ns=0 worst_bound_ns=0\n\
+        == PPS1 exit=0\n\
+        == PPS2 begin\n\
+        pps-gpio /dev/gpiochip0 line=0 mode=events seconds=10 toggles=10 edges=10 delay_min_ns=935937 delay_max_ns=24678381 delay_mean_ns=6397482 interval_min_ns=976439872 interval_max_ns=1009942538 interval_mean_ns=997837541 toggle_late_min_ns=1324069 toggle_late_max_ns=24978320 edge_bound_ns=3000000 accepted=7 off_second=3 glitches=0 other_refused=0 synchronized=yes samples=113 violations=0 worst_error_ns=-1358622 worst_bound_ns=24380895\n\
+        == PPS2 exit=0\n\
+        == PPS3 begin\n\
+        pps-gpio /dev/gpiochip0 line=0 mode=polled seconds=10 toggles=10 edges=10 delay_min_ns=1025000 delay_max_ns=96714956 delay_mean_ns=16266402 interval_min_ns=904348325 interval_max_ns=1095685688 interval_mean_ns=999954132 toggle_late_min_ns=710650 toggle_late_max_ns=52906145 edge_bound_ns=4000000 accepted=7 off_second=2 glitches=0 other_refused=1 synchronized=yes samples=169 violations=0 worst_error_ns=-1463439 worst_bound_ns=39737638\n\
+        == PPS3 exit=0\n";
+
+    #[test]
+    fn pps_scenarios_are_read_and_their_failures_found() {
+        let report = check_pps(&lines(PPS_LOG)).unwrap();
+        assert!(
+            report.contains("PPS1: pps-ktimer /dev/pps0 through PpsDevice: 10 edges"),
+            "{report}"
+        );
+        assert!(
+            report.contains("interval 1020.609 to 1027.385 ms"),
+            "{report}"
+        );
+        assert!(
+            report.contains("PPS2: gpio-sim line through GpioPps (events)"),
+            "{report}"
+        );
+        assert!(
+            report.contains("PPS3: gpio-sim line through GpioPps (polled)"),
+            "{report}"
+        );
+        assert!(
+            report.contains("refused 2 off the second and 1 other"),
+            "{report}"
+        );
+        // A module that was not built is a failure, not a skip.
+        let missing = PPS_LOG.replace("gpio-sim=loaded", "gpio-sim=missing");
+        let err = check_pps(&lines(&missing)).unwrap_err();
+        assert!(err.contains("gpio-sim.ko missing"), "{err}");
+        let failed = PPS_LOG.replace("irq_sim=loaded", "irq_sim=failed");
+        assert!(check_pps(&lines(&failed))
+            .unwrap_err()
+            .contains("irq_sim.ko did not load"));
+        assert!(check_pps(&lines("== P6 begin\n")).is_err());
+        // A reading outside its bound, a lost edge, a clock never synchronized.
+        for (from, to) in [
+            (
+                "violations=0 worst_error_ns=-1358622",
+                "violations=1 worst_error_ns=-1358622",
+            ),
+            (
+                "toggles=10 edges=10 delay_min_ns=935937",
+                "toggles=10 edges=9 delay_min_ns=935937",
+            ),
+            (
+                "other_refused=1 synchronized=yes",
+                "other_refused=1 synchronized=no",
+            ),
+            ("sequence_gaps=0", "sequence_gaps=1"),
+            ("== PPS2 exit=0", "== PPS2 exit=1"),
+        ] {
+            let bad = PPS_LOG.replace(from, to);
+            assert!(check_pps(&lines(&bad)).is_err(), "{to}");
+        }
     }
 
     #[test]

@@ -3,14 +3,16 @@
 //! starts, another source (the system clock, a PHC) says which second it is.
 //!
 //! Two inputs: a kernel PPS device (`/dev/ppsN`, `PPS_FETCH`: the kernel timestamps
-//! each edge on `CLOCK_REALTIME` in its interrupt handler), and a GPIO line read through
-//! `linux-embedded-hal`'s character-device pin ([`CdevPin`]) by polling, whose edge is
-//! known to within the polling interval. Either way the edge becomes a count of
-//! [`RawCounter`] (`CLOCK_MONOTONIC_RAW` at 1 GHz), the local clock the
-//! [`CounterClock`] disciplines.
+//! each edge on `CLOCK_REALTIME` in its interrupt handler), and a GPIO line on the GPIO
+//! character device, either waited on as line events (the kernel timestamps each rising
+//! edge on `CLOCK_MONOTONIC` in its interrupt handler) or polled through
+//! `linux-embedded-hal`'s [`CdevPin`] as a board polls its pin, the edge then known to
+//! within the polling interval. Either way the edge becomes a count of [`RawCounter`]
+//! (`CLOCK_MONOTONIC_RAW` at 1 GHz), the local clock the [`CounterClock`] disciplines.
 
 use std::fs::File;
 use std::io;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -36,6 +38,16 @@ impl TickCounter for RawCounter {
     }
 }
 
+/// A count of [`RawCounter`] for an instant that another clock (`clock`, one of
+/// `CLOCK_REALTIME`, `CLOCK_MONOTONIC`) read as `at_ns`: now on the raw clock, less how
+/// long ago that was on the other clock (the two rates differ by at most 1 000 ppm, a
+/// few ns over the milliseconds since).
+fn raw_ticks_of(clock: libc::clockid_t, at_ns: i128) -> u64 {
+    let other = i128::from(sys::clock_nanos(clock));
+    let raw = i128::from(sys::clock_nanos(libc::CLOCK_MONOTONIC_RAW));
+    u64::try_from(raw - (other - at_ns)).unwrap_or(0)
+}
+
 /// One edge a kernel PPS device saw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PpsEdge {
@@ -50,9 +62,7 @@ impl PpsEdge {
     /// edge was on the system clock (the two rates differ by at most 1 000 ppm, a few
     /// ns over the milliseconds since the edge).
     pub fn raw_ticks(&self) -> u64 {
-        let rt = i128::from(sys::clock_nanos(libc::CLOCK_REALTIME));
-        let raw = i128::from(sys::clock_nanos(libc::CLOCK_MONOTONIC_RAW));
-        u64::try_from(raw - (rt - self.realtime_ns)).unwrap_or(0)
+        raw_ticks_of(libc::CLOCK_REALTIME, self.realtime_ns)
     }
 }
 
@@ -98,61 +108,198 @@ impl PpsDevice {
     }
 
     /// The next assert edge, waiting up to `timeout`; `None` if none came.
+    ///
+    /// A waiting `PPS_FETCH` returns only an event that comes after the call, so an
+    /// edge that came since the last call (while the caller did something else) is
+    /// first looked for without waiting, by its sequence number.
     pub fn next_edge(&mut self, timeout: Duration) -> io::Result<Option<PpsEdge>> {
+        if self.last_sequence.is_some() {
+            // A zero timeout is less than a jiffy: the kernel answers without waiting.
+            let info = sys::pps_fetch(&self.device, Duration::ZERO)?;
+            if let Some(edge) = self.take(info) {
+                return Ok(Some(edge));
+            }
+        }
         let info = match sys::pps_fetch(&self.device, timeout) {
             Ok(info) => info,
             Err(e) if e.raw_os_error() == Some(libc::ETIMEDOUT) => return Ok(None),
             Err(e) => return Err(e),
         };
+        Ok(self.take(info))
+    }
+
+    /// The assert edge in `info` if it is new.
+    fn take(&mut self, info: sys::PpsKinfo) -> Option<PpsEdge> {
         if info.assert_sequence == 0 || Some(info.assert_sequence) == self.last_sequence {
-            return Ok(None);
+            return None;
         }
         self.last_sequence = Some(info.assert_sequence);
-        Ok(Some(PpsEdge {
+        Some(PpsEdge {
             sequence: info.assert_sequence,
             realtime_ns: i128::from(info.assert_tu.sec) * 1_000_000_000
                 + i128::from(info.assert_tu.nsec),
-        }))
+        })
     }
 }
 
-/// A GPIO line carrying a PPS signal, read through the GPIO character device by
-/// polling ([`PpsInput`] over a [`CdevPin`], as a board polls its pin).
+/// One rising edge on a GPIO line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GpioEdge {
+    /// When it happened, as a [`RawCounter`] count.
+    pub ticks: u64,
+    /// When it happened, on `CLOCK_REALTIME` (ns): the system clock's reading of the
+    /// edge, for numbering its second.
+    pub realtime_ns: i128,
+}
+
+impl GpioEdge {
+    /// The edge at `ticks` of the raw counter, with the system clock's reading of it.
+    fn at_ticks(ticks: u64) -> Self {
+        let rt = i128::from(sys::clock_nanos(libc::CLOCK_REALTIME));
+        let raw = i128::from(sys::clock_nanos(libc::CLOCK_MONOTONIC_RAW));
+        Self {
+            ticks,
+            realtime_ns: rt - (raw - i128::from(ticks)),
+        }
+    }
+}
+
+/// How [`GpioPps`] learns of an edge.
+enum GpioInput {
+    /// Rising-edge line events: the kernel stamps each edge in its interrupt handler.
+    Events(gpio_cdev_error::LineEventHandle),
+    /// The line's level, sampled (the embedded [`PpsInput`] over a [`CdevPin`]).
+    Polled(PpsInput<CdevPin>),
+}
+
+/// A GPIO line carrying a PPS signal, on the GPIO character device (`/dev/gpiochipN`).
+///
+/// [`GpioPps::open`] asks the kernel for rising-edge events, which it timestamps in the
+/// line's interrupt handler: the edge is known to within the interrupt's latency, and
+/// nothing runs between edges. [`GpioPps::open_polled`] samples the level instead,
+/// through `linux-embedded-hal`'s [`CdevPin`] and the embedded [`PpsInput`] (the code
+/// a board runs), for lines whose chip has no interrupt: the edge is then known to
+/// within the polling interval, and the caller's loop costs a system call per sample.
 pub struct GpioPps {
-    input: PpsInput<CdevPin>,
+    input: GpioInput,
+}
+
+impl std::fmt::Debug for GpioPps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpioPps")
+            .field("events", &matches!(self.input, GpioInput::Events(_)))
+            .finish_non_exhaustive()
+    }
 }
 
 impl GpioPps {
-    /// Requests `line` of `/dev/gpiochipN` at `chip` as an input, as consumer `tempora`.
+    /// Requests `line` of `/dev/gpiochipN` at `chip` as an input with rising-edge
+    /// events, as consumer `tempora`.
     pub fn open(chip: impl AsRef<Path>, line: u32) -> io::Result<Self> {
-        let fail = |e: gpio_cdev_error::Error| {
-            io::Error::other(format!("{}: line {line}: {e}", chip.as_ref().display()))
-        };
-        let mut chip_dev = gpio_cdev_error::Chip::new(chip.as_ref()).map_err(fail)?;
-        let handle = chip_dev
+        let fail = gpio_error(chip.as_ref(), line);
+        let events = gpio_cdev_error::Chip::new(chip.as_ref())
+            .map_err(&fail)?
             .get_line(line)
-            .map_err(fail)?
-            .request(gpio_cdev_error::LineRequestFlags::INPUT, 0, "tempora")
-            .map_err(fail)?;
-        let pin = CdevPin::new(handle).map_err(fail)?;
+            .map_err(&fail)?
+            .events(
+                gpio_cdev_error::LineRequestFlags::INPUT,
+                gpio_cdev_error::EventRequestFlags::RISING_EDGE,
+                "tempora",
+            )
+            .map_err(&fail)?;
         Ok(Self {
-            input: PpsInput::new(pin),
+            input: GpioInput::Events(events),
         })
     }
 
+    /// Requests `line` of `/dev/gpiochipN` at `chip` as a plain input, as consumer
+    /// `tempora`, to be sampled with [`GpioPps::poll`].
+    pub fn open_polled(chip: impl AsRef<Path>, line: u32) -> io::Result<Self> {
+        let fail = gpio_error(chip.as_ref(), line);
+        let handle = gpio_cdev_error::Chip::new(chip.as_ref())
+            .map_err(&fail)?
+            .get_line(line)
+            .map_err(&fail)?
+            .request(gpio_cdev_error::LineRequestFlags::INPUT, 0, "tempora")
+            .map_err(&fail)?;
+        let pin = CdevPin::new(handle).map_err(&fail)?;
+        Ok(Self {
+            input: GpioInput::Polled(PpsInput::new(pin)),
+        })
+    }
+
+    /// Whether edges come as kernel-timestamped events ([`GpioPps::open`]).
+    pub fn is_event_driven(&self) -> bool {
+        matches!(self.input, GpioInput::Events(_))
+    }
+
     /// Samples the line: the [`RawCounter`] count now if it rose since the last sample.
+    /// On an event-driven line, the next queued edge if there is one, without waiting.
     pub fn poll(&mut self) -> io::Result<Option<u64>> {
-        match self.input.poll() {
-            Ok(true) => Ok(Some(RawCounter.ticks())),
-            Ok(false) => Ok(None),
-            Err(e) => Err(io::Error::other(e.to_string())),
+        match &mut self.input {
+            GpioInput::Polled(input) => match input.poll() {
+                Ok(true) => Ok(Some(RawCounter.ticks())),
+                Ok(false) => Ok(None),
+                Err(e) => Err(io::Error::other(e.to_string())),
+            },
+            GpioInput::Events(_) => Ok(self.next_edge(Duration::ZERO)?.map(|e| e.ticks)),
         }
     }
+
+    /// The next rising edge, waiting up to `timeout`; `None` if none came. An
+    /// event-driven line sleeps in the kernel until the edge; a polled one is sampled
+    /// every [`GpioPps::POLL_INTERVAL`], which is its capture error (plus the sleep's
+    /// overshoot).
+    pub fn next_edge(&mut self, timeout: Duration) -> io::Result<Option<GpioEdge>> {
+        let deadline = std::time::Instant::now() + timeout;
+        match &mut self.input {
+            GpioInput::Events(events) => loop {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if !crate::ptp::socket::wait_readable(&[events.as_fd()], left)? {
+                    if left.is_zero() {
+                        return Ok(None);
+                    }
+                    continue;
+                }
+                let event = events
+                    .get_event()
+                    .map_err(|e| io::Error::other(e.to_string()))?;
+                if event.event_type() != gpio_cdev_error::EventType::RisingEdge {
+                    continue;
+                }
+                // Since Linux 5.7 the v1 line event is stamped on CLOCK_MONOTONIC.
+                let ticks = raw_ticks_of(libc::CLOCK_MONOTONIC, i128::from(event.timestamp()));
+                return Ok(Some(GpioEdge::at_ticks(ticks)));
+            },
+            GpioInput::Polled(input) => loop {
+                match input.poll() {
+                    Ok(true) => return Ok(Some(GpioEdge::at_ticks(RawCounter.ticks()))),
+                    Ok(false) => {}
+                    Err(e) => return Err(io::Error::other(e.to_string())),
+                }
+                let now = std::time::Instant::now();
+                if now >= deadline {
+                    return Ok(None);
+                }
+                std::thread::sleep(Self::POLL_INTERVAL.min(deadline - now));
+            },
+        }
+    }
+
+    /// How often [`GpioPps::next_edge`] samples a polled line.
+    pub const POLL_INTERVAL: Duration = Duration::from_millis(1);
+}
+
+/// An error of `line` on `chip` as an `io::Error` that names them.
+fn gpio_error(chip: &Path, line: u32) -> impl Fn(gpio_cdev_error::Error) -> io::Error + '_ {
+    move |e| io::Error::other(format!("{}: line {line}: {e}", chip.display()))
 }
 
 /// The gpio-cdev types `linux-embedded-hal` hands out.
 mod gpio_cdev_error {
-    pub use linux_embedded_hal::gpio_cdev::{errors::Error, Chip, LineRequestFlags};
+    pub use linux_embedded_hal::gpio_cdev::{
+        errors::Error, Chip, EventRequestFlags, EventType, LineEventHandle, LineRequestFlags,
+    };
 }
 
 /// Why an edge did not discipline the clock.
@@ -164,6 +311,15 @@ pub enum PpsEdgeError {
         /// Its bound.
         bound: Duration,
     },
+    /// The edge is further from a whole second of the time of day than the time of
+    /// day's bound and the edge's together allow: the pulse does not mark the start of
+    /// a second (a timer, not a PPS; the wrong polarity; a delay not compensated).
+    OffSecond {
+        /// How far the time of day at the edge is from its nearest whole second (ns).
+        off_ns: u64,
+        /// The time of day's bound plus the edge's.
+        allowed: Duration,
+    },
     /// The embedded discipline refused the edge (a glitch, say).
     Discipline(PpsError),
 }
@@ -174,6 +330,10 @@ impl std::fmt::Display for PpsEdgeError {
             Self::Ambiguous { bound } => write!(
                 f,
                 "the time of day is known only to within {bound:?}: which second the edge starts is ambiguous"
+            ),
+            Self::OffSecond { off_ns, allowed } => write!(
+                f,
+                "PPS edge {off_ns} ns from the second the time of day names, more than its bound and the edge's ({allowed:?})"
             ),
             Self::Discipline(e) => write!(f, "PPS edge refused: {e:?}"),
         }
@@ -188,6 +348,7 @@ impl std::error::Error for PpsEdgeError {}
 pub struct PpsClock {
     clock: CounterClock<RawCounter, Utc>,
     discipline: Mutex<PpsDiscipline<Utc>>,
+    edge_bound: Duration,
 }
 
 impl std::fmt::Debug for PpsClock {
@@ -199,10 +360,18 @@ impl std::fmt::Debug for PpsClock {
 impl PpsClock {
     /// Edges known within `edge_bound` (the capture error plus the reference's own),
     /// the raw clock within `ppm` of true rate, fresh for `fresh_for` after an edge.
+    ///
+    /// The rate the discipline measures between two edges a second apart is itself off
+    /// by up to twice `edge_bound` per second, so the clock's bound grows by that as well
+    /// as by `ppm` between edges: 0.1 ppm more for a 50 ns edge, 2 000 ppm more for a
+    /// GPIO line polled every millisecond.
     pub fn new(edge_bound: Duration, ppm: u32, fresh_for: Duration) -> Self {
+        let rate_ppm = u32::try_from(edge_bound.as_nanos().saturating_mul(2).div_ceil(1_000))
+            .unwrap_or(u32::MAX);
         Self {
-            clock: CounterClock::new(RawCounter, ppm, fresh_for),
+            clock: CounterClock::new(RawCounter, ppm.saturating_add(rate_ppm), fresh_for),
             discipline: Mutex::new(PpsDiscipline::new(edge_bound, ppm)),
+            edge_bound,
         }
     }
 
@@ -212,13 +381,21 @@ impl PpsClock {
     }
 
     /// Takes an edge captured at `ticks` of the [`RawCounter`]; `time_of_day` is a
-    /// reading of another source taken at (or near) the edge, which numbers the second
-    /// the first time (and after a refused edge).
+    /// reading of another source at the edge (a reading taken later must be moved back
+    /// to it, or carry the delay in its bound), which numbers the second the first time
+    /// (and after a refused edge), and which every edge must agree with: an edge
+    /// further from a whole second of it than its bound and the edge's allow is
+    /// refused ([`PpsEdgeError::OffSecond`]), whatever the discipline would make of it.
     pub fn edge(
         &self,
         ticks: u64,
         time_of_day: &ClockReading<Utc>,
     ) -> Result<PpsEvent, PpsEdgeError> {
+        let off_ns = off_second_ns(time_of_day);
+        let allowed = time_of_day.bound.saturating_add(self.edge_bound);
+        if Duration::from_nanos(off_ns) > allowed {
+            return Err(PpsEdgeError::OffSecond { off_ns, allowed });
+        }
         let mut d = self.discipline.lock().unwrap_or_else(|p| p.into_inner());
         match d.on_edge(&self.clock, ticks) {
             Err(PpsError::NoEpoch) => {
@@ -236,6 +413,13 @@ impl PpsClock {
             Ok(event) => Ok(event),
         }
     }
+}
+
+/// How far (ns) a reading is from its nearest whole second.
+fn off_second_ns(r: &ClockReading<Utc>) -> u64 {
+    let ns = r.time.as_nanos();
+    let rounded = (ns + NANOS_PER_SEC / 2) / NANOS_PER_SEC * NANOS_PER_SEC;
+    ns.abs_diff(rounded)
 }
 
 /// The whole second a reading taken at an edge names: its time rounded, if the
@@ -317,14 +501,41 @@ mod tests {
                 .as_nanos(),
             second + NANOS_PER_SEC
         );
-        // A glitch half a second later is refused, and the clock keeps its anchor.
+        // A glitch half a second later on the counter, though the time of day (wrong,
+        // or read late) puts it on a second: the discipline refuses it.
         assert!(matches!(
             pps.edge(
                 t1 + 500_000_000,
-                &reading(second + NANOS_PER_SEC + 500_000_000, 5)
+                &reading(second + 2 * NANOS_PER_SEC + 1_000_000, 5)
             ),
             Err(PpsEdgeError::Discipline(PpsError::Glitch { .. }))
         ));
+    }
+
+    #[test]
+    fn edges_off_the_second_are_refused() {
+        // A timer that fires 300 ms into a second (as pps-ktimer's does, at whatever
+        // phase it was loaded), read on a time of day good to 1 ms: refused, and the
+        // clock stays unanchored rather than 300 ms off inside a 50 us bound.
+        let pps = PpsClock::new(Duration::from_micros(50), 100, Duration::from_secs(3));
+        let second = 1_800_000_000u64 * NANOS_PER_SEC;
+        let err = pps
+            .edge(RawCounter.ticks(), &reading(second + 300_000_000, 1))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            PpsEdgeError::OffSecond {
+                off_ns: 300_000_000,
+                allowed: Duration::from_micros(1_050)
+            }
+        );
+        assert!(err.to_string().contains("300000000 ns"), "{err}");
+        assert!(pps.clock().discipline().estimate().is_none());
+        // Just inside the two bounds together, it anchors.
+        assert_eq!(
+            pps.edge(RawCounter.ticks(), &reading(second + 1_040_000, 1)),
+            Ok(PpsEvent::Anchored)
+        );
     }
 
     #[test]
