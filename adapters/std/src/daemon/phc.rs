@@ -5,9 +5,9 @@ use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant as MonoInstant};
 
-use tempora_core::clock::ClockSource;
+use tempora_core::clock::{ClockReading, ClockSource, ClockStatus};
 use tempora_core::hlc::Hlc;
-use tempora_core::time::{Offset, TaiOffset};
+use tempora_core::time::{Offset, TaiOffset, Utc};
 
 use crate::clock::phc::discovery;
 use crate::clock::phc::steer::{self, SyncOptions, SyncUpdate};
@@ -70,13 +70,43 @@ fn phc_line(hlc: &Hlc<TaiAsUtc<&PhcSource>, &CountingHooks>, selector: &PhcSelec
 }
 
 pub(super) fn open(options: &PhcOptions, hooks: &Arc<CountingHooks>) -> Result<PhcSource, Error> {
-    PhcSource::open(
+    let source = PhcSource::open(
         options.selector.clone(),
         options.config,
         options.warmup,
         Arc::clone(hooks) as Arc<dyn tempora_core::hooks::FaultHook + Send + Sync>,
     )
-    .map_err(|e| phc_error(&options.selector, e))
+    .map_err(|e| phc_error(&options.selector, e))?;
+    let reading = TaiAsUtc::new(&source, options.tai_minus_utc).read();
+    if let Some(why) = disagreement(&reading, &SystemClock::new().read()) {
+        tracing::warn!(
+            phc = %options.selector,
+            "{why}: is something disciplining this PHC, and on the timescale --phc-timescale says?"
+        );
+    }
+    Ok(source)
+}
+
+/// Why a PHC's reading and the system clock's cannot both be right (their intervals do
+/// not meet, with a millisecond for the reads between them), if they cannot. A PHC
+/// source trusts its PHC: one that nothing disciplines reads as `synchronized` at the
+/// wrong time, so this is said once at the start, where an operator sees it.
+pub fn disagreement(phc: &ClockReading<Utc>, system: &ClockReading<Utc>) -> Option<String> {
+    if phc.status == ClockStatus::Unknown || system.status == ClockStatus::Unknown {
+        return None;
+    }
+    let apart = phc.time.abs_diff(system.time);
+    let allowed = phc
+        .bound
+        .saturating_add(system.bound)
+        .saturating_add(Duration::from_millis(1));
+    (apart > allowed).then(|| {
+        format!(
+            "the PHC reads {:.6} s from the system clock, beyond both their bounds ({:.6} s)",
+            apart.as_secs_f64() * if phc.time < system.time { -1.0 } else { 1.0 },
+            allowed.as_secs_f64()
+        )
+    })
 }
 
 /// The PHC's status line now (what `tempora now --source phc:...` prints).
@@ -156,4 +186,41 @@ pub fn sync(
         let _ = writeln!(out, "phc-sync {} {u}", path.display()).and_then(|()| out.flush());
     })
     .map_err(|e| phc_error(selector, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tempora_core::time::Instant;
+
+    fn reading(secs: u64, bound_ms: u64, status: ClockStatus) -> ClockReading<Utc> {
+        ClockReading {
+            time: Instant::from_nanos(secs * 1_000_000_000),
+            bound: Duration::from_millis(bound_ms),
+            status,
+        }
+    }
+
+    #[test]
+    fn a_phc_far_from_the_system_clock_beyond_both_bounds_is_said() {
+        let system = reading(1_000, 16_000, ClockStatus::FreeRunning);
+        // 2199 s ahead (what QEMU's igb PHC read in the guest), a 140 ns bound.
+        let phc = reading(3_199, 0, ClockStatus::Synchronized);
+        let why = disagreement(&phc, &system).unwrap();
+        assert!(why.contains("2199.000000 s from the system clock"), "{why}");
+        // Within the system clock's own 16 s bound: nothing to say.
+        assert_eq!(
+            disagreement(&reading(1_010, 0, ClockStatus::Synchronized), &system),
+            None
+        );
+        // Behind, with a tight system clock.
+        let ntp = reading(1_000, 5, ClockStatus::Synchronized);
+        let behind = disagreement(&reading(963, 0, ClockStatus::Synchronized), &ntp).unwrap();
+        assert!(behind.contains("-37.000000 s"), "{behind}");
+        // An unknown reading proves nothing.
+        assert_eq!(
+            disagreement(&reading(0, 0, ClockStatus::Unknown), &ntp),
+            None
+        );
+    }
 }
