@@ -225,6 +225,14 @@ fn temporal_group(c: &mut Criterion) {
 
 /// One producer and one consumer move `n` messages; returns the wall time.
 /// Generic, so each queue's calls are inlined as they would be in an application.
+///
+/// A refused producer yields its CPU before retrying, the same for every queue. A
+/// producer spinning on a full queue measured the scheduler rather than the queue on a
+/// shared 2-vCPU VM (10x spread between runs, both sides spinning half their samples
+/// while the other was descheduled), and a real producer refused by a bounded queue backs
+/// off. The consumer spins on an empty queue: it is the side whose latency counts, and
+/// yielding there cost every queue (tempora batched 52 to 168 ns per message, crossbeam
+/// per item 12 to 24 ns, in back-to-back runs of a scratch harness).
 fn spsc(
     n: u64,
     push: impl Fn(u64) -> bool + Sync,
@@ -235,7 +243,7 @@ fn spsc(
         s.spawn(|| {
             for k in 0..n {
                 while !push(k) {
-                    std::hint::spin_loop();
+                    std::thread::yield_now();
                 }
             }
         });

@@ -100,3 +100,127 @@ fn a_single_consumer_sees_queue_order() {
     assert_eq!(out.len(), 16);
     assert!(out.windows(2).all(|w| w[0] <= w[1]), "{out:?}");
 }
+
+/// The first `CAPACITY` pushes are taken and the next is refused with its message handed
+/// back, however the queue got there; a pop makes room for exactly one more.
+#[test]
+fn refuses_at_exactly_capacity() {
+    const CAP: usize = 8;
+    let q = ConcurrentTemporalQueue::<usize, Utc, CAP>::new();
+    let ts = |k: usize| Timestamp::from_raw(k as u64, NodeId(1));
+    for k in 0..CAP {
+        q.push(Priority(0), ts(k), k).unwrap();
+    }
+    assert_eq!(q.len(), CAP);
+    match q.push(Priority(9), ts(0), 99) {
+        Err(Full(m)) => assert_eq!(m, 99),
+        Ok(()) => panic!("accepted a push beyond capacity"),
+    }
+    // Some messages in the heap, the rest still in the intake: the bound is on both.
+    assert_eq!(q.pop().unwrap().message, 0);
+    q.push(Priority(0), ts(100), 100).unwrap();
+    assert!(q.push(Priority(0), ts(101), 101).is_err());
+    let mut out = Vec::new();
+    assert_eq!(q.pop_batch(usize::MAX, |e| out.push(e.message)), CAP);
+    assert_eq!(out, [1, 2, 3, 4, 5, 6, 7, 100]);
+    assert!(q.is_empty());
+    assert_eq!(q.pop_batch(1, |_| ()), 0);
+}
+
+/// Pops see every message pushed before them, whatever mix of pops moved messages from
+/// the intake to the heap (the drain is bounded by what the counters say was pushed):
+/// rounds of concurrent producers (joined before the pops), then a few pops of every
+/// kind, each checked against a model of the queue.
+#[test]
+fn every_pop_sees_every_push_before_it() {
+    use std::collections::BTreeSet;
+    use tempora_core::timestamp::HlcTime;
+    type Key = (std::cmp::Reverse<Priority>, Timestamp<Utc>, u64);
+    let q = ConcurrentTemporalQueue::<u64, Utc, 256>::new();
+    let mut model = BTreeSet::<Key>::new();
+    let mut rng = tempora_core::rng::SplitMix64::new(15);
+    let mut next = 0u64;
+    for round in 0..300 {
+        // Room for this round's pushes (at most 33): the test is about order, not refusal.
+        while model.len() > 256 - 33 {
+            let e = q.pop().unwrap();
+            let k = (std::cmp::Reverse(e.priority), e.timestamp, e.message);
+            assert_eq!(Some(k), model.pop_first(), "round {round}");
+        }
+        let pushes: Vec<Vec<(u8, u64, u64)>> = (0..3u32)
+            .map(|_| {
+                (0..rng.next_u64() % 12)
+                    .map(|_| {
+                        next += 1;
+                        ((rng.next_u64() % 4) as u8, rng.next_u64() % 1000, next)
+                    })
+                    .collect()
+            })
+            .collect();
+        std::thread::scope(|s| {
+            for (p, batch) in pushes.iter().enumerate() {
+                let q = &q;
+                s.spawn(move || {
+                    for &(prio, t, m) in batch {
+                        let ts = Timestamp::from_raw(t, NodeId(p as u32));
+                        q.push(Priority(prio), ts, m).unwrap();
+                    }
+                });
+            }
+        });
+        for (p, batch) in pushes.iter().enumerate() {
+            for &(prio, t, m) in batch {
+                let ts = Timestamp::from_raw(t, NodeId(p as u32));
+                model.insert((std::cmp::Reverse(Priority(prio)), ts, m));
+            }
+        }
+        assert_eq!(q.len(), model.len());
+        for _ in 0..rng.next_u64() % 24 {
+            let first = model.first().copied();
+            let expect = |e: Option<tempora_core::queue::Queued<u64>>,
+                          model: &mut BTreeSet<Key>| {
+                let got = e.map(|e| (std::cmp::Reverse(e.priority), e.timestamp, e.message));
+                assert_eq!(got, first, "round {round}");
+                if let Some(k) = got {
+                    model.remove(&k);
+                }
+            };
+            match rng.next_u64() % 4 {
+                0 => expect(q.pop(), &mut model),
+                1 => {
+                    let mut got = Vec::new();
+                    let n = q.pop_batch(3, |e| got.push(e));
+                    assert_eq!(n, got.len());
+                    for e in got {
+                        let k = (std::cmp::Reverse(e.priority), e.timestamp, e.message);
+                        assert_eq!(Some(&k), model.first(), "round {round}");
+                        model.remove(&k);
+                    }
+                    assert!(n == 3 || model.is_empty(), "round {round}");
+                }
+                2 => {
+                    // A watermark below the first message releases nothing; at it, the first.
+                    if let Some((_, ts, _)) = first {
+                        let below = ts.time().raw().checked_sub(1).map(HlcTime::from_raw);
+                        if let Some(w) = below {
+                            assert!(q.pop_through(w).is_none(), "round {round}");
+                        }
+                        expect(q.pop_through(ts.time()), &mut model);
+                    } else {
+                        assert!(q.pop_through(HlcTime::from_raw(u64::MAX)).is_none());
+                    }
+                }
+                _ => {
+                    let now = tempora_core::Instant::from_nanos(u64::MAX);
+                    expect(q.pop_ready(now, Duration::ZERO), &mut model);
+                }
+            }
+        }
+        assert_eq!(q.len(), model.len(), "round {round}");
+    }
+    let mut rest = Vec::new();
+    q.pop_batch(usize::MAX, |e| {
+        rest.push((std::cmp::Reverse(e.priority), e.timestamp, e.message))
+    });
+    assert_eq!(rest, model.into_iter().collect::<Vec<_>>());
+}
