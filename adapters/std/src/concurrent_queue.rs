@@ -189,23 +189,36 @@ impl<M, S: Timescale, const CAPACITY: usize> ConcurrentTemporalQueue<M, S, CAPAC
         let Some(pushed) = self.pushed_if_any() else {
             return 0;
         };
-        let n = self.with_ordered(pushed, |q| {
-            let mut n = 0;
-            while n < max {
+        // Counted as they leave, by a guard: if `out` panics, the messages already
+        // handed out still free their places (the queue would otherwise lose that much
+        // capacity for good).
+        struct Taken<'a> {
+            popped: &'a AtomicUsize,
+            n: usize,
+        }
+        impl Drop for Taken<'_> {
+            fn drop(&mut self) {
+                if self.n > 0 {
+                    self.popped.fetch_add(self.n, Ordering::AcqRel);
+                }
+            }
+        }
+        let mut taken = Taken {
+            popped: &self.popped,
+            n: 0,
+        };
+        self.with_ordered(pushed, |q| {
+            while taken.n < max {
                 match q.pop() {
                     Some(e) => {
+                        taken.n += 1;
                         out(e);
-                        n += 1;
                     }
                     None => break,
                 }
             }
-            n
         });
-        if n > 0 {
-            self.popped.fetch_add(n, Ordering::AcqRel);
-        }
-        n
+        taken.n
     }
 
     /// Messages queued or being pushed (a snapshot).

@@ -224,3 +224,43 @@ fn every_pop_sees_every_push_before_it() {
     });
     assert_eq!(rest, model.into_iter().collect::<Vec<_>>());
 }
+
+/// A batch consumer that panics part-way loses the messages it was handed, not the
+/// queue's capacity: the places they held are free again.
+#[test]
+fn a_panicking_batch_consumer_leaves_the_capacity_whole() {
+    let q = ConcurrentTemporalQueue::<u32, Utc, 8>::new();
+    for i in 0..8u32 {
+        q.push(
+            Priority(0),
+            Timestamp::from_raw(u64::from(i) + 1, NodeId(1)),
+            i,
+        )
+        .unwrap();
+    }
+    let seen = AtomicUsize::new(0);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        q.pop_batch(8, |e| {
+            if seen.fetch_add(1, Ordering::SeqCst) == 2 {
+                panic!("consumer fails on message {}", e.message);
+            }
+        })
+    }));
+    assert!(r.is_err());
+    // Three were handed out (the third to the panic); five remain, in order.
+    assert_eq!(q.len(), 5);
+    for i in 0..3u32 {
+        q.push(
+            Priority(0),
+            Timestamp::from_raw(100 + u64::from(i), NodeId(1)),
+            100 + i,
+        )
+        .unwrap();
+    }
+    assert!(matches!(
+        q.push(Priority(0), Timestamp::from_raw(200, NodeId(1)), 200),
+        Err(Full(200))
+    ));
+    let rest: Vec<u32> = std::iter::from_fn(|| q.pop().map(|e| e.message)).collect();
+    assert_eq!(rest, [3, 4, 5, 6, 7, 100, 101, 102]);
+}
