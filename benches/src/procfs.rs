@@ -51,15 +51,12 @@ pub fn cpu_ticks(pid: u32) -> Option<u64> {
 /// Context switches so far over every thread of the process (voluntary and not): each
 /// voluntary one is a sleep, so their rate is how often the process wakes up.
 pub fn context_switches(pid: u32) -> Option<(u64, u64)> {
-    let mut total = (0, 0);
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let Ok(text) = std::fs::read_to_string(task.ok()?.path().join("status")) else {
-            continue; // a thread that ended between the listing and the read
-        };
-        total.0 += status_field(&text, "voluntary_ctxt_switches:").unwrap_or(0);
-        total.1 += status_field(&text, "nonvoluntary_ctxt_switches:").unwrap_or(0);
-    }
-    Some(total)
+    let threads = threads(pid);
+    (!threads.is_empty()).then(|| {
+        threads
+            .iter()
+            .fold((0, 0), |a, t| (a.0 + t.voluntary, a.1 + t.nonvoluntary))
+    })
 }
 
 /// The command name (`/proc/PID/comm`).
@@ -164,4 +161,91 @@ pub fn parse_loadavg(text: &str) -> Option<[f64; 3]> {
 /// Logical CPUs online.
 pub fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// One thread of a process, as `/proc/PID/task/TID` says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThreadStat {
+    /// Its id (the process's own id for the main thread).
+    pub tid: u32,
+    /// Its name (`comm`; threads inherit the process's unless named).
+    pub comm: String,
+    /// Voluntary context switches so far: sleeps, so wakeups.
+    pub voluntary: u64,
+    /// Preemptions so far.
+    pub nonvoluntary: u64,
+    /// `utime + stime` so far, clock ticks.
+    pub cpu_ticks: u64,
+}
+
+/// Every thread of `pid` (those readable; a thread may end during the listing).
+pub fn threads(pid: u32) -> Vec<ThreadStat> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut out: Vec<ThreadStat> = dir
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            let tid = path.file_name()?.to_str()?.parse().ok()?;
+            let status = std::fs::read_to_string(path.join("status")).ok()?;
+            Some(ThreadStat {
+                tid,
+                comm: std::fs::read_to_string(path.join("comm"))
+                    .ok()?
+                    .trim()
+                    .to_string(),
+                voluntary: status_field(&status, "voluntary_ctxt_switches:")?,
+                nonvoluntary: status_field(&status, "nonvoluntary_ctxt_switches:")?,
+                cpu_ticks: parse_stat_cpu_ticks(&std::fs::read_to_string(path.join("stat")).ok()?)?,
+            })
+        })
+        .collect();
+    out.sort_by_key(|t| t.tid);
+    out
+}
+
+/// The host's CPU time so far (`cpu` line of `/proc/stat`, clock ticks, all CPUs):
+/// busy (user, nice, system, irq, softirq), idle (idle, iowait), and stolen by the
+/// hypervisor (steal).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostCpu {
+    /// Ticks spent running anything.
+    pub busy: u64,
+    /// Ticks idle.
+    pub idle: u64,
+    /// Ticks the hypervisor gave to other guests while this one wanted to run.
+    pub steal: u64,
+}
+
+impl HostCpu {
+    /// Now.
+    pub fn now() -> Option<Self> {
+        parse_host_cpu(&std::fs::read_to_string("/proc/stat").ok()?)
+    }
+
+    /// From `self` to `later`: (busy, steal) in percent of all CPUs' time.
+    pub fn percent_until(&self, later: &HostCpu) -> (f64, f64) {
+        let busy = later.busy.saturating_sub(self.busy) as f64;
+        let idle = later.idle.saturating_sub(self.idle) as f64;
+        let steal = later.steal.saturating_sub(self.steal) as f64;
+        let all = (busy + idle + steal).max(1.0);
+        (busy / all * 100.0, steal / all * 100.0)
+    }
+}
+
+/// The `cpu` line of a `/proc/stat` text.
+pub fn parse_host_cpu(stat: &str) -> Option<HostCpu> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|w| w.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal [guest guest_nice: inside user]
+    let at = |i: usize| f.get(i).copied().unwrap_or(0);
+    Some(HostCpu {
+        busy: at(0) + at(1) + at(2) + at(5) + at(6),
+        idle: at(3) + at(4),
+        steal: at(7),
+    })
 }

@@ -389,3 +389,43 @@ fn a_markdown_table_and_block() {
     assert!(b.contains("| a | 1 |") && b.contains("- note\n"));
     assert_eq!(report::si(12_345_678.0), "12.35 M");
 }
+
+#[test]
+fn this_process_threads_are_listed_with_their_names() {
+    let pid = std::process::id();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let (started_tx, started) = std::sync::mpsc::channel::<()>();
+    let t = std::thread::Builder::new()
+        .name("load-probe".into())
+        .spawn(move || {
+            // The thread names itself as it starts: list it only after that.
+            started_tx.send(()).unwrap();
+            rx.recv()
+        })
+        .unwrap();
+    started.recv().unwrap();
+    let threads = procfs::threads(pid);
+    assert!(threads.iter().any(|t| t.tid == pid), "{threads:?}");
+    assert!(
+        threads.iter().any(|t| t.comm == "load-probe"),
+        "{threads:?}"
+    );
+    // Other tests' threads come and go meanwhile: only that the sum is there.
+    assert!(procfs::context_switches(pid).unwrap().0 > 0);
+    tx.send(()).unwrap();
+    t.join().unwrap().unwrap();
+}
+
+#[test]
+fn host_cpu_time_parses_and_moves() {
+    let stat = "cpu  100 5 50 1000 20 3 2 7 0 0\ncpu0 50 2 25 500 10 1 1 3 0 0\n";
+    let c = procfs::parse_host_cpu(stat).unwrap();
+    assert_eq!((c.busy, c.idle, c.steal), (160, 1020, 7));
+    let later = procfs::HostCpu {
+        busy: 260,
+        idle: 1120,
+        steal: 7,
+    };
+    assert_eq!(c.percent_until(&later), (50.0, 0.0));
+    assert!(procfs::HostCpu::now().is_some());
+}
