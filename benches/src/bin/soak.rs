@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 use tempora_benches::lab::{enter_netns, ptp4l_config, Lab};
-use tempora_benches::procfs::{self, Sampler};
+use tempora_benches::procfs::{self, Sampler, ThreadStat};
 use tempora_benches::report::{self, MarkdownArgs, Table};
 use tempora_benches::{http, stats};
 use tempora_core::clock::ClockStatus;
@@ -161,6 +161,8 @@ struct Watched {
     /// (seconds since the start, RSS KiB, CPU %).
     samples: Vec<(f64, u64, f64)>,
     switches: Option<((u64, u64), (u64, u64))>,
+    /// Its threads at the first sample and at the last (tempora's processes only).
+    threads: Option<(Vec<ThreadStat>, Vec<ThreadStat>)>,
 }
 
 impl Watched {
@@ -175,6 +177,7 @@ impl Watched {
             csv,
             samples: Vec::new(),
             switches: None,
+            threads: None,
         })
     }
 
@@ -187,21 +190,51 @@ impl Watched {
             let first = self.switches.map_or(cs, |(f, _)| f);
             self.switches = Some((first, cs));
         }
+        if self.judged {
+            let now = procfs::threads(self.sampler.pid());
+            let first = self.threads.take().map_or_else(|| now.clone(), |(f, _)| f);
+            self.threads = Some((first, now));
+        }
         writeln!(self.csv, "{t:.3},{},{:.2}", s.rss_kib, s.cpu_pct)?;
         self.csv.flush()?;
         self.samples.push((t, s.rss_kib, s.cpu_pct));
         Ok(true)
     }
 
-    /// KiB per minute after `warmup_s`, least squares.
-    fn slope(&self, warmup_s: f64) -> f64 {
+    /// KiB per minute from `from_s` on, least squares.
+    fn slope(&self, from_s: f64) -> f64 {
         let points: Vec<(f64, f64)> = self
             .samples
             .iter()
-            .filter(|s| s.0 >= warmup_s)
+            .filter(|s| s.0 >= from_s)
             .map(|s| (s.0 / 60.0, s.1 as f64))
             .collect();
         stats::least_squares(&points).map_or(f64::NAN, |(m, _)| m)
+    }
+
+    /// Each thread's wakeups per second and CPU share over the run:
+    /// `main: 49.8 wakeups/s, 0.08 %; 1234 (tempora-metrics): ...`.
+    fn threads_text(&self) -> Option<String> {
+        let (first, last) = self.threads.as_ref()?;
+        let span = self.samples.last()?.0 - self.samples.first()?.0;
+        let hz = procfs::ticks_per_second() as f64;
+        let parts: Vec<String> = last
+            .iter()
+            .filter_map(|t| {
+                let f = first.iter().find(|f| f.tid == t.tid)?;
+                let who = if t.tid == self.sampler.pid() {
+                    format!("main thread ({})", t.comm)
+                } else {
+                    format!("thread {} ({})", t.tid, t.comm)
+                };
+                Some(format!(
+                    "{who}: {:.1} wakeups/s, {:.3} % CPU",
+                    t.voluntary.saturating_sub(f.voluntary) as f64 / span,
+                    t.cpu_ticks.saturating_sub(f.cpu_ticks) as f64 / hz / span * 100.0
+                ))
+            })
+            .collect();
+        Some(format!("{} threads: {}", self.name, parts.join("; ")))
     }
 
     /// Voluntary and involuntary context switches per second over the run.
@@ -316,6 +349,7 @@ fn soak(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))?;
     }
     let load_start = report::loadavg_text();
+    let host_start = procfs::HostCpu::now();
     let mut lab = Lab::new("sk")?;
     let (m_ns, s_ns) = (lab.master_ns.clone(), lab.slave_ns.clone());
     let (m_if, s_if) = (lab.master_if.clone(), lab.slave_if.clone());
@@ -508,6 +542,7 @@ fn soak(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         "RSS end KiB",
         "RSS max KiB",
         "slope after warm-up, KiB/min",
+        "slope, last half",
         "mean CPU % of a core",
         "wakeups/s (voluntary)",
         "preemptions/s",
@@ -516,6 +551,7 @@ fn soak(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     for w in &watched {
         let rss: Vec<u64> = w.samples.iter().map(|s| s.1).collect();
         let slope = w.slope(args.warmup_s);
+        let half = w.samples.last().map_or(0.0, |s| s.0 / 2.0);
         let (vol, invol) = w.wakeups_per_s();
         table.row(vec![
             w.name.to_string(),
@@ -523,6 +559,7 @@ fn soak(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
             rss.last().map_or("-".into(), u64::to_string),
             rss.iter().max().map_or("-".into(), u64::to_string),
             format!("{slope:+.2}"),
+            format!("{:+.2}", w.slope(half)),
             format!("{:.3}", w.sampler.mean_cpu_pct()),
             format!("{vol:.1}"),
             format!("{invol:.1}"),
@@ -580,7 +617,9 @@ fn soak(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
             "load average (1 min) during the run: min {l_min:.2}, median {l_med:.2}, max \
              {l_max:.2} (start {load_start}, end {load_end})"
         ),
+        report::host_cpu_note(host_start),
     ];
+    notes.extend(watched.iter().filter_map(Watched::threads_text));
     if scraped == 0 || scrapes.ok * 100 < scraped * 99 {
         ok = false;
         failure.get_or_insert("fewer than 99 % of the scrapes answered".into());
