@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use tempora_benches::hlc_load::{self, Combined, WorkerRun};
+use tempora_benches::procfs::HostCpu;
 use tempora_benches::report::{self, si, MarkdownArgs, Table};
 use tempora_benches::stats;
 use tempora_core::clock::{ClockReading, ClockSource, ClockStatus};
@@ -143,6 +144,7 @@ fn processes(args: &Args, processes: usize, dir: &Path) -> Result<Vec<WorkerRun>
 
 fn parent(args: &Args) -> Result<bool, Error> {
     let load_start = report::loadavg_text();
+    let host_start = HostCpu::now();
     let mut results: Vec<(String, Combined)> = Vec::new();
     for &n in args.threads.iter().filter(|&&n| n > 0) {
         let hlc = Hlc::new(SystemClock::new(), NodeId(1));
@@ -204,6 +206,7 @@ fn parent(args: &Args) -> Result<bool, Error> {
          `Publisher` on a private path (temp dir), started together"
             .to_string(),
         format!("load average at start {load_start}, at end {load_end}"),
+        report::host_cpu_note(host_start),
     ];
     println!("\n{}", table.markdown());
     for n in &notes {

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use tempora_benches::procfs::HostCpu;
 use tempora_benches::queue_load::{self, QueueLoad, QueueRun};
 use tempora_benches::report::{self, si, MarkdownArgs, Table};
 use tempora_benches::stats;
@@ -55,6 +56,7 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     let load_start = report::loadavg_text();
+    let host_start = HostCpu::now();
     let mut runs: Vec<(usize, QueueRun)> = Vec::new();
     for &n in &args.threads {
         if n < 2 || n % 2 != 0 {
@@ -76,6 +78,11 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
             writeln!(f, "time_s,depth")?;
             for (t, d) in &r.depth {
                 writeln!(f, "{t:.3},{d}")?;
+            }
+            let mut f = std::fs::File::create(dir.join(format!("queue-rate-{n}.csv")))?;
+            writeln!(f, "time_s,messages")?;
+            for (i, m) in r.per_second.iter().enumerate() {
+                writeln!(f, "{},{m}", i + 1)?;
             }
         }
         runs.push((n, r));
@@ -137,6 +144,7 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
          the producers' counts and sums"
             .to_string(),
         format!("load average at start {load_start}, at end {load_end}"),
+        report::host_cpu_note(host_start),
     ];
     println!("\n{}", table.markdown());
     for n in &notes {
