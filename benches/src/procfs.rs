@@ -8,6 +8,13 @@ pub fn parse_vm_rss_kib(status: &str) -> Option<u64> {
     status_field(status, "VmRSS:")
 }
 
+/// `RssAnon` from a `/proc/PID/status` text, in KiB: the process's own memory (heap,
+/// stacks), without the file pages (`RssFile`: the executable, libraries) that `VmRSS`
+/// also counts and the kernel may drop and fault back in under memory pressure.
+pub fn parse_rss_anon_kib(status: &str) -> Option<u64> {
+    status_field(status, "RssAnon:")
+}
+
 /// A `Name:   value [kB]` field of a `/proc/PID/status` text.
 fn status_field(status: &str, name: &str) -> Option<u64> {
     status
@@ -43,6 +50,12 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
     parse_vm_rss_kib(&std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?)
 }
 
+/// A process's resident memory and its anonymous part (KiB), or `None` once it has gone.
+pub fn rss_and_anon_kib(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    Some((parse_vm_rss_kib(&status)?, parse_rss_anon_kib(&status)?))
+}
+
 /// A process's CPU time so far (all its threads), in clock ticks.
 pub fn cpu_ticks(pid: u32) -> Option<u64> {
     parse_stat_cpu_ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
@@ -72,8 +85,10 @@ pub fn comm(pid: u32) -> Option<String> {
 /// One sample of a process.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Sample {
-    /// Resident memory, KiB.
+    /// Resident memory (`VmRSS`), KiB.
     pub rss_kib: u64,
+    /// Its anonymous part (`RssAnon`), KiB.
+    pub anon_kib: u64,
     /// CPU use since the previous sample, percent of one core.
     pub cpu_pct: f64,
 }
@@ -105,7 +120,7 @@ impl Sampler {
 
     /// Reads the process now; `None` once it has gone. The first sample's CPU use is 0.
     pub fn sample(&mut self) -> Option<Sample> {
-        let rss_kib = rss_kib(self.pid)?;
+        let (rss_kib, anon_kib) = rss_and_anon_kib(self.pid)?;
         let ticks = cpu_ticks(self.pid)?;
         let now = Instant::now();
         let cpu_pct = match self.last {
@@ -114,7 +129,11 @@ impl Sampler {
         };
         self.first.get_or_insert((now, ticks));
         self.last = Some((now, ticks));
-        Some(Sample { rss_kib, cpu_pct })
+        Some(Sample {
+            rss_kib,
+            anon_kib,
+            cpu_pct,
+        })
     }
 
     /// CPU use from the first sample to the last: exact to a tick over the whole run,

@@ -274,6 +274,8 @@ fn proc_parsing_reads_this_process() {
     std::hint::black_box(&big);
     drop(big);
 
+    let (rss, anon) = procfs::rss_and_anon_kib(pid).unwrap();
+    assert!(anon > 0 && anon < rss, "{anon} of {rss} KiB");
     let mut s = procfs::Sampler::new(pid);
     s.sample().unwrap();
     let until = Instant::now() + Duration::from_millis(300);
@@ -298,8 +300,10 @@ fn proc_texts_parse_the_awkward_cases() {
     let stat = "42 (my (odd) cmd) S 1 42 42 0 -1 4194560 100 0 0 0 1234 56 0 0 20 0 3 0 99";
     assert_eq!(procfs::parse_stat_cpu_ticks(stat), Some(1290));
     assert_eq!(procfs::parse_stat_cpu_ticks("42 (x) S 1"), None);
-    let status = "Name:\tptp4l\nVmPeak:\t  9000 kB\nVmRSS:\t    2548 kB\nThreads:\t1\n";
+    let status = "Name:\tptp4l\nVmPeak:\t  9000 kB\nVmRSS:\t    2548 kB\n\
+                  RssAnon:\t     412 kB\nRssFile:\t    2136 kB\nThreads:\t1\n";
     assert_eq!(procfs::parse_vm_rss_kib(status), Some(2548));
+    assert_eq!(procfs::parse_rss_anon_kib(status), Some(412));
     assert_eq!(procfs::parse_vm_rss_kib("Name:\tx\n"), None);
     let cpuinfo = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\n";
     assert_eq!(

@@ -160,6 +160,8 @@ struct Watched {
     csv: std::io::BufWriter<std::fs::File>,
     /// (seconds since the start, RSS KiB, CPU %).
     samples: Vec<(f64, u64, f64)>,
+    /// `RssAnon` KiB at each sample.
+    anon: Vec<u64>,
     switches: Option<((u64, u64), (u64, u64))>,
     /// Its threads at the first sample and at the last (tempora's processes only).
     threads: Option<(Vec<ThreadStat>, Vec<ThreadStat>)>,
@@ -176,6 +178,7 @@ impl Watched {
             sampler: Sampler::new(pid),
             csv,
             samples: Vec::new(),
+            anon: Vec::new(),
             switches: None,
             threads: None,
         })
@@ -198,16 +201,24 @@ impl Watched {
         writeln!(self.csv, "{t:.3},{},{:.2}", s.rss_kib, s.cpu_pct)?;
         self.csv.flush()?;
         self.samples.push((t, s.rss_kib, s.cpu_pct));
+        self.anon.push(s.anon_kib);
         Ok(true)
     }
 
-    /// KiB per minute from `from_s` on, least squares.
+    /// `VmRSS` KiB per minute from `from_s` on, least squares.
     fn slope(&self, from_s: f64) -> f64 {
-        let points: Vec<(f64, f64)> = self
-            .samples
-            .iter()
-            .filter(|s| s.0 >= from_s)
-            .map(|s| (s.0 / 60.0, s.1 as f64))
+        self.slope_of(from_s, |i| self.samples[i].1)
+    }
+
+    /// `RssAnon` KiB per minute from `from_s` on.
+    fn anon_slope(&self, from_s: f64) -> f64 {
+        self.slope_of(from_s, |i| self.anon[i])
+    }
+
+    fn slope_of(&self, from_s: f64, kib: impl Fn(usize) -> u64) -> f64 {
+        let points: Vec<(f64, f64)> = (0..self.samples.len())
+            .filter(|&i| self.samples[i].0 >= from_s)
+            .map(|i| (self.samples[i].0 / 60.0, kib(i) as f64))
             .collect();
         stats::least_squares(&points).map_or(f64::NAN, |(m, _)| m)
     }
@@ -543,6 +554,8 @@ fn soak(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         "RSS max KiB",
         "slope after warm-up, KiB/min",
         "slope, last half",
+        "RssAnon KiB start / end",
+        "RssAnon slope after warm-up",
         "mean CPU % of a core",
         "wakeups/s (voluntary)",
         "preemptions/s",
@@ -560,6 +573,11 @@ fn soak(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
             rss.iter().max().map_or("-".into(), u64::to_string),
             format!("{slope:+.2}"),
             format!("{:+.2}", w.slope(half)),
+            match (w.anon.first(), w.anon.last()) {
+                (Some(a), Some(b)) => format!("{a} / {b}"),
+                _ => "-".into(),
+            },
+            format!("{:+.2}", w.anon_slope(args.warmup_s)),
             format!("{:.3}", w.sampler.mean_cpu_pct()),
             format!("{vol:.1}"),
             format!("{invol:.1}"),
@@ -580,7 +598,9 @@ fn soak(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     let mut notes = vec![
         format!(
             "{} s sampled once a second; memory slope by least squares over the samples after \
-             the first {} s; the limit for tempora's processes is ±{} KiB/min",
+             the first {} s; the limit for tempora's processes is ±{} KiB/min on VmRSS (the \
+             RssAnon slope, without file pages the kernel may drop and fault back in, is \
+             reported beside it)",
             watched[0].samples.len().saturating_sub(1),
             args.warmup_s,
             args.max_slope
