@@ -456,15 +456,19 @@ fn soak(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         }
     }
 
-    // The load process, in this namespace (the time service is a file).
-    let mut load = Command::new(std::env::current_exe()?)
-        .args(["--load-child", &ts_s, "--load-seconds"])
-        .arg((seconds + 2).to_string())
-        .arg("--load-rate")
-        .arg(args.load_rate.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()?;
+    // The load process, in this namespace (the time service is a file); ended by its
+    // pid if the soak stops early with an error.
+    let mut load = Reaped(
+        Command::new(std::env::current_exe()?)
+            .args(["--load-child", &ts_s, "--load-seconds"])
+            .arg((seconds + 2).to_string())
+            .arg("--load-rate")
+            .arg(args.load_rate.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()?,
+    );
+    let load = &mut load.0;
     let mut load_out = BufReader::new(load.stdout.take().ok_or("no stdout")?);
     let mut ready = String::new();
     // Bounded: the load process prints `ready` or exits within its own deadline.
@@ -538,7 +542,7 @@ fn soak(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         while Instant::now() < until && matches!(load.try_wait(), Ok(None)) {
             std::thread::sleep(Duration::from_millis(50));
         }
-        finish_load(&mut load, load_out)
+        finish_load(load, load_out)
     };
     let load_end = report::loadavg_text();
     lab.stop_all(Duration::from_secs(5));
@@ -669,6 +673,18 @@ fn soak(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         out.display()
     );
     Ok(ok)
+}
+
+/// A child process ended (by its pid) and reaped when dropped.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
 }
 
 /// The load process's `load:` line (it is killed, by its pid, if still running).
