@@ -278,15 +278,37 @@ fn proc_parsing_reads_this_process() {
     assert!(anon > 0 && anon < rss, "{anon} of {rss} KiB");
     let mut s = procfs::Sampler::new(pid);
     s.sample().unwrap();
-    let until = Instant::now() + Duration::from_millis(300);
+    // Spin until the kernel has counted at least 20 ticks of this process's CPU (at
+    // most 20 s of wall time, on however loaded a machine): the sampler must then see
+    // CPU in use, no more than the machine's cores can give, and agree with the ticks.
+    let ticks0 = procfs::cpu_ticks(pid).unwrap();
+    let started = Instant::now();
     let mut x = 0u64;
-    while Instant::now() < until {
-        x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+    while procfs::cpu_ticks(pid).unwrap() < ticks0 + 20
+        && started.elapsed() < Duration::from_secs(20)
+    {
+        for _ in 0..100_000 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
     }
+    let wall = started.elapsed().as_secs_f64();
+    let used =
+        (procfs::cpu_ticks(pid).unwrap() - ticks0) as f64 / procfs::ticks_per_second() as f64;
     let busy = s.sample().unwrap();
-    // A busy thread for 300 ms: about 100 % of a core (ticks are 10 ms).
-    assert!(busy.cpu_pct > 50.0 && busy.cpu_pct < 250.0, "{busy:?}");
-    assert!(s.mean_cpu_pct() > 50.0);
+    assert!(used >= 0.2, "only {used} s of CPU counted in {wall} s");
+    let cores = procfs::cpus() as f64;
+    assert!(
+        busy.cpu_pct > 0.0 && busy.cpu_pct <= 100.0 * cores + 10.0,
+        "{busy:?}"
+    );
+    // The sampler's share is the ticks over the wall time, within a tick each side.
+    let expected = 100.0 * used / wall;
+    let tick = 100.0 / procfs::ticks_per_second() as f64 / wall;
+    assert!(
+        (busy.cpu_pct - expected).abs() <= 2.0 * tick + 0.05 * expected,
+        "{busy:?} vs {expected}"
+    );
+    assert!(s.mean_cpu_pct() > 0.0);
     let (voluntary, _) = procfs::context_switches(pid).unwrap();
     std::thread::sleep(Duration::from_millis(5));
     assert!(procfs::context_switches(pid).unwrap().0 > voluntary);
