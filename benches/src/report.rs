@@ -33,6 +33,23 @@ impl MarkdownArgs {
         }
         Ok(())
     }
+
+    /// What a load tool ends with: its table and notes on stdout, then its block for
+    /// `docs/benchmarks.md` as asked, with the load average at `start` and `end`.
+    pub fn finish(
+        &self,
+        title: &str,
+        table: &Table,
+        notes: &[String],
+        (start, end): (&str, &str),
+    ) -> std::io::Result<()> {
+        println!("\n{}", table.markdown());
+        for n in notes {
+            println!("- {n}");
+        }
+        let load_during = format!("{start} at start, {end} at end");
+        self.emit(&block(title, &load_during, &[table], notes))
+    }
 }
 
 /// Today's date (UTC), `YYYY-MM-DD`.

@@ -208,17 +208,12 @@ fn parent(args: &Args) -> Result<bool, Error> {
         format!("load average at start {load_start}, at end {load_end}"),
         report::host_cpu_note(host_start),
     ];
-    println!("\n{}", table.markdown());
-    for n in &notes {
-        println!("- {n}");
-    }
-    let load_during = format!("{load_start} at start, {load_end} at end");
-    args.md.emit(&report::block(
+    args.md.finish(
         "HLC timestamps under load (`load-hlc`)",
-        &load_during,
-        &[&table],
+        &table,
         &notes,
-    ))?;
+        (&load_start, &load_end),
+    )?;
     if !clean {
         eprintln!("load-hlc: a stamp repeated, went back or was duplicated");
     }

@@ -146,17 +146,12 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         format!("load average at start {load_start}, at end {load_end}"),
         report::host_cpu_note(host_start),
     ];
-    println!("\n{}", table.markdown());
-    for n in &notes {
-        println!("- {n}");
-    }
-    let load_during = format!("{load_start} at start, {load_end} at end");
-    args.md.emit(&report::block(
+    args.md.finish(
         "Temporal queue under load (`load-queue`)",
-        &load_during,
-        &[&table],
+        &table,
         &notes,
-    ))?;
+        (&load_start, &load_end),
+    )?;
     if !clean {
         eprintln!("load-queue: messages were lost, duplicated or corrupted");
     }
