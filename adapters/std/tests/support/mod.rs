@@ -407,10 +407,59 @@ impl Lab {
         }
     }
 
+    /// `tempora run` in the slave namespace reading A, then B, then `extra` sources (as
+    /// `--source` values) over L2 for `seconds`, failing over past a 3 µs bound and back
+    /// after 3 s of health; `args` after those.
+    pub fn spawn_chain(
+        &mut self,
+        masters: &TwoMasters,
+        extra: &[&str],
+        seconds: u64,
+        args: &[&str],
+    ) -> usize {
+        let s = self.slave_ns.clone();
+        let duration = format!("{seconds}s");
+        let mut cmd = vec!["--source", &masters.source_a, "--source", &masters.source_b];
+        for e in extra {
+            cmd.extend(["--source", e]);
+        }
+        cmd.extend([
+            "--ptp-transport",
+            "l2",
+            "--duration",
+            &duration,
+            "--max-bound",
+            "3us",
+            "--failback-after",
+            "3s",
+        ]);
+        cmd.extend(args);
+        self.spawn_tempora_run(&s, &cmd)
+    }
+
     /// Starts master A again (after [`Lab::kill`]), returning its new index.
     pub fn restart_master_a(&mut self, masters: &TwoMasters) -> usize {
         let (m, ma) = (self.master_ns.clone(), self.master_if.clone());
         self.spawn_ptp4l(&m, &masters.cfg_a, &ma)
+    }
+}
+
+/// Asserts what every run of the daemon owes its readers: time never goes back, and
+/// HLC timestamps strictly increase, line after line.
+pub fn assert_monotone(status: &[StatusLine]) {
+    for w in status.windows(2) {
+        assert!(
+            w[1].time >= w[0].time,
+            "time went back: {} then {}",
+            w[0].time,
+            w[1].time
+        );
+        assert!(
+            w[1].hlc > w[0].hlc,
+            "HLC went back: {} then {}",
+            w[0].hlc,
+            w[1].hlc
+        );
     }
 }
 
