@@ -87,15 +87,42 @@ impl TimestampingInfo {
 
 /// Waits up to `timeout` for any of `fds` to be readable; `false` on timeout or signal.
 pub(crate) fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Duration) -> io::Result<bool> {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    let ms = u16::try_from(timeout.as_millis().min(u128::from(u16::MAX))).unwrap_or(u16::MAX);
-    let mut polled: Vec<PollFd<'_>> = fds
-        .iter()
-        .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
-        .collect();
-    match poll(&mut polled, PollTimeout::from(ms)) {
-        Ok(0) | Err(nix::errno::Errno::EINTR) => Ok(false),
-        Ok(_) => Ok(true),
+    Ok(poll_fds(fds, nix::poll::PollFlags::POLLIN, timeout)? != 0)
+}
+
+/// Waits up to `timeout` (to the nanosecond: `ppoll`, so a wait of 0.9 ms is not
+/// rounded down to a busy 0 ms one) for any of `fds` (at most 8) to report one of
+/// `events`, or an error condition. Bit `i` of the result is set when `fds[i]` did;
+/// 0 on timeout or a signal.
+pub(crate) fn poll_fds(
+    fds: &[BorrowedFd<'_>],
+    events: nix::poll::PollFlags,
+    timeout: Duration,
+) -> io::Result<u8> {
+    use nix::poll::{ppoll, PollFd};
+    const MAX: usize = 8;
+    let n = fds.len().min(MAX);
+    // A fixed array, no allocation per wait: the slots past `n` repeat the last
+    // descriptor and are not passed to the kernel.
+    let mut polled: [PollFd<'_>; MAX] = match fds.last() {
+        Some(last) => core::array::from_fn(|i| PollFd::new(*fds.get(i).unwrap_or(last), events)),
+        None => return sleep_polled(timeout),
+    };
+    let polled = &mut polled[..n];
+    let timeout = nix::sys::time::TimeSpec::from_duration(timeout);
+    match ppoll(polled, Some(timeout), None) {
+        Ok(0) | Err(nix::errno::Errno::EINTR) => Ok(0),
+        Ok(_) => Ok(polled
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.revents().is_some_and(|r| !r.is_empty()))
+            .fold(0, |mask, (i, _)| mask | 1 << i)),
         Err(e) => Err(io::Error::from(e)),
     }
+}
+
+/// Nothing to wait for: the wait is a sleep.
+fn sleep_polled(timeout: Duration) -> io::Result<u8> {
+    std::thread::sleep(timeout);
+    Ok(0)
 }

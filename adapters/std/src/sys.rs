@@ -113,7 +113,7 @@ pub(crate) struct EthtoolTsInfo {
 
 /// ethtool's command (linux/ethtool.h) and ioctl number (linux/sockios.h).
 const ETHTOOL_GET_TS_INFO: u32 = 0x41;
-const SIOCETHTOOL: libc::c_ulong = 0x8946;
+const SIOCETHTOOL: libc::Ioctl = 0x8946;
 
 /// What the driver of `iface` can timestamp (`ethtool -T`).
 pub(crate) fn ethtool_ts_info(iface: &str) -> io::Result<EthtoolTsInfo> {
@@ -142,7 +142,13 @@ pub(crate) fn set_hwtstamp(
     // SAFETY: `request` names the interface and points at `config`, a live, writable
     // `hwtstamp_config` that outlives the call; the kernel reads it and writes back the
     // settings it applied, no more than that struct.
-    check(unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCSHWTSTAMP, &mut request) })?;
+    check(unsafe {
+        libc::ioctl(
+            socket.as_raw_fd(),
+            libc::SIOCSHWTSTAMP as libc::Ioctl,
+            &mut request,
+        )
+    })?;
     Ok(config)
 }
 

@@ -10,13 +10,15 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;
 
+use nix::poll::PollFlags;
 use nix::sys::socket::{LinkAddr, MsgFlags};
 use tempora_core::ptp::ethernet;
 use tempora_core::ptp::wire::MessageType;
 
-use crate::ptp::socket::{enable_timestamps, recv_timestamped, wait_readable, wait_send_timestamp};
+use crate::nic::poll_fds;
+use crate::ptp::socket::{enable_timestamps, recv_timestamped, wait_send_timestamp};
 use crate::ptp::timestamping::Timestamps;
-use crate::ptp::transport::{Datagram, PtpTransport};
+use crate::ptp::transport::{Datagram, PtpTransport, Readiness};
 use crate::sys;
 
 pub use tempora_core::ptp::ethernet::{PTP_ETHERTYPE, PTP_PDELAY_MAC, PTP_PRIMARY_MAC};
@@ -39,6 +41,7 @@ pub struct L2Transport {
     /// The interface's own MAC address (the frames' source).
     mac: [u8; 6],
     timestamps: Timestamps,
+    readable: Readiness,
 }
 
 fn interface_mac(iface: &str) -> io::Result<[u8; 6]> {
@@ -100,6 +103,7 @@ impl L2Transport {
             socket,
             mac,
             timestamps,
+            readable: Readiness::new(),
         })
     }
 }
@@ -107,6 +111,10 @@ impl L2Transport {
 impl PtpTransport for L2Transport {
     /// Frames that are not PTP, or our own, are dropped.
     fn try_recv(&self) -> io::Result<Option<Datagram>> {
+        if !self.readable.take(0) {
+            return Ok(None);
+        }
+        // Frames that are not for us are skipped until a PTP one or none is queued.
         loop {
             let queued = recv_timestamped::<LinkAddr>(
                 self.socket.as_raw_fd(),
@@ -149,7 +157,9 @@ impl PtpTransport for L2Transport {
     }
 
     fn wait(&self, timeout: Duration) -> io::Result<bool> {
-        wait_readable(&[self.socket.as_fd()], timeout)
+        let mask = poll_fds(&[self.socket.as_fd()], PollFlags::POLLIN, timeout)?;
+        self.readable.set(mask);
+        Ok(mask != 0)
     }
 }
 

@@ -3,9 +3,10 @@
 //! messages), fetching send timestamps from the error queue, and waiting for input.
 
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::time::{Duration, Instant as MonoInstant};
 
+use nix::poll::PollFlags;
 use nix::sys::socket::{
     recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, SockaddrLike, TimestampingFlag,
 };
@@ -85,9 +86,11 @@ pub(crate) fn recv_timestamped<S: SockaddrLike>(
 
 /// The send timestamp of `sent` from `socket`'s error queue, waiting up to `limit`.
 /// The error queue returns the whole frame (from its link-layer header on), so the
-/// message is matched as its tail.
+/// message is matched as its tail. Between reads the thread sleeps in `ppoll` until
+/// the queue has something (a non-empty error queue is `POLLERR`, reported whatever
+/// events are asked for; asking for none keeps received messages from waking it).
 pub(crate) fn wait_send_timestamp(
-    socket: &impl AsRawFd,
+    socket: &(impl AsRawFd + AsFd),
     sent: &[u8],
     limit: Duration,
     ts: Timestamps,
@@ -101,9 +104,10 @@ pub(crate) fn wait_send_timestamp(
             }
             continue;
         }
-        if start.elapsed() >= limit {
+        let left = limit.saturating_sub(start.elapsed());
+        if left.is_zero() {
             return Ok(None);
         }
-        std::thread::sleep(Duration::from_micros(20));
+        crate::nic::poll_fds(&[socket.as_fd()], PollFlags::empty(), left)?;
     }
 }

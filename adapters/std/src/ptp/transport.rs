@@ -12,6 +12,7 @@
 //! [`TransportKind`] ([`open_transport`](crate::ptp::node::open_transport)) sits above
 //! them all.
 
+use std::cell::Cell;
 use std::io;
 use std::time::Duration;
 
@@ -42,16 +43,20 @@ pub trait PtpTransport: Send {
     /// skipped: using one of them would pair a message with another's send time.
     fn send_timestamp(&self, sent: &[u8], limit: Duration) -> io::Result<Option<i128>>;
 
-    /// A message already queued, without waiting.
+    /// A message already queued, without waiting. Reads only the sockets the last
+    /// [`wait`](Self::wait) found readable and not yet read: one `recvmsg` per
+    /// message, not one per socket per turn.
     fn try_recv(&self) -> io::Result<Option<Datagram>>;
 
-    /// Waits up to `timeout` for something to read; `false` on timeout or a signal.
+    /// Waits up to `timeout` for something to read, and notes which sockets have it;
+    /// `false` on timeout or a signal.
     fn wait(&self, timeout: Duration) -> io::Result<bool>;
 
     /// Which timestamps this transport delivers.
     fn timestamps(&self) -> Timestamps;
 
-    /// Waits up to `timeout` for a message.
+    /// Waits up to `timeout` for a message: what the last wait found and is still
+    /// unread first, then one `ppoll` and one `recvmsg`.
     fn recv(&self, timeout: Duration) -> io::Result<Option<Datagram>> {
         if let Some(d) = self.try_recv()? {
             return Ok(Some(d));
@@ -79,5 +84,50 @@ impl std::fmt::Display for TransportKind {
             Self::Udpv4 => "udpv4",
             Self::L2 => "l2",
         })
+    }
+}
+
+/// Which of a transport's sockets (bit `i` for socket `i`) the last wait found readable
+/// and have not been read since: a socket is read after a wait says so, once, and then
+/// waited for again, so an idle socket costs no `recvmsg` that fails with `EAGAIN`.
+#[derive(Debug)]
+pub(crate) struct Readiness(Cell<u8>);
+
+impl Readiness {
+    /// All sockets marked: anything queued before the first wait is read first.
+    pub(crate) fn new() -> Self {
+        Self(Cell::new(u8::MAX))
+    }
+
+    /// Marks the sockets a wait found readable.
+    pub(crate) fn set(&self, mask: u8) {
+        self.0.set(self.0.get() | mask);
+    }
+
+    /// Whether socket `i` is marked; the mark is taken (the caller reads it once).
+    pub(crate) fn take(&self, i: u8) -> bool {
+        let bit = 1 << i;
+        let marked = self.0.get() & bit != 0;
+        self.0.set(self.0.get() & !bit);
+        marked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Readiness;
+
+    #[test]
+    fn a_socket_is_read_once_per_wait_that_marks_it() {
+        let r = Readiness::new();
+        assert!(
+            r.take(0) && r.take(1),
+            "before any wait, everything is tried"
+        );
+        assert!(!r.take(0) && !r.take(1));
+        r.set(0b10);
+        assert!(!r.take(0));
+        assert!(r.take(1));
+        assert!(!r.take(1));
     }
 }

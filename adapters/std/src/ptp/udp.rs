@@ -12,13 +12,15 @@ use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
+use nix::poll::PollFlags;
 use nix::sys::socket::{MsgFlags, SockaddrIn};
 use socket2::{Domain, Protocol, Socket, Type};
 use tempora_core::ptp::wire::MessageType;
 
-use crate::ptp::socket::{enable_timestamps, recv_timestamped, wait_readable, wait_send_timestamp};
+use crate::nic::poll_fds;
+use crate::ptp::socket::{enable_timestamps, recv_timestamped, wait_send_timestamp};
 use crate::ptp::timestamping::Timestamps;
-use crate::ptp::transport::{Datagram, PtpTransport};
+use crate::ptp::transport::{Datagram, PtpTransport, Readiness};
 
 /// The PTP primary multicast group.
 pub const PTP_PRIMARY: Ipv4Addr = Ipv4Addr::new(224, 0, 1, 129);
@@ -34,6 +36,7 @@ pub struct UdpTransport {
     event: UdpSocket,
     general: UdpSocket,
     timestamps: Timestamps,
+    readable: Readiness,
 }
 
 fn iface_ipv4(iface: &str) -> io::Result<Ipv4Addr> {
@@ -84,6 +87,7 @@ impl UdpTransport {
             event: open(iface, addr, EVENT_PORT, Some(timestamps))?,
             general: open(iface, addr, GENERAL_PORT, None)?,
             timestamps,
+            readable: Readiness::new(),
         })
     }
 }
@@ -91,7 +95,10 @@ impl UdpTransport {
 impl PtpTransport for UdpTransport {
     /// Event socket first.
     fn try_recv(&self) -> io::Result<Option<Datagram>> {
-        for (event, socket) in [(true, &self.event), (false, &self.general)] {
+        for (i, event, socket) in [(0, true, &self.event), (1, false, &self.general)] {
+            if !self.readable.take(i) {
+                continue;
+            }
             let queued = recv_timestamped::<SockaddrIn>(
                 socket.as_raw_fd(),
                 MsgFlags::empty(),
@@ -132,6 +139,12 @@ impl PtpTransport for UdpTransport {
     }
 
     fn wait(&self, timeout: Duration) -> io::Result<bool> {
-        wait_readable(&[self.event.as_fd(), self.general.as_fd()], timeout)
+        let mask = poll_fds(
+            &[self.event.as_fd(), self.general.as_fd()],
+            PollFlags::POLLIN,
+            timeout,
+        )?;
+        self.readable.set(mask);
+        Ok(mask != 0)
     }
 }

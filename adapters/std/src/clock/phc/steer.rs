@@ -60,15 +60,16 @@ impl SteerableClock {
         tx.modes = libc::ADJ_SETOFFSET | libc::ADJ_NANO;
         let ns = by.as_nanos();
         // The kernel wants a non-negative fraction: -1.5 s is (-2 s, 0.5 s).
-        tx.time.tv_sec = ns.div_euclid(1_000_000_000) as libc::time_t;
-        tx.time.tv_usec = ns.rem_euclid(1_000_000_000) as libc::suseconds_t;
+        // `as _`: `time_t` and `suseconds_t` are 64 bits on both glibc and musl (1.2) here.
+        tx.time.tv_sec = ns.div_euclid(1_000_000_000) as _;
+        tx.time.tv_usec = ns.rem_euclid(1_000_000_000) as _;
         sys::clock_adjtime(self.0, &mut tx).map(drop)
     }
 
     /// Sets the clock to `ns` since its epoch.
     pub fn set_time(&self, ns: i128) -> io::Result<()> {
         let ts = nix::sys::time::TimeSpec::new(
-            ns.div_euclid(1_000_000_000) as libc::time_t,
+            ns.div_euclid(1_000_000_000) as _,
             ns.rem_euclid(1_000_000_000) as libc::c_long,
         );
         nix::time::clock_settime(nix::time::ClockId::from_raw(self.0), ts).map_err(io::Error::from)
