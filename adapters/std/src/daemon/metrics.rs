@@ -8,6 +8,7 @@
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant as MonoInstant};
@@ -176,10 +177,12 @@ impl std::error::Error for EndpointError {
     }
 }
 
-/// The HTTP endpoint, serving until dropped.
+/// The HTTP endpoint, serving until dropped: one thread, asleep until a client
+/// connects (see [`http`](super::http)).
 pub struct MetricsEndpoint {
     addr: SocketAddr,
-    server: Arc<tiny_http::Server>,
+    /// Dropped to stop the thread: its other end becomes readable.
+    stop: Option<UnixStream>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -188,22 +191,20 @@ impl MetricsEndpoint {
     /// serves `metrics` on a thread of its own.
     pub fn start(addr: SocketAddr, metrics: DaemonMetrics) -> Result<Self, EndpointError> {
         let err = |source| EndpointError { addr, source };
-        // Bound here, not by tiny_http, for an io::Error that says what went wrong.
         let listener = TcpListener::bind(addr).map_err(err)?;
         let addr = listener.local_addr().map_err(err)?;
-        let server = tiny_http::Server::from_listener(listener, None)
-            .map_err(|e| err(io::Error::other(e.to_string())))?;
-        let server = Arc::new(server);
-        let thread = {
-            let server = Arc::clone(&server);
-            std::thread::Builder::new()
-                .name("tempora-metrics".into())
-                .spawn(move || serve(&server, &metrics))
-                .map_err(err)?
-        };
+        let (stop, stopped) = UnixStream::pair().map_err(err)?;
+        let thread = std::thread::Builder::new()
+            .name("tempora-metrics".into())
+            .spawn(move || {
+                let answer =
+                    |method: &str, path: &str, accept: &str| metrics.respond(method, path, accept);
+                super::http::serve(&listener, &stopped, &answer);
+            })
+            .map_err(err)?;
         Ok(Self {
             addr,
-            server,
+            stop: Some(stop),
             thread: Some(thread),
         })
     }
@@ -216,7 +217,7 @@ impl MetricsEndpoint {
 
 impl Drop for MetricsEndpoint {
     fn drop(&mut self) {
-        self.server.unblock();
+        drop(self.stop.take());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -228,28 +229,6 @@ impl fmt::Debug for MetricsEndpoint {
         f.debug_struct("MetricsEndpoint")
             .field("addr", &self.addr)
             .finish_non_exhaustive()
-    }
-}
-
-/// Answers requests until the server is unblocked.
-fn serve(server: &tiny_http::Server, metrics: &DaemonMetrics) {
-    // `incoming_requests` ends when `unblock` is called.
-    for request in server.incoming_requests() {
-        let accept = request
-            .headers()
-            .iter()
-            .find(|h| h.field.equiv("Accept"))
-            .map(|h| h.value.as_str().to_string())
-            .unwrap_or_default();
-        let method = request.method().as_str().to_string();
-        let (code, content_type, body) = metrics.respond(&method, request.url(), &accept);
-        let mut response = tiny_http::Response::from_string(body).with_status_code(code);
-        if let Ok(header) = tiny_http::Header::from_bytes("Content-Type", content_type) {
-            response.add_header(header);
-        }
-        if let Err(e) = request.respond(response) {
-            tracing::debug!(error = %e, "a metrics client went away");
-        }
     }
 }
 
@@ -364,15 +343,8 @@ mod tests {
         assert!(message.starts_with(&format!("cannot serve metrics on {addr}")));
         assert!(message.contains("pick another port"), "{message}");
 
-        // tiny_http's accept thread lets go of the port just after the drop.
+        // The drop joins the thread, which owned the listener: the port is free.
         drop(endpoint);
-        let start = MonoInstant::now();
-        while TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() {
-            assert!(
-                start.elapsed() < Duration::from_secs(5),
-                "still listening 5 s after the drop"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err());
     }
 }

@@ -12,6 +12,7 @@
 pub mod auto;
 pub mod chain;
 pub mod config;
+pub mod http;
 pub mod metrics;
 pub mod notify;
 pub mod phc;
