@@ -51,6 +51,9 @@ bash tests/fwptp/run.sh
 echo "== hardware timestamps: Linux's igb driver on QEMU's 82576, ptp4l as the peer"
 bash tests/hwts/run.sh
 
+echo "== the deployed daemon's footprint: the static dist build beside ptp4l's slave"
+bash tests/footprint/run.sh
+
 echo "== unit, property, integration and end-to-end tests"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --no-fail-fast

@@ -67,6 +67,10 @@ struct Args {
     /// The slave's metrics port on its namespace's loopback.
     #[arg(long, default_value_t = 9898)]
     metrics_port: u16,
+    /// Fail (exit code 1) unless the tempora slave's largest VmRSS is at most ptp4l
+    /// slave's: the footprint check of tests/footprint/run.sh.
+    #[arg(long)]
+    rss_at_most_ptp4l: bool,
     #[command(flatten)]
     md: MarkdownArgs,
     /// (internal) Run as the load process on this time service for --load-seconds.
@@ -644,6 +648,33 @@ fn soak(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         report::host_cpu_note(host_start),
     ];
     notes.extend(watched.iter().filter_map(Watched::threads_text));
+    let max_rss = |name: &str| {
+        watched
+            .iter()
+            .find(|w| w.name == name)
+            .and_then(|w| w.samples.iter().map(|s| s.1).max())
+    };
+    let (tempora_rss, ptp4l_rss) = (max_rss("tempora-run"), max_rss("ptp4l-slave"));
+    notes.push(format!(
+        "largest VmRSS: tempora's slave {} KiB, ptp4l's slave {} KiB",
+        tempora_rss.map_or("-".into(), |r| r.to_string()),
+        ptp4l_rss.map_or("-".into(), |r| r.to_string())
+    ));
+    if args.rss_at_most_ptp4l {
+        match (tempora_rss, ptp4l_rss) {
+            (Some(t), Some(p)) if t <= p => {}
+            (t, p) => {
+                ok = false;
+                failure.get_or_insert(format!(
+                    "tempora's slave took {t:?} KiB resident, more than ptp4l's {p:?} KiB"
+                ));
+            }
+        }
+    }
+    if status_lines == 0 {
+        ok = false;
+        failure.get_or_insert("tempora's slave never printed a synchronized line".into());
+    }
     if scraped == 0 || scrapes.ok * 100 < scraped * 99 {
         ok = false;
         failure.get_or_insert("fewer than 99 % of the scrapes answered".into());
