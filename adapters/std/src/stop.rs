@@ -4,10 +4,14 @@
 //! its next piece of work or until it is told to stop. Polling a flag in short slices
 //! would cost a wake-up every few milliseconds for as long as the daemon runs; a
 //! [`StopSignal`] is raised once (Ctrl-C, SIGTERM, a closed stdout) and wakes every
-//! waiter at once, so an idle daemon sleeps until it has something to do.
+//! waiter at once, so an idle daemon sleeps until it has something to do. A loop that
+//! sleeps in `poll` on its sockets adds the signal's [`fd`](StopSignal::fd) to them.
 
+use std::io::{self, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Raised once, seen by every waiter at once.
@@ -26,6 +30,9 @@ pub struct StopSignal {
     raised: AtomicBool,
     lock: Mutex<()>,
     wake: Condvar,
+    /// Made on first use by [`fd`](Self::fd): (its readable end, the end a raise
+    /// writes to).
+    pollable: OnceLock<(UnixStream, UnixStream)>,
 }
 
 impl StopSignal {
@@ -35,15 +42,39 @@ impl StopSignal {
             raised: AtomicBool::new(false),
             lock: Mutex::new(()),
             wake: Condvar::new(),
+            pollable: OnceLock::new(),
         }
     }
 
     /// Asks every run to stop, and wakes whoever waits.
     pub fn raise(&self) {
         self.raised.store(true, Ordering::SeqCst);
+        if let Some((_, writer)) = self.pollable.get() {
+            poke(writer);
+        }
         // Under the lock, so a waiter between its check and its wait cannot miss it.
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         self.wake.notify_all();
+    }
+
+    /// A descriptor that is readable once the signal is raised (and from then on), to
+    /// `poll` beside a loop's own sockets: the loop sleeps until its input or the stop,
+    /// with no timeout of its own. Made on first use; the error is the kernel's, when
+    /// the process has no descriptors left.
+    pub fn fd(&self) -> io::Result<BorrowedFd<'_>> {
+        let (reader, writer) = match self.pollable.get() {
+            Some(p) => p,
+            None => {
+                let pair = UnixStream::pair()?;
+                pair.1.set_nonblocking(true)?;
+                self.pollable.get_or_init(|| pair)
+            }
+        };
+        // A raise that came before the pair existed wrote to nothing: write for it.
+        if self.is_raised() {
+            poke(writer);
+        }
+        Ok(reader.as_fd())
     }
 
     /// Whether a stop was asked for.
@@ -89,6 +120,12 @@ impl StopSignal {
     }
 }
 
+/// Makes the readable end readable (a full buffer already is; nothing else can fail
+/// that matters).
+fn poke(mut writer: &UnixStream) {
+    let _ = writer.write(&[1]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +169,33 @@ mod tests {
         stop.raise(); // raising twice is harmless
         assert!(stop.wait_for(Duration::MAX));
         assert!(stop.wait_until(Instant::now() + Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn the_fd_is_readable_after_a_raise_made_before_or_after_it() {
+        use crate::nic::wait_readable;
+        let late = StopSignal::new();
+        let fd = late.fd().unwrap();
+        assert!(!wait_readable(&[fd], Duration::from_millis(10)).unwrap());
+        let waiter = std::thread::scope(|s| {
+            let w = s.spawn(|| {
+                let t = Instant::now();
+                (
+                    wait_readable(&[late.fd().unwrap()], Duration::from_secs(60)),
+                    t.elapsed(),
+                )
+            });
+            std::thread::sleep(Duration::from_millis(50));
+            late.raise();
+            w.join().unwrap()
+        });
+        assert!(waiter.0.unwrap());
+        assert!(waiter.1 < Duration::from_secs(30), "{:?}", waiter.1);
+        // Level, not edge: it stays readable.
+        assert!(wait_readable(&[late.fd().unwrap()], Duration::ZERO).unwrap());
+
+        let early = StopSignal::new();
+        early.raise();
+        assert!(wait_readable(&[early.fd().unwrap()], Duration::ZERO).unwrap());
     }
 }

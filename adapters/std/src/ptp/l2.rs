@@ -7,7 +7,7 @@
 //! that filters by address passes them up.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use nix::poll::PollFlags;
@@ -16,7 +16,9 @@ use tempora_core::ptp::ethernet;
 use tempora_core::ptp::wire::MessageType;
 
 use crate::nic::poll_fds;
-use crate::ptp::socket::{enable_timestamps, recv_timestamped, wait_send_timestamp};
+use crate::ptp::socket::{
+    drain_error_queue, enable_timestamps, recv_timestamped, wait_send_timestamp,
+};
 use crate::ptp::timestamping::Timestamps;
 use crate::ptp::transport::{Datagram, PtpTransport, Readiness};
 use crate::sys;
@@ -122,6 +124,9 @@ impl PtpTransport for L2Transport {
                 self.timestamps,
             )?;
             let Some(r) = queued else {
+                // Woken with nothing to read, maybe by a late send timestamp on the
+                // error queue.
+                drain_error_queue(self.socket.as_raw_fd(), self.timestamps)?;
                 return Ok(None);
             };
             if r.from.is_some_and(|a| a.pkttype() == libc::PACKET_OUTGOING) {
@@ -156,8 +161,12 @@ impl PtpTransport for L2Transport {
         self.timestamps
     }
 
-    fn wait(&self, timeout: Duration) -> io::Result<bool> {
-        let mask = poll_fds(&[self.socket.as_fd()], PollFlags::POLLIN, timeout)?;
+    fn wait(&self, timeout: Duration, wake: Option<BorrowedFd<'_>>) -> io::Result<bool> {
+        let socket = self.socket.as_fd();
+        let mask = match wake {
+            Some(w) => poll_fds(&[socket, w], PollFlags::POLLIN, timeout)?,
+            None => poll_fds(&[socket], PollFlags::POLLIN, timeout)?,
+        } & 0b1;
         self.readable.set(mask);
         Ok(mask != 0)
     }

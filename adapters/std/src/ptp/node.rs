@@ -237,10 +237,11 @@ fn timer_index(t: Timer) -> usize {
     }
 }
 
-/// The longest a node waits on its socket before it looks at its stop request again:
-/// how late a stop (or a `run_for` without a deadline) can take effect. The socket and
-/// the port's timers wake it otherwise, so an idle node wakes 4 times a second.
-pub const STOP_LATENCY: Duration = Duration::from_millis(250);
+/// The longest a node sleeps on its sockets when no timer, deadline or message comes
+/// sooner. A stop request wakes it at once (its [`fd`](StopSignal::fd) is polled with
+/// the sockets), so this only bounds a sleep that nothing else would end; a port in any
+/// state has timers far shorter.
+pub const MAX_SLEEP: Duration = Duration::from_secs(60);
 
 const TIMERS: [Timer; 4] = [
     Timer::Announce,
@@ -484,18 +485,19 @@ impl<H: MetricsHook + Clone> PtpNode<H> {
             if over() {
                 return Ok(());
             }
-            result = self.step(&mut events, &mut backoff, deadline);
+            result = self.step(&mut events, &mut backoff, deadline, stop);
         }
     }
 
     /// One turn of the loop: due timers, then at most one received message, waiting for
-    /// it until the next timer or the run's `deadline`, and at most [`STOP_LATENCY`]: the
-    /// node sleeps on its socket, and looks at its stop request that often.
+    /// it until the next timer, the run's `deadline` or `stop`, whichever comes first:
+    /// the node sleeps on its sockets and its stop request's descriptor.
     fn step(
         &mut self,
         events: &mut Vec<NodeEvent>,
         backoff: &mut Backoff,
         deadline: Option<std::time::Instant>,
+        stop: &StopSignal,
     ) -> Result<(), Stop> {
         let now = self.clock.local().time();
         for t in TIMERS {
@@ -505,16 +507,19 @@ impl<H: MetricsHook + Clone> PtpNode<H> {
                 self.apply(a, events)?;
             }
         }
-        let longest = deadline.map_or(STOP_LATENCY, |d| {
+        let longest = deadline.map_or(MAX_SLEEP, |d| {
             d.saturating_duration_since(std::time::Instant::now())
-                .min(STOP_LATENCY)
+                .min(MAX_SLEEP)
         });
         let wait = self.timers.iter().flatten().min().map_or(longest, |next| {
             next.checked_duration_since(now)
                 .unwrap_or(Duration::ZERO)
                 .min(longest)
         });
-        let Some(d) = self.transport.recv(wait).map_err(Stop::Transport)? else {
+        // Without a descriptor to spare (none left in the process), a stop is seen at
+        // the next timer.
+        let wake = stop.fd().ok();
+        let Some(d) = self.transport.recv(wait, wake).map_err(Stop::Transport)? else {
             let silent = self.last_rx.elapsed();
             if silent > self.silence_limit && self.port.state() != PortState::Master {
                 return Err(Stop::Transport(io::Error::new(

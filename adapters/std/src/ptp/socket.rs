@@ -111,3 +111,18 @@ pub(crate) fn wait_send_timestamp(
         crate::nic::poll_fds(&[socket.as_fd()], PollFlags::empty(), left)?;
     }
 }
+
+/// Discards send timestamps left on `socket`'s error queue (ones that came after their
+/// wait gave up). A non-empty error queue makes every `poll` of the socket return at
+/// once (`POLLERR`), so one left there would turn the node's sleep into a busy loop.
+/// Reads at most 64: the queue cannot refill faster than the port sends.
+pub(crate) fn drain_error_queue(fd: RawFd, ts: Timestamps) -> io::Result<usize> {
+    let mut dropped = 0;
+    while dropped < 64 {
+        if recv_timestamped::<()>(fd, MsgFlags::MSG_ERRQUEUE, ts)?.is_none() {
+            break;
+        }
+        dropped += 1;
+    }
+    Ok(dropped)
+}

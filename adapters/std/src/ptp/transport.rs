@@ -14,6 +14,7 @@
 
 use std::cell::Cell;
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
 use tempora_core::ptp::wire::MessageType;
@@ -49,19 +50,24 @@ pub trait PtpTransport: Send {
     fn try_recv(&self) -> io::Result<Option<Datagram>>;
 
     /// Waits up to `timeout` for something to read, and notes which sockets have it;
-    /// `false` on timeout or a signal.
-    fn wait(&self, timeout: Duration) -> io::Result<bool>;
+    /// `false` on timeout, a signal, or `wake` becoming readable (a stop request's
+    /// [`fd`](crate::stop::StopSignal::fd)).
+    fn wait(&self, timeout: Duration, wake: Option<BorrowedFd<'_>>) -> io::Result<bool>;
 
     /// Which timestamps this transport delivers.
     fn timestamps(&self) -> Timestamps;
 
-    /// Waits up to `timeout` for a message: what the last wait found and is still
+    /// Waits up to `timeout` (or until `wake` is readable) for a message: what the last wait found and is still
     /// unread first, then one `ppoll` and one `recvmsg`.
-    fn recv(&self, timeout: Duration) -> io::Result<Option<Datagram>> {
+    fn recv(
+        &self,
+        timeout: Duration,
+        wake: Option<BorrowedFd<'_>>,
+    ) -> io::Result<Option<Datagram>> {
         if let Some(d) = self.try_recv()? {
             return Ok(Some(d));
         }
-        if self.wait(timeout)? {
+        if self.wait(timeout, wake)? {
             return self.try_recv();
         }
         Ok(None)

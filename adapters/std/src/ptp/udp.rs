@@ -9,7 +9,7 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::Duration;
 
 use nix::poll::PollFlags;
@@ -18,7 +18,9 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tempora_core::ptp::wire::MessageType;
 
 use crate::nic::poll_fds;
-use crate::ptp::socket::{enable_timestamps, recv_timestamped, wait_send_timestamp};
+use crate::ptp::socket::{
+    drain_error_queue, enable_timestamps, recv_timestamped, wait_send_timestamp,
+};
 use crate::ptp::timestamping::Timestamps;
 use crate::ptp::transport::{Datagram, PtpTransport, Readiness};
 
@@ -111,6 +113,10 @@ impl PtpTransport for UdpTransport {
                     timestamp: r.timestamp,
                 }));
             }
+            if event {
+                // Woken with nothing to read: a late send timestamp on the error queue.
+                drain_error_queue(socket.as_raw_fd(), self.timestamps)?;
+            }
         }
         Ok(None)
     }
@@ -138,12 +144,13 @@ impl PtpTransport for UdpTransport {
         self.timestamps
     }
 
-    fn wait(&self, timeout: Duration) -> io::Result<bool> {
-        let mask = poll_fds(
-            &[self.event.as_fd(), self.general.as_fd()],
-            PollFlags::POLLIN,
-            timeout,
-        )?;
+    fn wait(&self, timeout: Duration, wake: Option<BorrowedFd<'_>>) -> io::Result<bool> {
+        let sockets = [self.event.as_fd(), self.general.as_fd()];
+        let mask = match wake {
+            Some(w) => poll_fds(&[sockets[0], sockets[1], w], PollFlags::POLLIN, timeout)?,
+            None => poll_fds(&sockets, PollFlags::POLLIN, timeout)?,
+        };
+        let mask = mask & 0b11;
         self.readable.set(mask);
         Ok(mask != 0)
     }
