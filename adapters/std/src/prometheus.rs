@@ -566,17 +566,29 @@ impl PrometheusHooks {
     /// The metrics in the OpenMetrics text format (what Prometheus asks for).
     pub fn encode_openmetrics(&self) -> String {
         let mut out = String::new();
-        // Writing to a String cannot fail.
-        let _ = openmetrics_text::encode(&mut out, &self.inner.registry);
+        self.encode_openmetrics_into(&mut out);
         out
+    }
+
+    /// [`encode_openmetrics`](Self::encode_openmetrics), appended to `out`: a server
+    /// that clears and reuses one buffer allocates nothing per scrape once it is large
+    /// enough.
+    pub fn encode_openmetrics_into(&self, out: &mut String) {
+        // Writing to a String cannot fail.
+        let _ = openmetrics_text::encode(out, &self.inner.registry);
     }
 
     /// The metrics in the Prometheus text format 0.0.4 (what `promtool check metrics`
     /// and clients that ask for no format read).
     pub fn encode_prometheus_text(&self) -> String {
         let mut out = String::new();
-        let _ = prometheus_text::encode(&mut out, &self.inner.registry);
+        self.encode_prometheus_text_into(&mut out);
         out
+    }
+
+    /// [`encode_prometheus_text`](Self::encode_prometheus_text), appended to `out`.
+    pub fn encode_prometheus_text_into(&self, out: &mut String) {
+        let _ = prometheus_text::encode(out, &self.inner.registry);
     }
 }
 

@@ -7,6 +7,7 @@
 //! that sends nothing is dropped after [`CLIENT_TIMEOUT`], so it holds the endpoint up
 //! at most that long.
 
+use std::fmt::Write as _;
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
@@ -23,9 +24,19 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The largest request head read (request line and headers).
 const HEAD_LIMIT: usize = 8192;
 
-/// What answers a request: `(method, path, Accept header)` to `(status code, content
-/// type, body)`.
-pub(crate) type Answer<'a> = &'a (dyn Fn(&str, &str, &str) -> (u16, &'static str, String) + Sync);
+/// What answers a request: `(method, path, Accept header, body to append to)` to
+/// `(status code, content type)`.
+pub(crate) type Answer<'a> =
+    &'a (dyn Fn(&str, &str, &str, &mut String) -> (u16, &'static str) + Sync);
+
+/// The buffers one connection after another reuses: once they have grown to the largest
+/// answer, a scrape allocates none (a body that grows by a digit now and then would
+/// otherwise ask the allocator for a new size every so often).
+#[derive(Default)]
+struct Buffers {
+    body: String,
+    response: Vec<u8>,
+}
 
 /// Serves `listener` until `stop` is readable (a byte written, or its other end
 /// dropped).
@@ -34,6 +45,7 @@ pub(crate) fn serve(listener: &TcpListener, stop: &UnixStream, answer: Answer<'_
         tracing::warn!(error = %e, "the metrics endpoint cannot serve");
         return;
     }
+    let mut buffers = Buffers::default();
     loop {
         let ready = match poll_fds(
             &[listener.as_fd(), stop.as_fd()],
@@ -56,7 +68,7 @@ pub(crate) fn serve(listener: &TcpListener, stop: &UnixStream, answer: Answer<'_
         loop {
             match listener.accept() {
                 Ok((stream, _)) => {
-                    if let Err(e) = answer_one(stream, answer) {
+                    if let Err(e) = answer_one(stream, answer, &mut buffers) {
                         tracing::debug!(error = %e, "a metrics client went away");
                     }
                 }
@@ -72,13 +84,15 @@ pub(crate) fn serve(listener: &TcpListener, stop: &UnixStream, answer: Answer<'_
 }
 
 /// Reads one request from `stream` and answers it.
-fn answer_one(mut stream: TcpStream, answer: Answer<'_>) -> io::Result<()> {
+fn answer_one(mut stream: TcpStream, answer: Answer<'_>, buffers: &mut Buffers) -> io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
     stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
     let mut head = [0u8; HEAD_LIMIT];
     let mut len = 0;
-    let (code, content_type, body, head_only) = loop {
+    let body = &mut buffers.body;
+    body.clear();
+    let (code, content_type, head_only) = loop {
         let n = stream.read(&mut head[len..])?;
         if n == 0 {
             // Closed before a whole request: nobody to answer.
@@ -97,25 +111,32 @@ fn answer_one(mut stream: TcpStream, answer: Answer<'_>) -> io::Result<()> {
                     .find(|h| h.name.eq_ignore_ascii_case("accept"))
                     .and_then(|h| std::str::from_utf8(h.value).ok())
                     .unwrap_or("");
-                let (code, content_type, body) = answer(method, path, accept);
-                break (code, content_type, body, method == "HEAD");
+                let (code, content_type) = answer(method, path, accept, body);
+                break (code, content_type, method == "HEAD");
             }
             Ok(httparse::Status::Partial) if len < head.len() => {}
             Ok(httparse::Status::Partial) => {
-                break (431, PLAIN, "request header too large\n".into(), false);
+                body.push_str("request header too large\n");
+                break (431, PLAIN, false);
             }
-            Err(e) => break (400, PLAIN, format!("bad request: {e}\n"), false),
+            Err(e) => {
+                let _ = writeln!(body, "bad request: {e}");
+                break (400, PLAIN, false);
+            }
         }
     };
-    let mut response = format!(
+    let response = &mut buffers.response;
+    response.clear();
+    write!(
+        response,
         "HTTP/1.1 {code} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         reason(code),
         body.len()
-    );
+    )?;
     if !head_only {
-        response.push_str(&body);
+        response.extend_from_slice(body.as_bytes());
     }
-    stream.write_all(response.as_bytes())?;
+    stream.write_all(response)?;
     stream.flush()?;
     // Closing with input unread would reset the connection, and the client could lose
     // the answer (a request over the head's limit, say): say we are done, then discard
@@ -159,10 +180,16 @@ mod tests {
 
     use super::*;
 
-    fn answer(method: &str, path: &str, accept: &str) -> (u16, &'static str, String) {
+    fn answer(method: &str, path: &str, accept: &str, body: &mut String) -> (u16, &'static str) {
         match path {
-            "/echo" => (200, PLAIN, format!("{method} {accept}\n")),
-            _ => (404, PLAIN, "no\n".into()),
+            "/echo" => {
+                let _ = writeln!(body, "{method} {accept}");
+                (200, PLAIN)
+            }
+            _ => {
+                body.push_str("no\n");
+                (404, PLAIN)
+            }
         }
     }
 

@@ -6,6 +6,7 @@
 //! PTP port report to, and every [`StatusLine`] it prints, which also decides readiness.
 
 use std::fmt;
+use std::fmt::Write as _;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::os::unix::net::UnixStream;
@@ -123,27 +124,53 @@ impl DaemonMetrics {
     /// The answer to `method path` with this `Accept` header: status code, content type
     /// and body.
     pub fn respond(&self, method: &str, path: &str, accept: &str) -> (u16, &'static str, String) {
+        let mut body = String::new();
+        let (code, content_type) = self.respond_into(method, path, accept, &mut body);
+        (code, content_type, body)
+    }
+
+    /// [`respond`](Self::respond) with the body appended to `body`: the endpoint clears
+    /// and reuses one buffer, so a scrape allocates no body once the buffer has grown
+    /// to the largest one.
+    pub fn respond_into(
+        &self,
+        method: &str,
+        path: &str,
+        accept: &str,
+        body: &mut String,
+    ) -> (u16, &'static str) {
         const PLAIN: &str = "text/plain; charset=utf-8";
         let path = path.split('?').next().unwrap_or(path);
         if !matches!(path, "/metrics" | "/healthz" | "/readyz") {
-            return (
-                404,
-                PLAIN,
-                "not found: try /metrics, /healthz or /readyz\n".into(),
-            );
+            body.push_str("not found: try /metrics, /healthz or /readyz\n");
+            return (404, PLAIN);
         }
         if method != "GET" && method != "HEAD" {
-            return (405, PLAIN, "only GET\n".into());
+            body.push_str("only GET\n");
+            return (405, PLAIN);
         }
         match path {
             "/metrics" if accept.contains("application/openmetrics-text") => {
-                (200, OPENMETRICS, self.hooks.encode_openmetrics())
+                self.hooks.encode_openmetrics_into(body);
+                (200, OPENMETRICS)
             }
-            "/metrics" => (200, PROMETHEUS_TEXT, self.hooks.encode_prometheus_text()),
-            "/healthz" => (200, PLAIN, "ok\n".into()),
+            "/metrics" => {
+                self.hooks.encode_prometheus_text_into(body);
+                (200, PROMETHEUS_TEXT)
+            }
+            "/healthz" => {
+                body.push_str("ok\n");
+                (200, PLAIN)
+            }
             _ => match self.ready() {
-                Ok(why) => (200, PLAIN, format!("ready: {why}\n")),
-                Err(why) => (503, PLAIN, format!("not ready: {why}\n")),
+                Ok(why) => {
+                    let _ = writeln!(body, "ready: {why}");
+                    (200, PLAIN)
+                }
+                Err(why) => {
+                    let _ = writeln!(body, "not ready: {why}");
+                    (503, PLAIN)
+                }
             },
         }
     }
@@ -197,8 +224,9 @@ impl MetricsEndpoint {
         let thread = std::thread::Builder::new()
             .name("tempora-metrics".into())
             .spawn(move || {
-                let answer =
-                    |method: &str, path: &str, accept: &str| metrics.respond(method, path, accept);
+                let answer = |method: &str, path: &str, accept: &str, body: &mut String| {
+                    metrics.respond_into(method, path, accept, body)
+                };
                 super::http::serve(&listener, &stopped, &answer);
             })
             .map_err(err)?;
