@@ -150,6 +150,7 @@ fn fast(dev: &str, seconds: u64, ppb: f64) -> Result<(), String> {
     let started = MonoInstant::now();
     let (mut reads, mut violations, mut backwards, mut unsynced) = (0u64, 0u64, 0u64, 0u64);
     let mut errors = Vec::new();
+    let mut brackets = Vec::new();
     let mut bounds = Vec::new();
     let mut last = 0u64;
     while started.elapsed() < Duration::from_secs(seconds) {
@@ -176,17 +177,24 @@ fn fast(dev: &str, seconds: u64, ppb: f64) -> Result<(), String> {
                 );
             }
         }
-        let mid = (i128::from(a.time.as_nanos()) + i128::from(b.time.as_nanos())) / 2;
-        errors.push((p - mid).unsigned_abs() as u64);
+        // The error is how far the PHC read lies outside the two readings around it: a
+        // direct read between them can be anywhere from `a` to `b`, and the guest's
+        // vCPU may stall between the calls (the bracket is reported on its own).
+        let (ta, tb) = (i128::from(a.time.as_nanos()), i128::from(b.time.as_nanos()));
+        let outside = (ta - p).max(p - tb).max(0);
+        errors.push(outside.unsigned_abs() as u64);
+        brackets.push((tb - ta).unsigned_abs() as u64);
         bounds.push(a.bound.as_nanos() as u64);
         std::thread::sleep(Duration::from_millis(2));
     }
     let st = source.state();
     let faults = recorder.all().len();
     println!(
-        "fast {dev} seconds={seconds} reads={reads} violations={violations} backwards={backwards} unsynchronized={unsynced} median_error_ns={} max_error_ns={} median_bound_ns={} max_bound_ns={} method={} measurements={} faults={faults}",
+        "fast {dev} seconds={seconds} reads={reads} violations={violations} backwards={backwards} unsynchronized={unsynced} median_error_ns={} max_error_ns={} median_bracket_ns={} max_bracket_ns={} median_bound_ns={} max_bound_ns={} method={} measurements={} faults={faults}",
         percentile(&mut errors.clone(), 50),
         percentile(&mut errors, 100),
+        percentile(&mut brackets.clone(), 50),
+        percentile(&mut brackets, 100),
         percentile(&mut bounds.clone(), 50),
         percentile(&mut bounds, 100),
         st.method.map_or("-", |m| m.as_str()),
