@@ -302,6 +302,55 @@ fn each_anomaly_gets_its_response_within_one_check() {
     assert_eq!(reports[4].active, 1);
 }
 
+/// A (preferred) freezes and is failed over to B; then B's status turns unknown. While
+/// A is still frozen the selector stays on B (a frozen clock is never taken); once A
+/// moves again, A, still under its penalty, beats an unknown B.
+#[test]
+fn a_thawed_source_under_penalty_beats_one_whose_status_is_unknown() {
+    let run = |thaw_at: Option<u64>| {
+        let truth = Cell::new(START);
+        let a = Scripted::new(&truth, 10_000, ClockStatus::Synchronized);
+        let b = Scripted::new(&truth, 100_000, ClockStatus::Synchronized);
+        let hooks = Counting::default();
+        let mut s = Selector::with_hooks([&a as Dyn, &b], CONFIG, &hooks);
+        let mut reports = Vec::new();
+        for k in 0..20u64 {
+            truth.set(START + k * SECOND);
+            if k == 5 {
+                a.frozen.set(Some(a.time()));
+            }
+            if Some(k) == thaw_at {
+                a.frozen.set(None);
+            }
+            if k == 12 {
+                b.status.set(ClockStatus::Unknown);
+            }
+            reports.push(s.check());
+        }
+        (reports, s.read())
+    };
+
+    let (reports, last) = run(None);
+    assert_eq!(reports[6].active, 1, "failed over when the freeze was seen");
+    assert!(
+        reports[6..].iter().all(|r| r.active == 1),
+        "never back to a source that is still frozen"
+    );
+    assert_eq!(last.status, ClockStatus::Unknown);
+
+    let (reports, last) = run(Some(9));
+    assert_eq!(reports[6].active, 1);
+    assert!(
+        reports[6..12].iter().all(|r| r.active == 1),
+        "B stays while usable"
+    );
+    let back = reports[12].switch.expect("B unknown: a switch");
+    assert_eq!((back.from, back.to), (1, 0));
+    assert_eq!(back.reason, SwitchReason::Status(ClockStatus::Unknown));
+    assert!(reports[12..].iter().all(|r| r.active == 0));
+    assert_eq!(last.status, ClockStatus::Synchronized);
+}
+
 #[test]
 fn a_switch_to_a_source_behind_slews_instead_of_stepping_back() {
     let truth = Cell::new(START);

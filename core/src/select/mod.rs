@@ -17,7 +17,11 @@
 //! - **Failover.** When the active source stops being healthy and another is healthy,
 //!   the selector moves to the first healthy source in the chain. When nothing is
 //!   healthy it stays on the active source while that is usable, else takes the first
-//!   usable one.
+//!   usable one. When nothing is usable either (the active source's status turned
+//!   unknown, and the others are unknown or failed over), it takes a failed-over source
+//!   that has been moving again for [`freeze_after`](DetectorConfig::freeze_after)
+//!   since its last anomaly, while its penalty runs out: a clock that thawed is better
+//!   than one that cannot say what time it is. One still frozen is never taken.
 //! - **Failback** to an earlier, preferred source happens only once that source has
 //!   been healthy without interruption for [`SelectorConfig::failback_after`] (measured
 //!   on its own clock), so a source that comes and goes does not make the output flap.
@@ -294,6 +298,7 @@ impl<C: ClockSource, const N: usize, H: FaultHook + MetricsHook> Selector<C, N, 
         let mut healthy = Sources::default();
         let mut usable = Sources::default();
         let mut resync = Sources::default();
+        let mut recovering = Sources::default();
         let mut anomalies: [Option<Anomaly>; N] = [None; N];
         for (i, source) in self.sources.iter().enumerate() {
             let r = source.read();
@@ -331,6 +336,13 @@ impl<C: ClockSource, const N: usize, H: FaultHook + MetricsHook> Selector<C, N, 
                 .is_some_and(|p| p.response == Response::FailOver);
             if r.status != ClockStatus::Unknown && !failed {
                 usable.insert(i);
+            } else if r.status != ClockStatus::Unknown && anomaly.is_none() {
+                // Failed over, but moving again for a freeze's length on its own clock
+                // (a source still frozen shows no progress, so it never qualifies).
+                let clean_for = state.penalty.map_or(0, |p| time.saturating_sub(p.since));
+                if clean_for >= duration_nanos(self.config.detector.freeze_after) {
+                    recovering.insert(i);
+                }
             }
             let good = matches!(r.status, ClockStatus::Synchronized | ClockStatus::Holdover)
                 && r.bound <= self.config.max_bound
@@ -344,7 +356,7 @@ impl<C: ClockSource, const N: usize, H: FaultHook + MetricsHook> Selector<C, N, 
             readings[i] = Some(r);
         }
 
-        let target = self.choose(&readings, healthy, usable);
+        let target = self.choose(&readings, healthy, usable, recovering);
         let mut switch = None;
         if let Some((to, reason)) = target.filter(|&(to, _)| to != self.active) {
             let from = self.active;
@@ -397,6 +409,7 @@ impl<C: ClockSource, const N: usize, H: FaultHook + MetricsHook> Selector<C, N, 
         readings: &[Option<ClockReading<C::Scale>>; N],
         healthy: Sources,
         usable: Sources,
+        recovering: Sources,
     ) -> Option<(usize, Option<SwitchReason>)> {
         let hysteresis = duration_nanos(self.config.failback_after);
         if healthy.contains(self.active) {
@@ -415,7 +428,15 @@ impl<C: ClockSource, const N: usize, H: FaultHook + MetricsHook> Selector<C, N, 
         if usable.contains(self.active) {
             return None;
         }
-        usable.iter().next().map(|i| (i, None))
+        if let Some(i) = usable.iter().next() {
+            return Some((i, None));
+        }
+        // Last resort: a failed-over source that is moving again, rather than one whose
+        // status is unknown.
+        if recovering.contains(self.active) {
+            return None;
+        }
+        recovering.iter().next().map(|i| (i, None))
     }
 
     /// Why the active source `i` is being left.
