@@ -87,30 +87,48 @@ impl TimestampingInfo {
 
 /// Waits up to `timeout` for any of `fds` to be readable; `false` on timeout or signal.
 pub(crate) fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Duration) -> io::Result<bool> {
-    Ok(poll_fds(fds, nix::poll::PollFlags::POLLIN, timeout)? != 0)
+    Ok(poll_fds(fds, None, nix::poll::PollFlags::POLLIN, timeout)? != 0)
 }
 
+/// At most this many descriptors are polled at once (a transport's sockets and a stop
+/// request); more is an `InvalidInput` error, never a silent truncation.
+pub(crate) const POLL_MAX: usize = 8;
+
 /// Waits up to `timeout` (to the nanosecond: `ppoll`, so a wait of 0.9 ms is not
-/// rounded down to a busy 0 ms one) for any of `fds` (at most 8) to report one of
-/// `events`, or an error condition. Bit `i` of the result is set when `fds[i]` did;
-/// 0 on timeout or a signal.
+/// rounded down to a busy 0 ms one) for any of `fds`, and `also` if given (at most
+/// [`POLL_MAX`] in all), to report one of `events`, or an error condition. Bit `i` of
+/// the result is set when `fds[i]` did, bit `fds.len()` when `also` did; 0 on timeout
+/// or a signal.
 pub(crate) fn poll_fds(
     fds: &[BorrowedFd<'_>],
+    also: Option<BorrowedFd<'_>>,
     events: nix::poll::PollFlags,
     timeout: Duration,
 ) -> io::Result<u8> {
     use nix::poll::{ppoll, PollFd};
-    const MAX: usize = 8;
-    let n = fds.len().min(MAX);
-    // A fixed array, no allocation per wait: the slots past `n` repeat the last
-    // descriptor and are not passed to the kernel.
-    let mut polled: [PollFd<'_>; MAX] = match fds.last() {
-        Some(last) => core::array::from_fn(|i| PollFd::new(*fds.get(i).unwrap_or(last), events)),
-        None => return sleep_polled(timeout),
+    let n = fds.len() + usize::from(also.is_some());
+    if n > POLL_MAX {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{n} descriptors to poll, at most {POLL_MAX}"),
+        ));
+    }
+    let Some(&first) = fds.first().or(also.as_ref()) else {
+        // Nothing to wait for: the wait is a sleep.
+        std::thread::sleep(timeout);
+        return Ok(0);
     };
+    // A fixed array, no allocation per wait; only the first `n` go to the kernel.
+    let mut polled: [PollFd<'_>; POLL_MAX] = core::array::from_fn(|i| {
+        let fd = fds.get(i).copied().or(also.filter(|_| i == fds.len()));
+        PollFd::new(fd.unwrap_or(first), events)
+    });
     let polled = &mut polled[..n];
-    let timeout = nix::sys::time::TimeSpec::from_duration(timeout);
-    match ppoll(polled, Some(timeout), None) {
+    match ppoll(
+        polled,
+        Some(nix::sys::time::TimeSpec::from_duration(timeout)),
+        None,
+    ) {
         Ok(0) | Err(nix::errno::Errno::EINTR) => Ok(0),
         Ok(_) => Ok(polled
             .iter()
@@ -121,8 +139,40 @@ pub(crate) fn poll_fds(
     }
 }
 
-/// Nothing to wait for: the wait is a sleep.
-fn sleep_polled(timeout: Duration) -> io::Result<u8> {
-    std::thread::sleep(timeout);
-    Ok(0)
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsFd;
+    use std::os::unix::net::UnixStream;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn poll_fds_names_the_readable_ones_and_refuses_too_many() {
+        let (a, a_peer) = UnixStream::pair().unwrap();
+        let (b, mut b_peer) = UnixStream::pair().unwrap();
+        let fds = [a.as_fd(), b.as_fd()];
+        let flags = nix::poll::PollFlags::POLLIN;
+        let (c, mut c_peer) = UnixStream::pair().unwrap();
+        let wait = |also| poll_fds(&fds, also, flags, Duration::from_millis(5)).unwrap();
+        assert_eq!(wait(Some(c.as_fd())), 0);
+        std::io::Write::write_all(&mut b_peer, b"x").unwrap();
+        assert_eq!(wait(None), 0b10);
+        drop(a_peer);
+        assert_eq!(wait(None), 0b11);
+        std::io::Write::write_all(&mut c_peer, b"x").unwrap();
+        assert_eq!(
+            wait(Some(c.as_fd())),
+            0b111,
+            "`also` is the bit after `fds`"
+        );
+        let eight = [a.as_fd(); POLL_MAX];
+        let err = poll_fds(&eight, Some(c.as_fd()), flags, Duration::ZERO).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(poll_fds(&eight, None, flags, Duration::ZERO).unwrap(), 0xFF);
+        assert_eq!(
+            poll_fds(&[], None, flags, Duration::from_millis(1)).unwrap(),
+            0
+        );
+    }
 }

@@ -197,10 +197,7 @@ impl GpioPps {
     /// events, as consumer `tempora`.
     pub fn open(chip: impl AsRef<Path>, line: u32) -> io::Result<Self> {
         let fail = gpio_error(chip.as_ref(), line);
-        let events = gpio_cdev_error::Chip::new(chip.as_ref())
-            .map_err(&fail)?
-            .get_line(line)
-            .map_err(&fail)?
+        let events = gpio_line(chip.as_ref(), line)?
             .events(
                 gpio_cdev_error::LineRequestFlags::INPUT,
                 gpio_cdev_error::EventRequestFlags::RISING_EDGE,
@@ -216,10 +213,7 @@ impl GpioPps {
     /// `tempora`, to be sampled with [`GpioPps::poll`].
     pub fn open_polled(chip: impl AsRef<Path>, line: u32) -> io::Result<Self> {
         let fail = gpio_error(chip.as_ref(), line);
-        let handle = gpio_cdev_error::Chip::new(chip.as_ref())
-            .map_err(&fail)?
-            .get_line(line)
-            .map_err(&fail)?
+        let handle = gpio_line(chip.as_ref(), line)?
             .request(gpio_cdev_error::LineRequestFlags::INPUT, 0, "tempora")
             .map_err(&fail)?;
         let pin = CdevPin::new(handle).map_err(&fail)?;
@@ -291,6 +285,15 @@ impl GpioPps {
 }
 
 /// An error of `line` on `chip` as an `io::Error` that names them.
+/// Line `line` of the GPIO chip at `chip`, not yet requested.
+fn gpio_line(chip: &Path, line: u32) -> io::Result<gpio_cdev_error::Line> {
+    let fail = gpio_error(chip, line);
+    gpio_cdev_error::Chip::new(chip)
+        .map_err(&fail)?
+        .get_line(line)
+        .map_err(&fail)
+}
+
 fn gpio_error(chip: &Path, line: u32) -> impl Fn(gpio_cdev_error::Error) -> io::Error + '_ {
     move |e| io::Error::other(format!("{}: line {line}: {e}", chip.display()))
 }
@@ -298,7 +301,7 @@ fn gpio_error(chip: &Path, line: u32) -> impl Fn(gpio_cdev_error::Error) -> io::
 /// The gpio-cdev types `linux-embedded-hal` hands out.
 mod gpio_cdev_error {
     pub use linux_embedded_hal::gpio_cdev::{
-        errors::Error, Chip, EventRequestFlags, EventType, LineEventHandle, LineRequestFlags,
+        errors::Error, Chip, EventRequestFlags, EventType, Line, LineEventHandle, LineRequestFlags,
     };
 }
 

@@ -48,7 +48,8 @@ pub(crate) fn serve(listener: &TcpListener, stop: &UnixStream, answer: Answer<'_
     let mut buffers = Buffers::default();
     loop {
         let ready = match poll_fds(
-            &[listener.as_fd(), stop.as_fd()],
+            &[listener.as_fd()],
+            Some(stop.as_fd()),
             PollFlags::POLLIN,
             Duration::from_secs(3600),
         ) {

@@ -10,12 +10,10 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
-use nix::poll::PollFlags;
 use nix::sys::socket::{LinkAddr, MsgFlags};
 use tempora_core::ptp::ethernet;
 use tempora_core::ptp::wire::MessageType;
 
-use crate::nic::poll_fds;
 use crate::ptp::socket::{
     drain_error_queue, enable_timestamps, recv_timestamped, wait_send_timestamp,
 };
@@ -162,13 +160,7 @@ impl PtpTransport for L2Transport {
     }
 
     fn wait(&self, timeout: Duration, wake: Option<BorrowedFd<'_>>) -> io::Result<bool> {
-        let socket = self.socket.as_fd();
-        let mask = match wake {
-            Some(w) => poll_fds(&[socket, w], PollFlags::POLLIN, timeout)?,
-            None => poll_fds(&[socket], PollFlags::POLLIN, timeout)?,
-        } & 0b1;
-        self.readable.set(mask);
-        Ok(mask != 0)
+        self.readable.wait(&[self.socket.as_fd()], wake, timeout)
     }
 }
 

@@ -108,7 +108,7 @@ pub(crate) fn wait_send_timestamp(
         if left.is_zero() {
             return Ok(None);
         }
-        crate::nic::poll_fds(&[socket.as_fd()], PollFlags::empty(), left)?;
+        crate::nic::poll_fds(&[socket.as_fd()], None, PollFlags::empty(), left)?;
     }
 }
 

@@ -17,8 +17,11 @@ use std::io;
 use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
+use nix::poll::PollFlags;
+
 use tempora_core::ptp::wire::MessageType;
 
+use crate::nic::poll_fds;
 use crate::ptp::timestamping::Timestamps;
 
 /// A received PTP message.
@@ -108,6 +111,23 @@ impl Readiness {
     /// Marks the sockets a wait found readable.
     pub(crate) fn set(&self, mask: u8) {
         self.0.set(self.0.get() | mask);
+    }
+
+    /// Waits up to `timeout` on `sockets` (bit `i` for `sockets[i]`) and on `wake`,
+    /// and marks the sockets found readable; `false` when none is (a timeout, a signal,
+    /// or only `wake`). What each transport's [`PtpTransport::wait`] does.
+    pub(crate) fn wait(
+        &self,
+        sockets: &[BorrowedFd<'_>],
+        wake: Option<BorrowedFd<'_>>,
+        timeout: Duration,
+    ) -> io::Result<bool> {
+        let mask = poll_fds(sockets, wake, PollFlags::POLLIN, timeout)?;
+        // The sockets' bits only: the bit after them is `wake`'s.
+        let shift = u32::try_from(sockets.len()).unwrap_or(u32::MAX);
+        let mask = mask & !u8::MAX.checked_shl(shift).unwrap_or(0);
+        self.set(mask);
+        Ok(mask != 0)
     }
 
     /// Whether socket `i` is marked; the mark is taken (the caller reads it once).

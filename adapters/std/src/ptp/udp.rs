@@ -12,12 +12,10 @@ use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::Duration;
 
-use nix::poll::PollFlags;
 use nix::sys::socket::{MsgFlags, SockaddrIn};
 use socket2::{Domain, Protocol, Socket, Type};
 use tempora_core::ptp::wire::MessageType;
 
-use crate::nic::poll_fds;
 use crate::ptp::socket::{
     drain_error_queue, enable_timestamps, recv_timestamped, wait_send_timestamp,
 };
@@ -145,13 +143,7 @@ impl PtpTransport for UdpTransport {
     }
 
     fn wait(&self, timeout: Duration, wake: Option<BorrowedFd<'_>>) -> io::Result<bool> {
-        let sockets = [self.event.as_fd(), self.general.as_fd()];
-        let mask = match wake {
-            Some(w) => poll_fds(&[sockets[0], sockets[1], w], PollFlags::POLLIN, timeout)?,
-            None => poll_fds(&sockets, PollFlags::POLLIN, timeout)?,
-        };
-        let mask = mask & 0b11;
-        self.readable.set(mask);
-        Ok(mask != 0)
+        self.readable
+            .wait(&[self.event.as_fd(), self.general.as_fd()], wake, timeout)
     }
 }
